@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One-shot set-up on a fresh machine of this kind (Debian, root, pyenv with CPython 3.12, PyPI + apt only).
+# Idempotent: a second run installs nothing. Installs: bubblewrap (sandbox), uv, then the locked environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing bubblewrap (sandbox for generated code)" >&2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+  else
+    echo "bootstrap: WARNING: bubblewrap missing and cannot be installed; harness code will run with rlimits only" >&2
+  fi
+fi
+
+# .python-version pins 3.12 (TextArena 0.7.4 needs 3.12 syntax); pyenv's shim then gives 3.12's pip.
+if ! python -m uv --version >/dev/null 2>&1; then
+  python -m pip install -q "uv==0.13.9" 2>&1 | grep -v -e '^WARNING: Running pip as' -e 'is ignored' >&2 || true
+fi
+python -m uv sync --frozen --quiet
