@@ -9,18 +9,343 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .errors import AutoharnessError, UsageError
+from .learn.command import add_arguments as learn_arguments
+
+if TYPE_CHECKING:
+    from .llm.base import LLMClient
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _cmd_games(args: argparse.Namespace) -> int:
-    raise UsageError("not implemented yet")
+    import dataclasses
+    import json
+
+    from .envs import list_games
+
+    games = list_games()
+    if args.json:
+        print(json.dumps([dataclasses.asdict(g) for g in games], indent=1))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    in_eval = sum(g.eval_set for g in games)
+    table = Table(title=f"{len(games)} TextArena games ({in_eval} in the paper's evaluation set)")
+    for column in ("game", "players", "eval set", "paper learning steps"):
+        table.add_column(column, justify="left" if column == "game" else "right")
+    for g in games:
+        table.add_row(g.id, str(g.players), "yes" if g.eval_set else "", str(g.paper_learning_steps))
+    Console().print(table)
+    return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    raise UsageError("not implemented yet")
+    from .envs import make
+
+    print(make(args.game).reset(args.seed).observation)
+    return 0
+
+
+def _llm_factory(base_url: str | None) -> Callable[[str], LLMClient]:
+    """How eval/play build a client for ``MODEL`` of an agent spec: the LLM layer's one door, imported only
+    when an LLM agent is really built."""
+
+    def build(model: str) -> LLMClient:
+        from .llm import make_client
+
+        return make_client(model, base_url=base_url)
+
+    return build
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from .evaluate import AgentSpec, default_out, evaluate, load_harness, results_table, save_eval
+
+    agents = AgentSpec.parse_list(args.agent)
+    opponent = AgentSpec.parse(args.opponent) if args.opponent else None
+    harness_path, source = load_harness(Path(args.harness)) if args.harness else (None, None)
+    stderr = Console(stderr=True)
+    with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
+        task = progress.add_task(f"{args.game}", total=None)
+        results = evaluate(
+            args.game,
+            agents,
+            opponent=opponent,
+            harness_source=source,
+            matches=args.matches,
+            make_llm=_llm_factory(args.base_url),
+            max_steps=args.max_steps,
+            on_match=lambda result, _: progress.update(
+                task,
+                advance=1,
+                total=len(agents) * (args.matches or result.num_players * 20),
+                description=f"{args.game} · {result.agent}",
+            ),
+        )
+    out = save_eval(
+        Path(args.out) if args.out else default_out(args.game),
+        results,
+        harness_path=harness_path,
+        harness_source=source,
+    )
+    summaries = [r.summary() for r in results]
+    if args.json:
+        payload = {"eval_dir": str(out.parent), "results": summaries}
+        print(json.dumps((summaries[0] | payload) if len(summaries) == 1 else payload, indent=2))
+    else:
+        Console(width=None if sys.stdout.isatty() else 120).print(results_table(results))
+        print(f"saved to {out.parent} (autoharness report {out.parent})")
+    return 1 if any(r.aborted for r in results) else 0
+
+
+def _cmd_play(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .evaluate import AgentSpec, load_harness, play
+
+    opponent = AgentSpec.parse(args.opponent) if args.opponent else None
+    source = load_harness(Path(args.harness))[1] if args.harness else None
+    record = play(
+        args.game,
+        seat=args.seat,
+        seed=args.seed,
+        opponent=opponent,
+        harness_source=source,
+        make_llm=_llm_factory(args.base_url),
+    )
+    verdict = record.outcome or f"reward {record.reward:.3f}"
+    why = f" — {record.reason}" if record.reason else ""
+    print(f"\ngame over after {record.steps} moves ({record.ended}{why}): {verdict}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .report import write_report
+
+    print(write_report(Path(args.source), Path(args.out) if args.out else None))
+    return 0
+
+
+def _cmd_learn(args: argparse.Namespace) -> int:
+    from .learn.command import run
+
+    return run(args)
+
+
+def _cmd_suite(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .executors import make_executor
+    from .learn.config import LearnConfig
+    from .library import default_root
+    from .suite import SuiteConfig, run_suite, select_games
+
+    out = Path(args.out)
+    config = None
+    if not args.resume:
+        overrides = {
+            "mode": args.mode,
+            "max_iterations": args.max_iterations,
+            "max_llm_calls": args.max_llm_calls,
+            "seed": args.seed,
+            "parallelism": args.parallelism,
+            "n_envs": args.n_envs,
+        }
+        config = SuiteConfig(
+            games=select_games(args.games),
+            learn=LearnConfig(**{k: v for k, v in overrides.items() if v is not None}),
+            llm=args.llm,
+            base_url=args.base_url,
+            eval_agent=args.eval_agent,
+            matches=args.matches,
+            game_timeout=args.game_timeout,
+            library=None if args.no_library else str(args.library or default_root()),
+        )
+    executor = make_executor(args.executor, args.workers, args.address)
+    done = 0
+
+    def progress(game: str, status: str, record: dict[str, object]) -> None:
+        nonlocal done
+        if status == "running":
+            return
+        done += 1
+        error = record.get("error")
+        detail = error["message"] if isinstance(error, dict) else _suite_game_line(record)
+        print(f"[{done:>3}] {game:<28} {status:<6} {detail}", flush=True)
+
+    try:
+        manifest = run_suite(
+            out,
+            executor,
+            config=config,
+            resume=args.resume,
+            retry_failed=args.retry_failed,
+            on_event=progress,
+        )
+    finally:
+        executor.close()
+    totals = manifest.data["totals"]
+    if args.json:
+        print(
+            json.dumps({"suite": str(out / "suite.json"), "totals": totals, "table": manifest.data["table"]})
+        )
+    else:
+        _print_suite_table(manifest.data["table"])
+        print(
+            f"{totals['done']}/{totals['games']} done, {totals['failed']} failed, "
+            f"{totals['reused']} reused from the library; "
+            f"{totals['llm_calls']} LLM calls (paper: {totals['paper_learning_steps']}); "
+            f"${totals['cost_usd'] + totals['eval_cost_usd']:.4f}; {out / 'suite.json'}"
+        )
+    return 0 if totals["failed"] == 0 else 1
+
+
+def _suite_game_line(record: dict[str, object]) -> str:
+    result = record.get("result") or {}
+    assert isinstance(result, dict)
+    learned = result.get("learned") or {}
+    seeded = f" from {result['seeded_from']}" if result.get("seeded_from") else ""
+    how = "reused" if result.get("reused") else "learned"
+    return f"{how}{seeded}: legal {learned.get('legal_rate') or 0:.3f}, {learned.get('llm_calls')} calls"
+
+
+def _print_suite_table(rows: list[dict[str, object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("game", "status", "iters", "calls", "legal", "eval", "cost $", "paper calls", "paper legal")
+    for row in rows:
+        ev = row["eval_wdl"] or (f"{row['eval_reward']:.3f}" if row["eval_reward"] is not None else "")
+        cost = (row["cost_usd"] or 0.0) + (row["eval_cost_usd"] or 0.0)
+        legal = f"{row['legal_rate']:.3f}" if row["legal_rate"] is not None else ""
+        table.add_row(
+            str(row["game"]),
+            str(row["status"]) + (" (reused)" if row["reused"] else ""),
+            str(row["iterations"] if row["iterations"] is not None else ""),
+            str(row["llm_calls"] if row["llm_calls"] is not None else ""),
+            legal,
+            str(ev),
+            f"{cost:.4f}",
+            str(row["paper_learning_steps"]),
+            f"{row['paper_legal_rate']:.3f}",
+        )
+    Console().print(table)
+
+
+def _cmd_library(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .errors import ConfigError
+    from .library import Library
+
+    library = Library(args.library)
+    if args.action == "list":
+        entries = library.entries(mode=args.mode)
+        if args.json:
+            print(
+                json.dumps([{k: v for k, v in e.to_dict().items() if k != "code"} for e in entries], indent=2)
+            )
+            return 0
+        if not entries:
+            print(f"the library at {library.root} is empty")
+            return 0
+        for e in entries:
+            seeded = f" (from {e.seeded_from})" if e.seeded_from else ""
+            print(
+                f"{e.family:<24} {e.game:<28} {e.mode:<8} legal {e.legal_rate:.3f}  "
+                f"{e.llm_calls:>3} calls  {e.model or '-'}{seeded}  {e.created}"
+            )
+        return 0
+    if args.action == "show":
+        from .envs import get_spec
+
+        get_spec(args.game)
+        entries = library.entries(game=args.game, mode=args.mode)
+        if not entries:
+            raise ConfigError(f"no harness for {args.game} in the library at {library.root}")
+        for e in entries:
+            print(f"# {e.game} ({e.family}) mode={e.mode} legal_rate={e.legal_rate:.3f} model={e.model}")
+            print(f"# llm_calls={e.llm_calls} source={e.source} created={e.created} sha256={e.sha256}")
+            print(e.code)
+        return 0
+    if args.action == "export":
+        games = None
+        if args.games:
+            from .suite import select_games
+
+            games = select_games(args.games)
+        count = library.export(Path(args.file), games)
+        print(f"exported {count} harness(es) to {args.file}")
+        return 0
+    stored, kept = library.import_bundle(Path(args.file))
+    print(f"{stored} stored, {kept} kept (the library already had one at least as good) in {library.root}")
+    return 0
+
+
+def _cmd_rollout(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .envs import get_spec, make
+    from .errors import ConfigError
+    from .evaluate import load_harness
+    from .rollout import play_rollout, summarize
+    from .sandbox import WorkerPool, check_source
+
+    get_spec(args.game)  # unknown game: one line, before anything starts
+    if args.episodes < 1 or args.max_steps < 1:
+        raise ConfigError("--episodes and --max-steps must be at least 1")
+    _, source = load_harness(Path(args.harness))
+    issues = check_source(source, args.mode)
+    rollouts = []
+    with WorkerPool(1) as pool:
+        for seed in range(args.seed, args.seed + args.episodes):
+            with pool.session(source, args.mode) as session:
+                env = make(args.game)
+                rollouts.append(play_rollout(env, session, args.mode, seed, args.max_steps))
+    summary = summarize(rollouts) | {"static_issues": [i.describe() for i in issues]}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    for issue in issues:
+        print(f"static check: {issue.describe()}")
+    for ep in summary["episodes"]:  # type: ignore[attr-defined]
+        rewards = ", ".join(f"p{p}={v:g}" for p, v in (ep["rewards"] or {}).items()) or "-"
+        print(f"seed {ep['seed']}: {ep['legal_steps']}/{ep['steps']} legal, {ep['ended']}; rewards {rewards}")
+    for f in summary["failures"]:  # type: ignore[attr-defined]
+        detail = f["message"] or f"action {f['action']!r}: {f['env_reason'] or ''}".strip()
+        print(f"  seed {f['seed']} step {f['step']} (player {f['player']}): {f['verdict']}: {detail}")
+    rate = summary["legal_rate"]
+    print(f"legal_rate {rate:.4f} over {summary['steps']} steps" if rate is not None else "no steps played")
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    import json
+
+    from .sandbox import sandbox_status
+
+    status = sandbox_status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        for key, value in status.items():
+            print(f"{key:<22} {value}")
+    return 0 if status["isolation"] == "bwrap" else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +363,92 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("game")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=_cmd_show)
+
+    p = sub.add_parser("rollout", help="play a harness file in the sandbox on a real game (every seat)")
+    p.add_argument("game")
+    p.add_argument("--harness", required=True, help="harness file (or a learn run dir holding harness.py)")
+    p.add_argument("--mode", choices=("verifier", "filter", "policy"), default="verifier")
+    p.add_argument("--episodes", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0, help="first episode's seed (then +1 per episode)")
+    p.add_argument("--max-steps", type=int, default=1000, help="plies per episode")
+    p.add_argument("--json", action="store_true", help="machine-readable output (legal_rate, failures, ...)")
+    p.set_defaults(handler=_cmd_rollout)
+
+    p = sub.add_parser("doctor", help="which sandbox protections are active here; python/textarena versions")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_doctor)
+
+    p = sub.add_parser("learn", help="learn a harness for a game: the LLM writes and repairs it")
+    learn_arguments(p)
+    p.set_defaults(handler=_cmd_learn)
+
+    agent_help = "random | policy | llm:MODEL | verifier:MODEL | filter:MODEL"
+    p = sub.add_parser("eval", help="evaluate agents under the paper's protocol (matches, W/D/L, legal rate)")
+    p.add_argument("game")
+    p.add_argument("--agent", required=True, help=f"{agent_help}; several, comma-separated: one table")
+    p.add_argument("--opponent", help=f"2-player games: {agent_help} (default random)")
+    p.add_argument("--harness", help="harness file (or a learn run dir holding harness.py)")
+    p.add_argument("--matches", type=int, help="default: 20 (1-player) / 40 (2-player, seats split evenly)")
+    p.add_argument("--max-steps", type=int, default=1000, help="plies per match before it counts as a draw")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint for the LLM agents")
+    p.add_argument("--out", help="eval dir to write (default runs/eval-GAME-STAMP)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_cmd_eval)
+
+    p = sub.add_parser("play", help="play a game yourself in the terminal")
+    p.add_argument("game")
+    p.add_argument("--opponent", help=f"2-player games: {agent_help} (default random)")
+    p.add_argument("--harness", help="harness file: warns before an illegal move; used by a policy opponent")
+    p.add_argument("--seat", type=int, default=0, help="your seat in a 2-player game")
+    p.add_argument("--seed", type=int, default=1_000_000)
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint for an LLM opponent")
+    p.set_defaults(handler=_cmd_play)
+
+    p = sub.add_parser("report", help="write a static HTML report with plots from a run, eval or suite dir")
+    p.add_argument("source", metavar="RUN_OR_EVAL_DIR")
+    p.add_argument("--out", help="HTML file to write (default SOURCE/report.html)")
+    p.set_defaults(handler=_cmd_report)
+
+    p = sub.add_parser("suite", help="learn then evaluate many games (all 145, the eval32 set, or a list)")
+    p.add_argument("--games", default="all", help="all | eval32 | FILE of ids (one a line) | ID,ID,...")
+    p.add_argument("--mode", choices=("verifier", "filter", "policy"), help="harness mode (default verifier)")
+    p.add_argument("--llm", help="model for learning (and LLM agents), e.g. gpt-4o-mini or replay:FILE")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint")
+    p.add_argument("--out", default="runs/suite", help="suite directory (default runs/suite)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local", help="process pool or Ray")
+    p.add_argument("--address", help="Ray cluster to join (with --executor ray; none → local single node)")
+    p.add_argument("--workers", type=int, help="games at once = LLM concurrency (default: CPU count)")
+    p.add_argument("--resume", action="store_true", help="continue the suite in --out (its stored config)")
+    p.add_argument("--retry-failed", action="store_true", help="with --resume: run failed games again")
+    p.add_argument("--library", help="harness library directory (default: $AUTOHARNESS_LIBRARY or XDG)")
+    p.add_argument("--no-library", action="store_true", help="neither reuse nor store library harnesses")
+    p.add_argument("--eval-agent", help="agent spec for evaluation (default: by mode; 'none' skips it)")
+    p.add_argument("--matches", type=int, help="evaluation matches per game (default: paper protocol)")
+    p.add_argument("--game-timeout", type=float, help="seconds per game before it is recorded as failed")
+    p.add_argument("--max-iterations", type=int, help="learning budget per game: code versions")
+    p.add_argument("--max-llm-calls", type=int, help="learning budget per game: LLM calls")
+    p.add_argument("--seed", type=int, help="run seed of every game's learner")
+    p.add_argument("--parallelism", type=int, help="sandbox workers per game")
+    p.add_argument("--n-envs", type=int, help="training rollouts per code version")
+    p.add_argument("--json", action="store_true", help="print totals and the table as JSON")
+    p.set_defaults(handler=_cmd_suite)
+
+    p = sub.add_parser("library", help="the learned-harness library: list | show | export | import")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--library", help="library directory (default: $AUTOHARNESS_LIBRARY or XDG)")
+    a = actions.add_parser("list", parents=[common], help="every stored harness")
+    a.add_argument("--mode", choices=("verifier", "filter", "policy"))
+    a.add_argument("--json", action="store_true")
+    a = actions.add_parser("show", parents=[common], help="a game's stored harness code")
+    a.add_argument("game")
+    a.add_argument("--mode", choices=("verifier", "filter", "policy"))
+    a = actions.add_parser("export", parents=[common], help="write the library (or --games) to one JSON file")
+    a.add_argument("file")
+    a.add_argument("--games", help="all | eval32 | FILE | ID,ID,... (default: everything)")
+    a = actions.add_parser("import", parents=[common], help="merge a JSON bundle (better entries win)")
+    a.add_argument("file")
+    p.set_defaults(handler=_cmd_library)
 
     return parser
 

@@ -38,12 +38,21 @@ class Completion:
 
 @dataclass(frozen=True, slots=True)
 class Params:
-    """Per-call sampling parameters; part of the cache key."""
+    """Per-call sampling parameters; part of the cache key.
+
+    The ``n`` replies are samples ``sample_offset .. sample_offset + n - 1`` of this request: an identical
+    request is answered from the cache, so a caller that wants *fresh* samples of a prompt it already
+    asked (e.g. refining the same node twice) raises ``sample_offset``. It is never sent to the provider.
+    """
 
     temperature: float = 1.0
     max_tokens: int | None = None
     n: int = 1
     seed: int | None = None
+    sample_offset: int = 0
+
+
+DEFAULT_PARAMS = Params()  # a shared default argument: Params is frozen, so sharing it is safe
 
 
 @runtime_checkable
@@ -52,7 +61,7 @@ class LLMClient(Protocol):
 
     model: str
 
-    def complete(self, messages: list[Message], params: Params = Params()) -> list[Completion]: ...
+    def complete(self, messages: list[Message], params: Params = DEFAULT_PARAMS) -> list[Completion]: ...
 
 
-__all__ = ["Completion", "LLMClient", "Message", "Params", "Usage"]
+__all__ = ["DEFAULT_PARAMS", "Completion", "LLMClient", "Message", "Params", "Usage"]

@@ -1,0 +1,137 @@
+"""Suite throughput and the harness library's savings, on real games with a scripted model endpoint.
+
+No model API is reachable here, so the "LLM" is the loopback OpenAI-compatible server of the tests
+(``tests/llm/fake_openai.py``) answering like a model would: a correct harness for Tic Tac Toe and Connect
+Four (from ``tests/test_suite.py``), and for every other game a plausible but wrong one, so the learner spends
+its whole iteration budget there. ``--latency`` adds a per-call delay like a real endpoint's.
+
+Measured:
+
+1. speed-up of the local process pool, 2 workers vs 1, on the same suite (goal ≥ 1.8× on 2 cores);
+2. LLM calls saved by the harness library on game families (a fresh library vs ``--no-library``);
+3. optional (``--ray``): the same suite on a local single-node Ray cluster.
+
+    .venv/bin/python benchmarks/bench_suite.py [--games ID,...] [--latency 0.5] [--ray] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests package: the scripted model
+
+from tests.llm.fake_openai import FakeOpenAIServer
+from tests.test_suite import SCRIPTED
+
+from autoharness.executors import make_executor
+from autoharness.learn.config import LearnConfig
+from autoharness.suite import SuiteConfig, run_suite, select_games
+
+WRONG = """import re
+
+
+def propose_action(obs):
+    found = re.findall(r"\\[[^\\[\\]\\n]{1,12}\\]", obs)
+    return found[-1] if found else "[0]"
+
+
+def is_legal_action(obs, action):
+    return True
+"""
+
+SPEED_GAMES = "TicTacToe-v0,ConnectFour-v0,Nim-v0,Othello-v0,Checkers-v0,Breakthrough-v0,Chess-v0,Crusade-v0"
+FAMILY_GAMES = "ConnectFour-v0,ConnectFour-v0-large,ConnectFour-v0-blind,TicTacToe-v0"
+LEARN = LearnConfig(n_envs=10, parallelism=1, max_iterations=4)
+
+
+def scripted(latency: float):
+    def reply(body: dict) -> str:
+        time.sleep(latency)
+        prompt = json.dumps(body["messages"])
+        code = next((c for name, c in SCRIPTED.items() if name in prompt), WRONG)
+        return f"```python\n{code}```\n"
+
+    return reply
+
+
+def run(
+    games: list[str], *, executor: str, workers: int, base_url: str, library: Path | None, out: Path
+) -> dict[str, Any]:
+    """One suite; returns wall time and totals."""
+    config = SuiteConfig(
+        games=games,
+        learn=LEARN,
+        llm="fake-model",
+        base_url=base_url,
+        eval_agent="policy",
+        matches=4,
+        library=str(library) if library else None,
+    )
+    ex = make_executor(executor, workers)
+    start = time.perf_counter()
+    try:
+        manifest = run_suite(out, ex, config=config)
+    finally:
+        ex.close()
+    seconds = time.perf_counter() - start
+    totals = manifest.data["totals"]
+    return {"executor": executor, "workers": workers, "seconds": round(seconds, 2), **totals}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--games", default=SPEED_GAMES, help="games for the speed-up measurement")
+    parser.add_argument("--family-games", default=FAMILY_GAMES, help="games for the library measurement")
+    parser.add_argument("--latency", type=float, default=0.5, help="seconds per scripted LLM call")
+    parser.add_argument("--ray", action="store_true", help="also run the suite on a local Ray cluster")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("OPENAI_API_KEY", "scripted")
+    results: dict[str, Any] = {"latency_s": args.latency, "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(scripted(args.latency)) as server:
+        root = Path(tmp)
+        games = select_games(args.games)
+        common = {"base_url": server.base_url, "library": None}
+        one = run(games, executor="local", workers=1, out=root / "w1", **common)
+        two = run(games, executor="local", workers=2, out=root / "w2", **common)
+        results["speed"] = {"games": games, "one_worker": one, "two_workers": two}
+        results["speedup"] = round(one["seconds"] / two["seconds"], 2)
+        family = select_games(args.family_games)
+        without = run(family, executor="local", workers=2, out=root / "nolib", **common)
+        with_lib = run(
+            family, executor="local", workers=2, out=root / "lib", **{**common, "library": root / "library"}
+        )
+        results["library"] = {
+            "games": family,
+            "without": without,
+            "with": with_lib,
+            "llm_calls_saved": without["llm_calls"] - with_lib["llm_calls"],
+        }
+        if args.ray:
+            results["ray"] = run(games, executor="ray", workers=2, out=root / "ray", **common)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{len(games)} games, scripted LLM latency {args.latency:g} s, {results['cpus']} CPUs")
+    for r in (one, two, *([results["ray"]] if args.ray else [])):
+        print(
+            f"  {r['executor']:<5} {r['workers']} worker(s): {r['seconds']:7.2f} s  "
+            f"{r['done']} done, {r['failed']} failed, {r['llm_calls']} LLM calls"
+        )
+    print(f"  speed-up 2 vs 1 workers: {results['speedup']:.2f}x (goal >= 1.8x)")
+    lib = results["library"]
+    print(
+        f"library on {len(family)} games: {lib['without']['llm_calls']} LLM calls without, "
+        f"{lib['with']['llm_calls']} with ({lib['with']['reused']} reused) -> {lib['llm_calls_saved']} saved"
+    )
+
+
+if __name__ == "__main__":
+    main()

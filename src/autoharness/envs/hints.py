@@ -1,0 +1,79 @@
+"""Strip the lists of currently legal moves that TextArena shows players (the paper removed them).
+
+What counts as a move list was found by reading every observation of all 145 games (first turn and after
+random legal play; ``tests/envs`` re-checks it for each game). TextArena phrases it as one labelled line —
+``Valid moves: [e2e4], ...``, ``Available Moves: ...``, ``Your options: ...``, ``Your available actions
+are: ...``, ``Your possible actions: ...``, Golf's ``You must: [swap X Y] or [discard]`` — sometimes
+followed by indented continuation lines.
+
+Kept on purpose:
+
+* the game's opening prompt (rules), including its *static* action vocabulary such as 2048's
+  ``Valid moves: [Up], [Down], [Left], [Right]`` or Snake's ``Valid moves: '[up]'/'[down]'...``: that is
+  the action *format*, which the agent needs. The one prompt that embeds a live list
+  (SantoriniBaseFixed's) is stripped too.
+* state the player legitimately sees even though it bounds the choices: a player's hand
+  (GameOfPureStrategy, HighSociety, Golf's cards), board coordinates drawn in empty cells
+  (UltimateTicTacToe, QuantumTicTacToe), Tak's stone counts (``Available Flat Stones: 15``).
+"""
+
+from __future__ import annotations
+
+import re
+
+_LABEL = (
+    r"(?:valid|available|legal|possible)[ \t]+(?:moves|actions)"
+    r"|your[ \t]+(?:options|(?:available|possible|valid|legal)[ \t]+(?:actions|moves)(?:[ \t]+are)?)"
+    r"|you[ \t]+must"
+)
+_LIST_LINE = re.compile(
+    # the sender tag when the list is a message of its own
+    r"(?:\[[^\]\n]{1,40}\] )?"
+    # the label, an aside such as "(exact tokens)", the colon
+    rf"[ \t]*(?:[-*•][ \t]*)?(?:{_LABEL})[ \t]*(?:\([^)\n]*\))?[ \t]*:"
+    # the list: indented lines below a bare label, or the rest of the line
+    r"(?:[ \t]*(?:\n[ \t]+\S[^\n]*)+|[^\n]*)",
+    re.IGNORECASE,
+)
+"""A move list, matched at the start of a line."""
+
+_KEYWORDS = ("valid", "available", "legal", "possible", "your", "you must")
+"""Words every label contains: ``in``/``find`` on them pick the few lines worth matching. A regex scanning
+the whole text costs ~50 ns per character here, more than TextArena's own step for small games."""
+
+
+_LIVE_LIST_IN_PROMPT = frozenset({"SantoriniBaseFixed-v0"})
+"""Games whose opening prompt itself carries the current move list (found by the all-games test)."""
+
+
+def strip_move_lists(text: str) -> str:
+    """``text`` without its move-list lines (and the indented lines of a list that starts below its label)."""
+    lower = text.lower()
+    words = [word for word in _KEYWORDS if word in lower]
+    if not words:
+        return text
+    line_starts = set()
+    for word in words:
+        at = lower.find(word)
+        while at != -1:
+            line_starts.add(lower.rfind("\n", 0, at) + 1)
+            at = lower.find(word, at + 1)
+    kept, done_to = [], 0
+    for start in sorted(line_starts):
+        match = _LIST_LINE.match(text, start) if start >= done_to else None
+        if match is not None:
+            # drop the list with the newline before it (or after it, for a list on the first line)
+            kept.append(text[done_to : max(start - 1, done_to)])
+            done_to = match.end() + (start == 0 and text[match.end() : match.end() + 1] == "\n")
+    if not kept:
+        return text
+    kept.append(text[done_to:])
+    return "".join(kept)
+
+
+def strips_prompt(game_id: str) -> bool:
+    """Whether ``game_id``'s opening prompt holds a live move list (so the prompt is stripped too)."""
+    return game_id in _LIVE_LIST_IN_PROMPT
+
+
+__all__ = ["strip_move_lists", "strips_prompt"]

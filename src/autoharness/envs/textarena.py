@@ -1,0 +1,287 @@
+"""TextArena (0.7.4) behind our ``Env`` protocol: all 145 paper games through their ``-raw`` variants.
+
+What the agent sees each turn: the game's opening prompt (rules and action format), then every message that
+reached this player since their previous turn (opponent's move, the board, ...), one ``[SENDER] text`` block
+per message as in TextArena's own ``LLMObservationWrapper``, with move lists stripped (``hints``). Prompt +
+news rather than the whole history keeps observations bounded over 1,000-step rollouts.
+
+Illegal moves. TextArena signals one by calling ``state.set_invalid_move(reason)``, but resets
+``made_invalid_move`` inside ``step`` and often returns an empty ``info``; so each game's state gets its
+``set_invalid_move`` wrapped on the instance, recording the call. ``error_allowance`` (TextArena lets a
+player resubmit once) is not used: the *first* rejected move ends our episode (``legal=False, done=True``)
+with the outcome TextArena gives once the allowance is spent — two players: offender −1, other +1; one
+player: the reward the game passes to ``set_invalid_move`` (its completion fraction), else −1.
+
+Games whose semantics differ, found by playing all 145:
+
+* Snake, Surround (simultaneous moves): an action without a direction token kills the mover's snake without
+  ``set_invalid_move``; we report it as illegal. (A legal move's effect shows once both players moved.)
+* Cryptarithm passes ``add_observation`` its arguments in the wrong order; messages are unscrambled.
+* Othello: a player with no legal placement must pass, and TextArena then accepts *any* action as the pass
+  (``legal=True``); the board says "has no valid moves and must skip".
+* Minesweeper: stepping on a mine is reported through ``set_invalid_move`` but is a lost game, not a rule
+  breach: ``legal=True, done=True`` with the game's reward (completion fraction).
+
+Determinism. TextArena draws from the process-global ``random`` (``State`` even reseeds it). Each TextArena
+module's ``random`` name is rebound to a router that forwards to the running environment's own
+``random.Random`` (per thread), so games neither disturb each other nor the caller's ``random``, and the same
+seed gives the same game in any order of creation. Outside our calls the router forwards to the global
+module, so direct TextArena users see no change.
+
+Rewards (``reward_range``, ``normalized_reward``): two-player games end with +1 win / 0 draw / −1 loss →
+(r + 1) / 2. One-player games reward progress in [0, 1] (2048, puzzles, Sokoban, Minesweeper, Mastermind,
+TowerOfHanoi...: completion fraction; Blackjack: share of hands won; Bandit: 1 for the best button, else
+TextArena's "regret" of the pick; Secretary: 1 or 0); the −1 some give for an illegal move is clipped to 0.
+
+``StepResult.info`` carries ``end``: TextArena's own reason text when a game ends normally. Resets are
+cached per (game, seed) (some generators take seconds) and the progress lines some games print while
+generating are swallowed, so ``autoharness show`` prints exactly the observation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import random
+import re
+import sys
+import threading
+from collections import OrderedDict
+from typing import Any, Self
+
+import textarena as ta
+
+from ..errors import EnvError
+from .base import StepResult, Turn
+from .hints import strip_move_lists, strips_prompt
+from .registry import GameSpec
+
+_SIMULTANEOUS_BODIES = {"Snake": "snakes", "Surround": "players"}
+"""Simultaneous-move families → the ``game_state`` key holding each player's body (``.death_reason``)."""
+
+_NOT_A_BREACH = {"Minesweeper": re.compile(r"^You hit a mine")}
+"""Families that report a lost game through ``set_invalid_move``: the reason text that marks it."""
+
+
+def _keep(text: str) -> str:
+    return text
+
+
+class _RandomRouter(threading.local):
+    """Stands in for the ``random`` module inside TextArena, forwarding to the active env's generator."""
+
+    active: random.Random | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        rng = self.active
+        if rng is not None and name[0] != "_" and hasattr(rng, name):
+            return getattr(rng, name)
+        return getattr(random, name)  # Random, SystemRandom, ... and everything when no env is running
+
+
+_ROUTER = _RandomRouter()
+_routed_module_count = 0
+
+
+def _route_textarena_random() -> bool:
+    """Rebind ``random`` in every TextArena module imported so far (games are imported lazily by make).
+
+    Returns whether any module was rebound.
+    """
+    global _routed_module_count
+    if len(sys.modules) == _routed_module_count:
+        return False
+    rebound = False
+    for name, module in list(sys.modules.items()):
+        if name.startswith("textarena") and getattr(module, "random", None) is random:
+            module.random = _ROUTER  # type: ignore[attr-defined]
+            rebound = True
+    _routed_module_count = len(sys.modules)
+    return rebound
+
+
+_RESET_CACHE: OrderedDict[tuple[str, int], tuple[Any, random.Random]] = OrderedDict()
+"""Freshly reset games by (id, seed). Some generators are slow (Sokoban-v0-medium up to ~20 s,
+Sudoku-v0-hard ~6 s) and training resets the same seeds every iteration; a deep copy costs ~1 ms."""
+_RESET_CACHE_SIZE = 256
+_CACHE_LOCK = threading.Lock()
+
+
+class TextArenaEnv:
+    """One TextArena game implementing ``autoharness.envs.Env``."""
+
+    def __init__(self, spec: GameSpec, *, keep_move_lists: bool = False) -> None:
+        self.id = spec.id
+        self._strip = _keep if keep_move_lists else strip_move_lists
+        self.num_players = spec.players
+        self.reward_range = (-1.0, 1.0) if spec.players == 2 else (0.0, 1.0)
+        self._family = spec.id.split("-", 1)[0]
+        self._game: Any = None  # the textarena env; None until reset
+        self._rng = random.Random()
+        self._prompts: dict[int, str] = {}
+        self._invalid: list[tuple[str, float | None]] = []
+        self._player = 0
+        self._done = True
+
+    # -- protocol -------------------------------------------------------------------------------------
+
+    def reset(self, seed: int) -> Turn:
+        key = (self.id, seed)
+        with _CACHE_LOCK:
+            cached = _RESET_CACHE.get(key)
+        if cached is None:
+            self._rng = random.Random(seed)
+            with self._running(), contextlib.redirect_stdout(io.StringIO()):  # some games print progress
+                game = ta.make(f"{self.id}-raw")
+                if _route_textarena_random():  # first use of this game's modules: build again, now routed
+                    game = ta.make(f"{self.id}-raw")
+                game.reset(num_players=self.num_players, seed=seed)
+            with _CACHE_LOCK:
+                _RESET_CACHE[key] = copy.deepcopy((game, self._rng))
+                while len(_RESET_CACHE) > _RESET_CACHE_SIZE:
+                    _RESET_CACHE.popitem(last=False)
+        else:
+            game, self._rng = copy.deepcopy(cached)
+        self._game = game
+        self._prompts = {}
+        self._done = False
+        self._hook_invalid_moves()
+        return self._turn()
+
+    def step(self, action: str) -> StepResult:
+        if self._done:
+            raise EnvError(f"{self.id}: step() after the game ended; call reset() first")
+        game, player = self._game, self._player
+        self._invalid.clear()
+        body_key = _SIMULTANEOUS_BODIES.get(self._family)
+        previous, _ROUTER.active = _ROUTER.active, self._rng  # as _Running, inlined: this is the hot path
+        try:
+            done, _ = game.step(action)
+        except Exception as exc:  # a TextArena bug on some input: surface it, never hide it
+            raise EnvError(f"{self.id}: TextArena crashed on action {action!r}: {exc!r}") from exc
+        finally:
+            _ROUTER.active = previous
+        if self._invalid:
+            reason, reward = self._invalid[0]
+            breach = _NOT_A_BREACH.get(self._family)
+            if breach is not None and breach.match(reason):
+                return self._end({player: reward if reward is not None else 0.0}, {"end": reason})
+            return self._illegal(player, reason, reward)
+        if body_key is not None:
+            body = game.state.game_state[body_key][player]
+            if getattr(body, "death_reason", None) == "invalid move":
+                return self._illegal(player, "no direction token such as '[up]' in the action", None)
+        if done:
+            rewards = game.state.rewards
+            if rewards is None:
+                raise EnvError(f"{self.id}: game ended without rewards")
+            reason = game.state.game_info.get(player, {}).get("reason")
+            return self._end({pid: float(r) for pid, r in rewards.items()}, {"end": reason} if reason else {})
+        return StepResult(legal=True, done=False, next=self._turn())
+
+    def clone(self) -> Self:
+        return copy.deepcopy(self)
+
+    def normalized_reward(self, rewards: dict[int, float], player: int) -> float:
+        low, high = self.reward_range
+        return min(1.0, max(0.0, (rewards[player] - low) / (high - low)))
+
+    def rules(self, player: int = 0) -> str:
+        """``player``'s opening prompt in the current game: rules and action format, no move list."""
+        if player in self._prompts:
+            return self._prompts[player]
+        if self._game is None:
+            raise EnvError(f"{self.id}: rules() before reset()")
+        pending = map(_unpack, self._game.state.observations.get(player, []))  # not yet this player's turn
+        prompts = [text for _, text, kind in pending if kind is ta.ObservationType.PROMPT]
+        return self._rules_from(prompts[0]) if prompts else ""
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update({k: copy.deepcopy(v, memo) for k, v in self.__dict__.items()})
+        if new._game is not None:
+            new._hook_invalid_moves()  # the copied hook still reports to the original env
+        return new
+
+    def _running(self) -> _Running:
+        return _Running(self._rng)
+
+    def _hook_invalid_moves(self) -> None:
+        state = self._game.state
+        original = type(state).set_invalid_move.__get__(state)
+        log = self._invalid
+
+        def set_invalid_move(*args: Any, **kwargs: Any) -> Any:
+            # Cryptarithm passes (reward, reason) positionally: take the text as reason, the number as reward.
+            values = [*args, *kwargs.values()]
+            reason = next((v for v in values if isinstance(v, str)), "")
+            numbers = (float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool))
+            reward = next(numbers, None)
+            log.append((reason, reward))
+            return original(*args, **kwargs)
+
+        state.set_invalid_move = set_invalid_move
+
+    def _illegal(self, player: int, reason: str, reward: float | None) -> StepResult:
+        if self.num_players == 2:
+            rewards = {player: -1.0, 1 - player: 1.0}
+        else:
+            rewards = {player: reward if reward is not None else -1.0}
+        self._done = True
+        return StepResult(legal=False, done=True, reason=reason, rewards=rewards)
+
+    def _end(self, rewards: dict[int, float], info: dict[str, object]) -> StepResult:
+        self._done = True
+        return StepResult(legal=True, done=True, rewards=rewards, info=info)
+
+    def _rules_from(self, prompt: str) -> str:
+        return self._strip(prompt) if strips_prompt(self.id) else prompt
+
+    def _turn(self) -> Turn:
+        """The player to move and what they see (consumes their pending TextArena messages)."""
+        game = self._game
+        player, messages = game.get_observation()
+        self._player = player
+        roles = game.state.role_mapping
+        news = []
+        for message in messages:
+            sender, text, kind = _unpack(message)
+            if kind is ta.ObservationType.PROMPT:
+                self._prompts[player] = self._rules_from(text)
+            else:
+                news.append(f"[{'GAME' if sender == ta.GAME_ID else roles.get(sender, sender)}] {text}")
+        text = self._strip("\n".join(news))
+        rules = self._prompts.get(player)
+        return Turn(player=player, observation=text if rules is None else f"[GAME] {rules}\n{text}")
+
+
+def _unpack(message: tuple[Any, Any, Any]) -> tuple[int, str, ta.ObservationType]:
+    """(sender, text, kind) of a TextArena message, whatever the order (Cryptarithm's is scrambled)."""
+    sender, text, kind = message
+    if isinstance(text, str) and isinstance(kind, ta.ObservationType):
+        return sender, text, kind
+    fields = {type(v): v for v in message}
+    return fields.get(int, ta.GAME_ID), str(fields.get(str, "")), fields.get(ta.ObservationType, kind)
+
+
+class _Running:
+    """Context: route TextArena's ``random`` to one env's generator for the duration of a call."""
+
+    __slots__ = ("_previous", "_rng")
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+
+    def __enter__(self) -> None:
+        self._previous = _ROUTER.active
+        _ROUTER.active = self._rng
+
+    def __exit__(self, *exc: object) -> None:
+        _ROUTER.active = self._previous
+
+
+__all__ = ["TextArenaEnv"]

@@ -1,0 +1,468 @@
+"""Evaluate agents the way the paper does, and save the result as an eval directory that ``report`` reads.
+
+Protocol: 1-player games play 20 matches (mean reward, normalised to [0, 1] per game by the env); 2-player
+games play 40 matches split evenly between seats (win/draw/loss rates). Match ``i`` uses env seed
+``EVAL_SEED_START + i // 2`` in 2-player games (both seats of one seed: seat luck cancels) and
+``EVAL_SEED_START + i`` in 1-player games. Training seeds are all below ``EVAL_SEED_START`` (see
+``autoharness.learn.config``), so evaluation never replays a training game; every match records its seed.
+
+A match ends when the game does — an illegal move ends it too (the env's rule: the offender loses) — or at
+``max_steps`` plies, which is scored as a draw (2P) / reward 0 (1P) and recorded as ``ended: "step_cap"``.
+
+Metrics per agent: ``legal_rate`` = moves the environment accepted / moves the agent sent to it (proposals
+the harness stopped first are counted apart, as ``caught``); 2P ``wins``/``draws``/``losses`` (by comparing
+the raw rewards of the two seats) and their rates; ``mean_reward``; LLM calls, tokens and ``cost_usd``
+(the opponent's are kept apart); fallbacks and harness failures (see ``autoharness.agents``).
+
+Several agent specs (``--agent verifier:A,verifier:B``) are evaluated on the same seeds and saved together:
+the backbone matrix, one table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from rich.table import Table
+
+from .agents import (
+    Agent,
+    FilterAgent,
+    HarnessSession,
+    HumanAgent,
+    LLMAgent,
+    PolicyAgent,
+    RandomAgent,
+    VerifierAgent,
+)
+from .envs import get_spec, make
+from .envs.base import Env
+from .errors import ConfigError, EnvError, LLMError
+from .learn.config import EVAL_SEED_START
+from .llm.base import LLMClient
+from .sandbox.failures import FailureKind
+
+EVAL_FILE = "eval.json"
+MAX_STEPS = 1000
+MATCHES = {1: 20, 2: 40}
+"""The paper's match counts by number of players."""
+
+HARNESS_KINDS = {"policy": "policy", "verifier": "verifier", "filter": "filter"}
+"""Agent kind → the harness mode its sandbox session is opened in."""
+LLM_KINDS = ("llm", "verifier", "filter")
+KINDS = ("random", "policy", "llm", "verifier", "filter")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpec:
+    """``random`` | ``policy`` | ``llm:MODEL`` | ``verifier:MODEL`` | ``filter:MODEL``."""
+
+    kind: str
+    model: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> AgentSpec:
+        kind, _, model = text.strip().partition(":")
+        if kind not in KINDS:
+            raise ConfigError(
+                f"unknown agent {text!r}: use one of random, policy, llm:MODEL, verifier:MODEL, filter:MODEL"
+            )
+        if kind in LLM_KINDS and not model:
+            raise ConfigError(f"agent {kind!r} needs a model: {kind}:MODEL")
+        if kind not in LLM_KINDS and model:
+            raise ConfigError(f"agent {kind!r} takes no model (got {text!r})")
+        return cls(kind, model or None)
+
+    @classmethod
+    def parse_list(cls, text: str) -> list[AgentSpec]:
+        specs = [cls.parse(part) for part in text.split(",") if part.strip()]
+        if not specs:
+            raise ConfigError("--agent needs at least one agent spec")
+        return specs
+
+    @property
+    def needs_harness(self) -> bool:
+        return self.kind in HARNESS_KINDS
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.model}" if self.model else self.kind
+
+
+@dataclass(slots=True)
+class MatchRecord:
+    """One match from the evaluated agent's seat."""
+
+    index: int
+    seed: int
+    seat: int
+    steps: int
+    ended: str  # "done" | "illegal" (someone's move was rejected, which ends the game) | "step_cap"
+    reason: str | None  # the environment's text for the illegal move that ended the match
+    rewards: dict[str, float] | None  # raw, per player
+    reward: float  # the agent's normalised reward in [0, 1]
+    outcome: str | None  # 2P: "win" | "draw" | "loss"; 1P: None
+    agent: dict[str, Any]
+    opponent: dict[str, Any] | None
+    seconds: float
+
+
+@dataclass(slots=True)
+class EvalResult:
+    """One agent spec over all matches of one game; the aggregates are what tables and plots show."""
+
+    game: str
+    agent: str
+    opponent: str | None
+    num_players: int
+    matches: list[MatchRecord] = field(default_factory=list)
+    aborted: str | None = None  # why the evaluation stopped early (LLM or env error); matches so far kept
+
+    def _sum(self, key: str, who: str = "agent") -> float:
+        return sum(getattr(m, who)[key] for m in self.matches if getattr(m, who) is not None)
+
+    def summary(self) -> dict[str, Any]:
+        n = len(self.matches)
+        moves, legal = self._sum("moves"), self._sum("legal_moves")
+        opp_moves = self._sum("moves", "opponent")
+        out: dict[str, Any] = {
+            "game": self.game,
+            "agent": self.agent,
+            "opponent": self.opponent,
+            "num_players": self.num_players,
+            "matches": n,
+            "seeds": sorted({m.seed for m in self.matches}),
+            "legal_rate": legal / moves if moves else None,
+            "moves": int(moves),
+            "illegal_moves": int(moves - legal),
+            "mean_reward": sum(m.reward for m in self.matches) / n if n else None,
+            "caught": int(self._sum("caught")),
+            "retry_exhausted": int(self._sum("retry_exhausted")),
+            "fallback_moves": int(self._sum("fallback_moves")),
+            "harness_failures": sum(len(m.agent["harness_failures"]) for m in self.matches),
+            "llm_calls": int(self._sum("llm_calls")),
+            "prompt_tokens": int(self._sum("prompt_tokens")),
+            "completion_tokens": int(self._sum("completion_tokens")),
+            "cost_usd": self._sum("cost_usd"),
+            "provenance": sorted({p for m in self.matches for p in m.agent["provenance"]}),
+            "opponent_legal_rate": self._sum("legal_moves", "opponent") / opp_moves if opp_moves else None,
+            "opponent_cost_usd": self._sum("cost_usd", "opponent"),
+            "aborted": self.aborted,
+        }
+        out["tokens"] = out["prompt_tokens"] + out["completion_tokens"]
+        if self.num_players > 1:
+            for outcome, key in (("win", "wins"), ("draw", "draws"), ("loss", "losses")):
+                out[key] = sum(m.outcome == outcome for m in self.matches)
+                out[f"{outcome}_rate"] = out[key] / n if n else None
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.summary() | {"match_records": [asdict(m) for m in self.matches]}
+
+
+class MatchEnd(NamedTuple):
+    plies: int
+    ended: str  # "done" | "illegal" | "step_cap"
+    rewards: dict[int, float] | None  # raw, per player; None when capped
+    reason: str | None  # the environment's text when an illegal move ended the match
+
+
+def play_match(env: Env, agents: Sequence[Agent], seed: int, max_steps: int = MAX_STEPS) -> MatchEnd:
+    """Play one game, seat ``p`` taken by ``agents[p]``."""
+    turn = env.reset(seed)
+    for player, agent in enumerate(agents):
+        agent.begin_match(env, player)
+    for ply in range(1, max_steps + 1):
+        agent = agents[turn.player]
+        result = env.step(agent.act(turn.observation, turn.player))
+        agent.stats.record_move(result.legal)
+        if result.done:
+            return MatchEnd(ply, "done" if result.legal else "illegal", result.rewards, result.reason)
+        if result.next is None:
+            raise EnvError(f"{env.id}: the env reported no next turn in a running game")
+        turn = result.next
+    return MatchEnd(max_steps, "step_cap", None, None)
+
+
+def _score(env: Env, seat: int, ended: str, rewards: dict[int, float] | None) -> tuple[float, str | None]:
+    """(normalised reward, outcome) for ``seat``; a capped match is a draw / reward 0."""
+    if rewards is None:
+        return 0.0, "draw" if env.num_players > 1 else None
+    reward = env.normalized_reward(rewards, seat)
+    if env.num_players == 1:
+        return reward, None
+    mine = rewards.get(seat, 0.0)
+    best_other = max(v for p, v in rewards.items() if p != seat)
+    return reward, "win" if mine > best_other else "loss" if mine < best_other else "draw"
+
+
+def match_plan(num_players: int, matches: int) -> list[tuple[int, int]]:
+    """(seed, seat) for each match: 2P games give each seed to both seats in turn."""
+    if num_players == 1:
+        return [(EVAL_SEED_START + i, 0) for i in range(matches)]
+    return [(EVAL_SEED_START + i // 2, i % 2) for i in range(matches)]
+
+
+class Harnesses:
+    """Sandbox sessions of one harness source on one worker pool (started on first use), closed together."""
+
+    def __init__(self, source: str | None) -> None:
+        self.source = source
+        self._stack = ExitStack()
+        self._pool: Any = None
+
+    def __enter__(self) -> Harnesses:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def open(self, mode: str) -> HarnessSession | None:
+        """A session in ``mode``; None when no harness was given."""
+        if self.source is None:
+            return None
+        if self._pool is None:
+            from .sandbox import WorkerPool
+
+            self._pool = self._stack.enter_context(WorkerPool(2))
+        return self._stack.enter_context(self._pool.session(self.source, mode))
+
+
+def build_agent(
+    spec: AgentSpec, harnesses: Harnesses, make_llm: Callable[[str], LLMClient], *, seed: int
+) -> Agent:
+    """The agent for ``spec``. A random agent uses the harness's legal list when it has one."""
+    if spec.kind == "random":
+        session = harnesses.open("filter")
+        failure = session.load_failure if session is not None else None
+        if failure is not None and failure.kind is FailureKind.MISSING_FUNCTION:
+            session = None  # a verifier/policy harness: no list to draw from, probe instead
+        return RandomAgent(session, seed=seed)
+    harness = harnesses.open(HARNESS_KINDS[spec.kind]) if spec.needs_harness else None
+    if spec.kind == "policy":
+        return PolicyAgent(harness, seed=seed)
+    assert spec.model is not None
+    cls: type[LLMAgent] = {"llm": LLMAgent, "verifier": VerifierAgent, "filter": FilterAgent}[spec.kind]
+    return cls(make_llm(spec.model), harness, seed=seed)
+
+
+def run_match(
+    env: Env, agent: Agent, opponent: Agent | None, *, index: int, seed: int, seat: int, max_steps: int
+) -> MatchRecord:
+    """One match with ``agent`` in ``seat`` (and ``opponent`` in the other), as a record."""
+    seats: list[Agent] = (
+        [agent] if opponent is None else ([agent, opponent] if seat == 0 else [opponent, agent])
+    )
+    start = time.perf_counter()
+    steps, ended, rewards, reason = play_match(env, seats, seed, max_steps)
+    reward, outcome = _score(env, seat, ended, rewards)
+    return MatchRecord(
+        index=index,
+        seed=seed,
+        seat=seat,
+        steps=steps,
+        ended=ended,
+        reason=reason,
+        rewards={str(p): v for p, v in rewards.items()} if rewards else None,
+        reward=reward,
+        outcome=outcome,
+        agent=agent.stats.to_dict(),
+        opponent=opponent.stats.to_dict() if opponent else None,
+        seconds=round(time.perf_counter() - start, 4),
+    )
+
+
+def _check(game: str, wanted: Sequence[AgentSpec], harness_source: str | None, make_llm: object) -> int:
+    """Reject what cannot run before anything starts; returns the number of players."""
+    num_players = get_spec(game).players
+    if num_players > 2:
+        raise ConfigError(f"{game} has {num_players} players; only 1- and 2-player games are supported")
+    needing = [s for s in wanted if s.needs_harness]
+    if harness_source is None and needing:
+        raise ConfigError(f"agent {needing[0]} needs a harness: pass --harness FILE")
+    if make_llm is None and any(s.kind in LLM_KINDS for s in wanted):
+        raise ConfigError("an LLM agent needs a model endpoint")
+    return num_players
+
+
+def evaluate(
+    game: str,
+    agents: Sequence[AgentSpec],
+    *,
+    opponent: AgentSpec | None = None,
+    harness_source: str | None = None,
+    matches: int | None = None,
+    make_llm: Callable[[str], LLMClient] | None = None,
+    max_steps: int = MAX_STEPS,
+    on_match: Callable[[EvalResult, MatchRecord], None] | None = None,
+) -> list[EvalResult]:
+    """Evaluate each agent spec on ``game`` under the paper's protocol, all on the same seeds.
+
+    ``make_llm(model)`` builds LLM clients (the CLI passes ``autoharness.llm.make_client``). An ``LLMError``
+    (endpoint gone, budget spent) or an ``EnvError`` (the game itself crashed on some action) stops that
+    agent's evaluation: the matches played so far are kept and the reason is recorded in ``aborted``.
+    The opponent of a 2-player game defaults to ``random``.
+    """
+    num_players = _check(game, [*agents, *([opponent] if opponent else [])], harness_source, make_llm)
+    if num_players == 1 and opponent is not None:
+        raise ConfigError(f"{game} is a 1-player game: --opponent does not apply")
+    opponent = opponent or (AgentSpec("random") if num_players == 2 else None)
+    n = matches if matches is not None else MATCHES[num_players]
+    if n < 1:
+        raise ConfigError("--matches must be ≥ 1")
+    llm = make_llm or _no_llm
+    env = make(game)
+    results = []
+    for spec in agents:
+        result = EvalResult(game, str(spec), str(opponent) if opponent else None, num_players)
+        results.append(result)
+        with Harnesses(harness_source) as harnesses:
+            agent = build_agent(spec, harnesses, llm, seed=0)
+            opp = build_agent(opponent, harnesses, llm, seed=1) if opponent else None
+            for index, (seed, seat) in enumerate(match_plan(num_players, n)):
+                try:
+                    record = run_match(
+                        env, agent, opp, index=index, seed=seed, seat=seat, max_steps=max_steps
+                    )
+                except (LLMError, EnvError) as exc:  # endpoint gone, budget spent, env crashed on an action
+                    result.aborted = f"{type(exc).__name__}: {exc}"
+                    break
+                result.matches.append(record)
+                if on_match:
+                    on_match(result, record)
+    return results
+
+
+def play(
+    game: str,
+    *,
+    seat: int = 0,
+    seed: int = EVAL_SEED_START,
+    opponent: AgentSpec | None = None,
+    harness_source: str | None = None,
+    make_llm: Callable[[str], LLMClient] | None = None,
+    read: Callable[[str], str] = input,
+    write: Callable[[str], None] = print,
+) -> MatchRecord:
+    """One match for a person at the terminal (``seat``) against ``opponent`` (default ``random``).
+    With a harness, its checker warns before an illegal move is played."""
+    num_players = _check(game, [opponent] if opponent else [], harness_source, make_llm)
+    if not 0 <= seat < num_players:
+        raise ConfigError(f"--seat must be in 0..{num_players - 1} for {game}")
+    if num_players == 1 and opponent is not None:
+        raise ConfigError(f"{game} is a 1-player game: --opponent does not apply")
+    opponent = opponent or (AgentSpec("random") if num_players == 2 else None)
+    with Harnesses(harness_source) as harnesses:
+        human = HumanAgent(harnesses.open("verifier"), read=read, write=write)
+        opp = build_agent(opponent, harnesses, make_llm or _no_llm, seed=seed) if opponent else None
+        return run_match(make(game), human, opp, index=0, seed=seed, seat=seat, max_steps=MAX_STEPS)
+
+
+def _no_llm(model: str) -> LLMClient:
+    raise ConfigError(f"no LLM endpoint configured for model {model!r}")
+
+
+def save_eval(
+    out: Path, results: Sequence[EvalResult], *, harness_path: Path | None, harness_source: str | None
+) -> Path:
+    """Write ``out/eval.json`` (created or replaced) and return its path."""
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "kind": "eval",
+        "version": 1,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "game": results[0].game if results else None,
+        "eval_seed_start": EVAL_SEED_START,  # every training seed is below this
+        "harness": None
+        if harness_source is None
+        else {
+            "path": str(harness_path) if harness_path else None,
+            "sha256": hashlib.sha256(harness_source.encode()).hexdigest(),
+        },
+        "results": [r.to_dict() for r in results],
+    }
+    path = out / EVAL_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load_harness(path: Path) -> tuple[Path, str]:
+    """Harness source from a file, or from a learn run dir (its ``harness.py``)."""
+    file = path / "harness.py" if path.is_dir() else path
+    try:
+        return file, file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read harness {file}: {exc}") from exc
+
+
+def default_out(game: str) -> Path:
+    """Where an eval is saved when ``--out`` is not given: ``runs/eval-GAME-UTCSTAMP``."""
+    return Path("runs") / f"eval-{game}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+
+
+def results_table(results: Sequence[EvalResult]) -> Table:
+    """One row per agent spec (the backbone matrix when several models were evaluated)."""
+    first = results[0]
+    versus = f" vs {first.opponent}" if first.opponent else ""
+    table = Table(title=f"{first.game}{versus}: {len(first.matches)} matches per agent")
+    two = first.num_players == 2
+    headers = ["agent", "legal rate", "W/D/L" if two else "mean reward"]
+    for header in [*headers, "LLM calls", "tokens", "USD", "caught", "fallbacks", "harness fails"]:
+        table.add_column(header, justify="left" if header == "agent" else "right")
+    for r in results:
+        s = r.summary()
+        table.add_row(
+            s["agent"] + (" [red](stopped early)[/]" if s["aborted"] else ""),
+            _num(s["legal_rate"]),
+            f"{s['wins']}/{s['draws']}/{s['losses']}" if two else _num(s["mean_reward"]),
+            str(s["llm_calls"]),
+            str(s["tokens"]),
+            f"{s['cost_usd']:.4f}",
+            str(s["caught"]),
+            str(s["fallback_moves"]),
+            str(s["harness_failures"]),
+        )
+    return table
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def load_eval(directory: Path) -> dict[str, Any]:
+    """The saved payload of an eval directory."""
+    path = directory / EVAL_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read eval results {path}: {exc}") from exc
+
+
+__all__ = [
+    "EVAL_FILE",
+    "MATCHES",
+    "AgentSpec",
+    "EvalResult",
+    "Harnesses",
+    "MatchEnd",
+    "MatchRecord",
+    "build_agent",
+    "default_out",
+    "evaluate",
+    "load_eval",
+    "load_harness",
+    "match_plan",
+    "play",
+    "play_match",
+    "results_table",
+    "run_match",
+    "save_eval",
+]

@@ -1,0 +1,161 @@
+"""``autoharness learn``: flags generated from ``LearnConfig``, LLM selection, a live progress line.
+
+Flags default to ``argparse.SUPPRESS`` so the handler knows which ones the user typed: a new run fills the
+rest from ``LearnConfig``; ``--resume`` starts from the run's stored config and applies only typed flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import types
+from importlib import resources
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from ..errors import ConfigError, LLMAuthError, LLMConnectionError, RunStoreError
+from ..search import SCHEDULERS
+from .config import MODES, LearnConfig
+
+CHOICES = {"mode": MODES, "scheduler": SCHEDULERS}
+REPLAY_BANNER = "replaying a recorded transcript answered by hand through the manual backend"
+
+
+def _flag_type(hint: Any) -> Any:
+    if get_origin(hint) in (Union, types.UnionType):
+        hint = next(a for a in get_args(hint) if a is not type(None))
+    return hint
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The learn subcommand's flags; one per ``LearnConfig`` field, defaults shown from the dataclass."""
+    p.add_argument("game", help="game id, e.g. TicTacToe-v0 (see `autoharness games`)")
+    p.add_argument(
+        "--llm", help="model name, or replay:FILE / manual (default: $OPENAI_API_KEY's gpt-4o-mini)"
+    )
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or OpenAI)")
+    p.add_argument("--out", type=Path, help="run directory (default: runs/GAME-MODE-sSEED)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    hints = get_type_hints(LearnConfig)
+    for f in dataclasses.fields(LearnConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kind = _flag_type(hints[f.name])
+        help_text = f"{f.metadata.get('help', '')} (default: {f.default})"
+        if kind is bool:
+            p.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
+            )
+        elif f.name == "mode":
+            p.add_argument(flag, choices=MODES, default=argparse.SUPPRESS, help=help_text)
+        else:
+            p.add_argument(flag, type=kind, default=argparse.SUPPRESS, metavar=f.name.upper(), help=help_text)
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(LearnConfig)}
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
+def bundled_transcript(game: str, mode: str) -> Path | None:
+    """The transcript shipped for ``game`` in ``mode``, if one was recorded."""
+    path = resources.files("autoharness").joinpath("data", "transcripts", f"{game}-{mode}.jsonl")
+    return Path(str(path)) if path.is_file() else None
+
+
+def _llm_spec(args: argparse.Namespace, mode: str) -> tuple[str, bool]:
+    """(client spec, is the bundled replay); a clear error when no LLM is configured at all."""
+    if args.llm:
+        return args.llm, False
+    if os.environ.get("OPENAI_API_KEY"):
+        return "gpt-4o-mini", False
+    bundled = bundled_transcript(args.game, mode)
+    if bundled is None:
+        raise ConfigError(
+            f"no LLM configured (pass --llm MODEL, set OPENAI_API_KEY, or --llm manual) and no recorded "
+            f"transcript is bundled for {args.game} in {mode} mode"
+        )
+    return f"replay:{bundled}", True
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ..envs import get_spec
+    from ..llm import make_client
+    from .loop import LLM_CACHE, learn
+    from .store import RunStore
+
+    console = Console(stderr=True)
+    get_spec(args.game)
+    given = _given(args)
+    if args.resume:
+        if args.out is None:
+            raise ConfigError("--resume needs --out DIR (the run directory to continue)")
+        try:
+            store = RunStore(args.out, create=False)
+        except RunStoreError as exc:
+            raise ConfigError(str(exc)) from exc
+        try:
+            stored = store.meta()["config"]
+        finally:
+            store.close()
+        config = dataclasses.replace(LearnConfig.from_dict(stored), **given)
+    else:
+        config = LearnConfig(**given)
+    out = args.out or Path("runs") / f"{args.game}-{config.mode}-s{config.seed}"
+    spec, bundled = _llm_spec(args, config.mode)
+    if bundled:
+        banner = f"[bold yellow]No LLM configured: {REPLAY_BANNER}[/] ({spec.removeprefix('replay:')})"
+        console.print(banner, soft_wrap=True)
+    try:
+        client = make_client(spec, base_url=args.base_url, cache_path=Path(out) / LLM_CACHE)
+        # The manual backend talks to the person on the terminal: a redrawn line would overwrite it.
+        with _Display(console, live=not spec.startswith("manual")) as display:
+            result = learn(args.game, config, client, out, progress=display.update, resume=args.resume)
+    except (LLMConnectionError, LLMAuthError) as exc:
+        raise ConfigError(f"{exc} (the run in {out} is kept: continue it with --resume)") from exc
+    print(
+        f"{result.game} ({result.mode}): best node {result.best_node}, legal rate {result.legal_rate:.3f} "
+        f"(H {result.h:.3f}) after {result.iterations} iterations, {result.llm_calls} LLM calls, "
+        f"{result.tokens:,} tokens, ${result.cost_usd:.4f} — stopped: {result.stop_reason}"
+    )
+    if result.harness_path is not None:
+        print(f"harness: {result.harness_path}")
+    print(f"summary: {result.summary_path}")
+    return 0
+
+
+class _Display:
+    """Live status (iteration, best H, LLM calls, tokens, cost): one redrawn line on a terminal, one line
+    per new node otherwise (logs, the manual backend's conversation)."""
+
+    def __init__(self, console: Any, live: bool) -> None:
+        from rich.live import Live
+
+        self._console = console
+        self._redraw = live and console.is_terminal
+        self._live = Live("starting…", console=console, refresh_per_second=4, transient=True)
+
+    def __enter__(self) -> _Display:
+        if self._redraw:
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._redraw:
+            self._live.__exit__(*exc)  # type: ignore[arg-type]
+
+    def update(self, p: Any) -> None:
+        last = f" · last H {p.last_h:.3f}" if p.last_h is not None else ""
+        line = (
+            f"iteration {p.iteration}/{p.max_iterations} · best H {p.best_h:.3f}{last} · "
+            f"LLM calls {p.llm_calls} · tokens {p.tokens:,} · ${p.cost_usd:.4f} · {p.note}"
+        )
+        if self._redraw:
+            self._live.update(line)
+        elif p.phase == "node":
+            self._console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+__all__ = ["REPLAY_BANNER", "add_arguments", "bundled_transcript", "run"]

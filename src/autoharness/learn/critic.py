@@ -1,0 +1,175 @@
+"""Critic: turn an evaluation into feedback text and decide how the next refinement may change the code.
+
+At most ``limit`` failed steps (default 5) are shown, duplicates (same action, same answers, same
+failure) dropped, taken round-robin over kinds of failure (checker
+let an illegal move through, proposer wrong, checker too strict, list wrong, code failure, probe
+mismatch) so one frequent mistake does not hide another. Each shows the observation (its tail when long),
+the action, what the checker said, what the env said, and the traceback of a code failure.
+
+Conditional refinement (the paper's rule, extended):
+
+* ``both`` — the checker (or the legal list) is wrong: it accepted an illegal move, rejected a legal one
+  (rollout or probe), crashed, or the code did not load. Every function may be rewritten.
+* ``proposer`` — verifier mode, and every failure is the proposer's (it proposed an illegal move and the
+  checker correctly said no, or ``propose_action`` crashed): only ``propose_action`` may change;
+  ``is_legal_action`` is kept byte-identical (the refiner enforces it).
+* policy and filter mode always rewrite the whole harness (``both``): in policy mode the checker is never
+  consulted; in filter mode the list *is* the checker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import zip_longest
+
+from ..rollout import StepRecord, StepVerdict
+from ..sandbox.failures import HarnessFailure
+from .evaluation import Evaluation, ProbeMismatch
+
+BOTH = "both"
+PROPOSER = "proposer"
+
+OBS_CHARS = 2500
+"""Observation text kept per failure (the tail: the current board and the last messages)."""
+
+_HEADLINE = {
+    StepVerdict.CHECKER_WRONG: "is_legal_action said the move was legal, but the game rejected it",
+    StepVerdict.PROPOSER_WRONG: "propose_action proposed an illegal move",
+    StepVerdict.CHECKER_TOO_STRICT: "is_legal_action rejected a move the game accepts",
+    StepVerdict.LIST_WRONG: "legal_actions listed moves the game rejects",
+    StepVerdict.LIST_EMPTY: "legal_actions returned no move although the game goes on",
+    StepVerdict.CODE_FAILURE: "the harness code failed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What the refiner tells the LLM, and which functions it may change."""
+
+    text: str
+    kind: str  # BOTH | PROPOSER
+    failures: int  # failed steps + mismatches in the evaluation (before the cut to ``limit``)
+
+
+def _clip(text: str, limit: int = OBS_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"[... {len(text) - limit} earlier characters omitted ...]\n{text[-limit:]}"
+
+
+def _failure_lines(failure: HarnessFailure) -> list[str]:
+    lines = [f"Code failure: {failure.describe()}"]
+    if failure.traceback:
+        lines.append("Traceback:\n" + _clip(failure.traceback, 1500))
+    return lines
+
+
+def _describe_step(seed: int, step: StepRecord) -> str:
+    lines = [f"Game seed {seed}, step {step.index}, player {step.player}: {_HEADLINE[step.verdict]}."]
+    lines.append("Observation:\n" + _clip(step.observation))
+    if step.listed or step.verdict is StepVerdict.LIST_EMPTY:
+        lines.append(f"legal_actions returned: {list(step.listed)!r}")
+    if step.wrong_listed:
+        lines.append(f"Listed but illegal: {list(step.wrong_listed)!r}")
+    if step.action is not None:
+        lines.append(f"Action: {step.action!r}")
+    if step.checker_said is not None:
+        lines.append(f"is_legal_action said: {step.checker_said}")
+    if step.verdict is StepVerdict.CHECKER_TOO_STRICT:
+        lines.append("The game accepts this move (checked on a copy of the game).")
+    elif step.env_reason is not None or step.verdict in (
+        StepVerdict.CHECKER_WRONG,
+        StepVerdict.PROPOSER_WRONG,
+    ):
+        lines.append(f"The game said: illegal — {step.env_reason or '(no reason given)'}")
+    if step.failure is not None:
+        lines.extend(_failure_lines(step.failure))
+    return "\n".join(lines)
+
+
+def _describe_mismatch(m: ProbeMismatch, mode: str) -> str:
+    if m.failure is not None:
+        head = "is_legal_action failed on an action probed at this state"
+    elif mode == "filter":
+        head = "legal_actions left out a move the game accepts (found by probing a copy of the game)"
+    elif m.too_strict:
+        head = "is_legal_action rejected a move the game accepts (found by probing a copy of the game)"
+    else:
+        head = "is_legal_action accepted a move the game rejects (found by probing a copy of the game)"
+    lines = [
+        f"Game seed {m.seed}, step {m.step}, player {m.player}: {head}.",
+        "Observation:\n" + _clip(m.observation),
+    ]
+    lines.append(f"Action: {m.action!r}")
+    if m.checker_said is not None:
+        lines.append(f"is_legal_action said: {m.checker_said}")
+    lines.append(
+        "The game accepts this move."
+        if m.env_legal
+        else f"The game said: illegal — {m.env_reason or '(no reason)'}"
+    )
+    if m.failure is not None:
+        lines.extend(_failure_lines(m.failure))
+    return "\n".join(lines)
+
+
+def _step_kind(step: StepRecord) -> str:
+    if step.verdict is StepVerdict.PROPOSER_WRONG:
+        return PROPOSER
+    if step.verdict is StepVerdict.CODE_FAILURE and step.failure is not None:
+        return PROPOSER if step.failure.function == "propose_action" else BOTH
+    return BOTH
+
+
+def _failure_key(failure: HarnessFailure | None) -> tuple[str, str] | None:
+    return (failure.kind.value, failure.message) if failure else None
+
+
+def _reward_text(ev: Evaluation) -> str:
+    finished = sum(r.done for r in ev.rollouts)
+    return (
+        f"No illegal move and no code failure in {len(ev.rollouts)} games ({ev.steps} steps); "
+        f"{finished} reached the end of the game. Mean normalised reward: {ev.reward:.3f} (1 = best). "
+        "Improve propose_action's play to win more, keeping every move legal."
+    )
+
+
+def critique(ev: Evaluation, limit: int = 5) -> Feedback:
+    """Feedback for the LLM about ``ev``, with at most ``limit`` failed steps."""
+    if ev.static_issues:
+        text = "The harness cannot be used as written:\n" + "\n".join(
+            f"- {i.describe()}" for i in ev.static_issues
+        )
+        return Feedback(text, BOTH, len(ev.static_issues))
+    if ev.load_failure is not None:
+        text = "The harness could not be loaded.\n" + "\n".join(_failure_lines(ev.load_failure))
+        return Feedback(text, BOTH, 1)
+    groups: dict[str, dict[tuple[object, ...], tuple[str, str]]] = {}
+    for seed, step in ev.failed_steps():
+        key = (step.action, step.checker_said, step.env_reason, step.wrong_listed, _failure_key(step.failure))
+        groups.setdefault(step.verdict.value, {}).setdefault(
+            key, (_step_kind(step), _describe_step(seed, step))
+        )
+    for m in ev.mismatches:
+        key = (m.action, m.checker_said, m.env_legal, m.env_reason, _failure_key(m.failure))
+        groups.setdefault("probe", {}).setdefault(key, (BOTH, _describe_mismatch(m, ev.mode)))
+    items = [
+        x for batch in zip_longest(*(g.values() for g in groups.values())) for x in batch if x is not None
+    ]
+    total = len(ev.failed_steps()) + len(ev.mismatches)
+    if not items:
+        if ev.mode == "policy":
+            return Feedback(_reward_text(ev), BOTH, 0)
+        return Feedback(f"All {ev.steps} steps in {len(ev.rollouts)} games were legal.", BOTH, 0)
+    kind = PROPOSER if ev.mode == "verifier" and all(k == PROPOSER for k, _ in items) else BOTH
+    shown = items[:limit]
+    header = (
+        f"Legal-step rate {ev.legal_rate:.3f} over {len(ev.rollouts)} games ({ev.steps} steps)"
+        + (f"; {len(ev.mismatches)} of {ev.probes} probed actions judged wrongly" if ev.probes else "")
+        + f". {total} problem(s) found ({len(items)} distinct); {len(shown)} shown."
+    )
+    blocks = [f"### Problem {i}\n{text}" for i, (_, text) in enumerate(shown, 1)]
+    return Feedback("\n\n".join([header, *blocks]), kind, total)
+
+
+__all__ = ["BOTH", "PROPOSER", "Feedback", "critique"]

@@ -1,0 +1,120 @@
+"""What one evaluation of one code version found, and the heuristic value H derived from it.
+
+Heuristic value H (what the tree search maximises):
+
+* verifier / filter: H = legal-step rate × probe agreement. The legal-step rate is legal steps / all steps
+  over the rollouts (a rollout stops at its first illegal move or code failure, so one mistake early
+  costs the rest of that game). Probe agreement is 1 − mismatches / probes (1 with probing off).
+* policy: H = 0 if any rollout made an illegal move or a code failure, else 0.5 + 0.5·r, where r is the
+  mean over rollouts of the mean over seats of ``Env.normalized_reward`` (the env maps its raw reward
+  range to [0, 1]); a rollout cut by the step cap scores r = 0. The harness plays every seat, so in a
+  zero-sum 2-player game r ≈ 0.5 for any game played to the end: policy H there mostly rewards finishing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..rollout import Rollout, StepRecord
+from ..sandbox.contract import StaticIssue
+from ..sandbox.failures import HarnessFailure
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeMismatch:
+    """A probed action where the harness and the env disagree."""
+
+    seed: int
+    step: int
+    player: int
+    observation: str
+    action: str
+    checker_said: bool | None  # None in filter mode (the action was simply not listed) or on a failure
+    env_legal: bool
+    env_reason: str | None = None
+    failure: HarnessFailure | None = None
+
+    @property
+    def too_strict(self) -> bool:
+        """The harness rejected (or did not list) an action the env accepts: a false negative."""
+        return self.env_legal
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """Everything one evaluation of one code version found."""
+
+    mode: str
+    rollouts: list[Rollout] = field(default_factory=list)
+    load_failure: HarnessFailure | None = None
+    static_issues: list[StaticIssue] = field(default_factory=list)
+    probes: int = 0
+    mismatches: list[ProbeMismatch] = field(default_factory=list)
+
+    @property
+    def steps(self) -> int:
+        return sum(len(r.steps) for r in self.rollouts)
+
+    @property
+    def legal_rate(self) -> float:
+        steps = self.steps
+        return sum(r.legal_steps for r in self.rollouts) / steps if steps else 0.0
+
+    @property
+    def reward(self) -> float:
+        """Mean normalised end-of-game reward (seats averaged; an unfinished rollout counts 0)."""
+        if not self.rollouts:
+            return 0.0
+        return sum(_seat_mean(r) for r in self.rollouts) / len(self.rollouts)
+
+    @property
+    def probe_agreement(self) -> float:
+        return 1.0 - len(self.mismatches) / self.probes if self.probes else 1.0
+
+    @property
+    def h(self) -> float:
+        if self.load_failure is not None or self.static_issues or not self.rollouts:
+            return 0.0
+        if self.mode == "policy":
+            if any(r.first_failure is not None for r in self.rollouts):
+                return 0.0
+            return 0.5 + 0.5 * self.reward
+        return self.legal_rate * self.probe_agreement
+
+    def failed_steps(self) -> list[tuple[int, StepRecord]]:
+        """(seed, first failed step) of every rollout that failed, in seed order."""
+        return [(r.seed, f) for r in self.rollouts if (f := r.first_failure) is not None]
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready digest stored with the node."""
+        return {
+            "h": self.h,
+            "legal_rate": self.legal_rate,
+            "reward": self.reward,
+            "steps": self.steps,
+            "load_failure": self.load_failure.describe() if self.load_failure else None,
+            "static_issues": [i.describe() for i in self.static_issues],
+            "probes": self.probes,
+            "mismatches": len(self.mismatches),
+            "too_strict": sum(m.too_strict for m in self.mismatches),
+            "rollouts": [
+                {
+                    "seed": r.seed,
+                    "steps": len(r.steps),
+                    "legal_steps": r.legal_steps,
+                    "done": r.done,
+                    "reward": _seat_mean(r),
+                    "failure": r.first_failure.verdict.value if r.first_failure else None,
+                }
+                for r in self.rollouts
+            ],
+        }
+
+
+def _seat_mean(rollout: Rollout) -> float:
+    rewards = rollout.normalized_rewards
+    return sum(rewards.values()) / len(rewards) if rewards else 0.0
+
+
+__all__ = ["Evaluation", "ProbeMismatch"]

@@ -1,0 +1,162 @@
+"""Evaluator: score one code version by playing it on ``n_envs`` real games in parallel sandboxed workers.
+
+H is defined in ``evaluation``.
+
+Oracle probing (beyond the paper). A rollout only tests the actions the harness played, so a checker that
+rejects too much, or a legal-move list that is too short, goes unseen. For up to ``probe_states`` visited
+states per rollout (evenly spaced), the game is replayed to that state from its seed and up to
+``probe_actions`` actions the harness did *not* play there are tried on a clone of the env. Candidates come
+from everything the harness played or listed in any rollout of this evaluation and their one-character
+variants (``_candidate_pool``), sampled with a seeded RNG.
+Verifier: a mismatch is ``is_legal_action`` disagreeing with the env (either way). Filter: a mismatch is an
+env-legal action missing from ``legal_actions``. Policy mode does not use a checker, so nothing is probed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..envs import make
+from ..envs.base import Env
+from ..rollout import Rollout, StepRecord, play_rollout
+from ..sandbox import WorkerPool, check_source
+from ..sandbox.failures import HarnessFailure
+from .config import LearnConfig
+from .evaluation import Evaluation, ProbeMismatch
+
+EnvFactory = Callable[[str], Env]
+
+
+class Evaluator:
+    """Plays code versions of one game's harness on a pool of sandboxed workers.
+
+    It owns its rollout threads for its whole life (close it, or use it as a context manager): the sandbox
+    ties each worker process to the thread that spawned it (bwrap ``--die-with-parent`` is per thread), so
+    threads that came and went with every evaluation would take their workers down with them.
+    """
+
+    def __init__(
+        self, game_id: str, config: LearnConfig, pool: WorkerPool, env_factory: EnvFactory = make
+    ) -> None:
+        self.game_id = game_id
+        self.config = config
+        self.pool = pool
+        self.make_env = env_factory
+        self._threads = ThreadPoolExecutor(max_workers=config.parallelism, thread_name_prefix="rollout")
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
+
+    def __enter__(self) -> Evaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def evaluate(self, source: str) -> Evaluation:
+        cfg = self.config
+        ev = Evaluation(mode=cfg.mode, static_issues=check_source(source, cfg.mode))  # type: ignore[arg-type]
+        if ev.static_issues:
+            return ev
+        for item in self._threads.map(lambda seed: self._rollout(source, seed), cfg.train_seeds):
+            if isinstance(item, HarnessFailure):
+                ev.load_failure = item
+                return ev
+            ev.rollouts.append(item)
+        if cfg.probe and cfg.mode != "policy" and cfg.probe_states and cfg.probe_actions:
+            pool_actions = _candidate_pool(ev.rollouts)
+            for count, found in self._threads.map(
+                lambda r: self._probe(source, r, pool_actions), ev.rollouts
+            ):
+                ev.probes += count
+                ev.mismatches.extend(found)
+        return ev
+
+    def _rollout(self, source: str, seed: int) -> Rollout | HarnessFailure:
+        with self.pool.session(source, self.config.mode) as session:
+            if session.load_failure is not None:
+                return session.load_failure
+            return play_rollout(
+                self.make_env(self.game_id), session, self.config.mode, seed, self.config.max_steps
+            )
+
+    def _probe(
+        self, source: str, rollout: Rollout, pool_actions: list[str]
+    ) -> tuple[int, list[ProbeMismatch]]:
+        """Replay ``rollout`` from its seed; at the chosen states try actions it did not play."""
+        cfg = self.config
+        steps = rollout.steps
+        if not steps:
+            return 0, []
+        every = max(1, len(steps) // cfg.probe_states)
+        chosen = set(range(0, len(steps), every)[: cfg.probe_states])
+        env = self.make_env(self.game_id)
+        turn = env.reset(rollout.seed)
+        count, found = 0, []
+        with self.pool.session(source, cfg.mode) as session:
+            for i, step in enumerate(steps):
+                if turn.observation != step.observation:
+                    break  # the replay diverged (a non-deterministic env): stop probing this rollout
+                if i in chosen:
+                    skip = {step.action, *step.listed}
+                    options = [a for a in pool_actions if a not in skip]
+                    rng = random.Random(f"probe:{rollout.seed}:{i}")
+                    for action in rng.sample(options, min(cfg.probe_actions, len(options))):
+                        count += 1
+                        mismatch = self._probe_one(session, env, rollout.seed, i, step, action)
+                        if mismatch is not None:
+                            found.append(mismatch)
+                if not step.ok or step.action is None:
+                    break
+                result = env.step(step.action)
+                if result.done or result.next is None:
+                    break
+                turn = result.next
+        return count, found
+
+    def _probe_one(
+        self, session: Any, env: Env, seed: int, index: int, step: StepRecord, action: str
+    ) -> ProbeMismatch | None:
+        outcome = env.clone().step(action)
+        if self.config.mode == "filter":
+            # ``action`` is not in the list by construction; missing it is wrong only if the env accepts it.
+            if not outcome.legal:
+                return None
+            return ProbeMismatch(seed, index, step.player, step.observation, action, None, True)
+        said = session.is_legal_action(step.observation, action)
+        if isinstance(said, HarnessFailure):
+            return ProbeMismatch(
+                seed, index, step.player, step.observation, action, None, outcome.legal, outcome.reason, said
+            )
+        if said == outcome.legal:
+            return None
+        return ProbeMismatch(
+            seed, index, step.player, step.observation, action, said, outcome.legal, outcome.reason
+        )
+
+
+def _candidate_pool(rollouts: list[Rollout]) -> list[str]:
+    """Actions to probe, in a stable order: every action the harness played or listed in this evaluation,
+    plus their one-character variants (each digit replaced by every other digit, each lowercase letter by
+    every lowercase letter seen in an action). The variants reach moves the harness never plays: a
+    checker that rejects them wrongly is exactly what rollouts cannot see (``[4]`` → ``[5]``,
+    ``[e2e4]`` → ``[e2e3]``)."""
+    seen: set[str] = set()
+    for r in rollouts:
+        for s in r.steps:
+            if s.action is not None:
+                seen.add(s.action)
+            seen.update(s.listed)
+    letters = sorted({c for a in seen for c in a if c.islower()})
+    variants = set(seen)
+    for action in seen:
+        for i, ch in enumerate(action):
+            subs = "0123456789" if ch.isdigit() else letters if ch.islower() else ""
+            variants.update(action[:i] + c + action[i + 1 :] for c in subs if c != ch)
+    return sorted(variants)
+
+
+__all__ = ["Evaluator"]

@@ -1,0 +1,370 @@
+"""The learning loop: pick a node → ask the LLM → extract code → evaluate → critique → store, until done.
+
+Every iteration is a pure function of the stored tree (scheduler randomness is seeded by the step, the
+LLM request carries ``seed = step``), and each new node is committed in one transaction. So a run killed
+at any moment resumes where it was: an iteration in flight is redone, and its LLM call is answered by the
+run's own cache (``llm_cache.sqlite``) instead of being paid again. The same property makes a replayed
+run (``--llm replay:FILE``) build the same tree as the run that was recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..envs import get_spec, rules_text
+from ..errors import BadReply, BudgetExceeded, ConfigError
+from ..llm.base import LLMClient, Message, Params
+from ..sandbox import WorkerPool
+from ..search import best_node, make_scheduler
+from .config import LearnConfig
+from .critic import BOTH, Feedback, critique
+from .evaluation import Evaluation
+from .evaluator import EnvFactory, Evaluator
+from .refiner import PROMPT_VERSION, child_code, initial_messages, load_prompts, refine_messages
+from .store import CallRow, NodeRow, RunStore
+
+LLM_CACHE = "llm_cache.sqlite"
+"""The LLM cache file inside a run directory (clients built for a run must use it: resume relies on it)."""
+
+IDENTITY_FIELDS = (
+    "mode",
+    "scheduler",
+    "heuristic_weight",
+    "bfs_branching",
+    "seed",
+    "n_envs",
+    "max_steps",
+    "probe",
+    "probe_states",
+    "probe_actions",
+    "feedback_failures",
+    "temperature",
+    "max_reply_tokens",
+)
+"""Config fields that shape the tree; a resumed run must keep them (budgets may change)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LearnProgress:
+    """A snapshot for a live display, sent after every node and at each phase change."""
+
+    phase: str  # "llm" | "evaluate" | "node" | "done"
+    iteration: int  # nodes written so far
+    max_iterations: int
+    best_h: float
+    last_h: float | None
+    llm_calls: int
+    tokens: int
+    cost_usd: float
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LearnResult:
+    run_dir: Path
+    run_id: str
+    game: str
+    mode: str
+    model: str
+    best_node: int | None
+    h: float
+    legal_rate: float
+    iterations: int
+    llm_calls: int
+    tokens: int
+    cost_usd: float
+    stop_reason: str
+    harness_path: Path | None
+    summary_path: Path
+
+
+Progress = Callable[[LearnProgress], None]
+
+
+def learn(
+    game_id: str,
+    config: LearnConfig,
+    client: LLMClient,
+    out_dir: Path,
+    *,
+    progress: Progress | None = None,
+    resume: bool = False,
+    env_factory: EnvFactory | None = None,
+) -> LearnResult:
+    """Learn a harness for ``game_id``; the run lives in ``out_dir`` (created, or resumed with ``resume``)."""
+    get_spec(game_id)  # unknown game → UnknownGame before anything is written
+    out_dir = Path(out_dir)
+    if not resume and (out_dir / RunStore.FILE).exists():
+        raise ConfigError(f"{out_dir} already holds a run: resume it with --resume or choose another --out")
+    store = RunStore(out_dir, create=not resume)
+    try:
+        meta = _open_run(store, game_id, config, client, resume)
+        kwargs = {} if env_factory is None else {"env_factory": env_factory}
+        with WorkerPool(config.parallelism) as pool, Evaluator(game_id, config, pool, **kwargs) as evaluator:
+            stop = _Loop(store, game_id, config, client, evaluator, progress).run()
+        return _finish(store, meta, config, stop, progress)
+    finally:
+        store.close()
+
+
+def _open_run(
+    store: RunStore, game_id: str, config: LearnConfig, client: LLMClient, resume: bool
+) -> dict[str, Any]:
+    prompts = load_prompts(PROMPT_VERSION)
+    if resume:
+        meta = store.meta()
+        if meta.get("game") != game_id:
+            raise ConfigError(f"{store.dir} is a run of {meta.get('game')!r}, not {game_id!r}")
+        stored = LearnConfig.from_dict(meta["config"])
+        changed = [f for f in IDENTITY_FIELDS if getattr(stored, f) != getattr(config, f)]
+        if changed:
+            raise ConfigError(
+                f"cannot resume with a different {', '.join(changed)} (only budgets may change)"
+            )
+        if meta.get("prompt_version") != prompts.version:
+            raise ConfigError(
+                f"run used prompts {meta.get('prompt_version')}, this version has {prompts.version}"
+            )
+        store.set_meta(config=config.to_dict())
+        return store.meta()
+    store.set_meta(
+        run_id=uuid.uuid4().hex[:12],
+        game=game_id,
+        mode=config.mode,
+        config=config.to_dict(),
+        model=client.model,
+        prompt_version=prompts.version,
+        prompt_digests=prompts.digests,
+        prompts=prompts.texts,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    return store.meta()
+
+
+class _Loop:
+    def __init__(
+        self,
+        store: RunStore,
+        game_id: str,
+        config: LearnConfig,
+        client: LLMClient,
+        evaluator: Evaluator,
+        progress: Progress | None,
+    ) -> None:
+        self.store = store
+        self.game = game_id
+        self.cfg = config
+        self.client = client
+        self.evaluator = evaluator
+        self.progress = progress
+        self.prompts = load_prompts(PROMPT_VERSION)
+        self.rules = rules_text(game_id)
+        self.scheduler = make_scheduler(
+            config.scheduler, c=config.heuristic_weight, seed=config.seed, branching=config.bfs_branching
+        )
+
+    def run(self) -> str:
+        """Iterate until a stop condition holds; returns why it stopped."""
+        while True:
+            nodes = self.store.nodes()
+            stop = self._stop_reason(nodes)
+            if stop:
+                return stop
+            try:
+                self._iterate(nodes)
+            except BudgetExceeded as exc:
+                return f"budget: {exc}"
+
+    def _stop_reason(self, nodes: list[NodeRow]) -> str | None:
+        cfg, totals = self.cfg, self.store.totals()
+        coded = [n for n in nodes if n.code is not None]
+        if coded and max(n.h for n in coded) >= cfg.target_h:
+            return "solved" if cfg.target_h >= 1.0 else f"target H {cfg.target_h} reached"
+        limits = [
+            (cfg.max_iterations, totals.iterations, "iterations"),
+            (cfg.max_llm_calls, totals.llm_calls, "LLM calls"),
+            (cfg.max_tokens, totals.tokens, "tokens"),
+            (cfg.max_cost_usd, totals.cost_usd, "cost (USD)"),
+            (cfg.max_wall_seconds, totals.seconds, "wall seconds"),
+        ]
+        for limit, used, what in limits:
+            if limit is not None and used >= limit:
+                return f"budget: {what} {used:g} of {limit:g}"
+        return None
+
+    def _report(self, phase: str, nodes: list[NodeRow], last_h: float | None = None, note: str = "") -> None:
+        if self.progress is None:
+            return
+        totals = self.store.totals()
+        coded = [n.h for n in nodes if n.code is not None]
+        self.progress(
+            LearnProgress(
+                phase=phase,
+                iteration=totals.iterations,
+                max_iterations=self.cfg.max_iterations,
+                best_h=max(coded, default=0.0),
+                last_h=last_h,
+                llm_calls=totals.llm_calls,
+                tokens=totals.tokens,
+                cost_usd=totals.cost_usd,
+                note=note,
+            )
+        )
+
+    def _iterate(self, nodes: list[NodeRow]) -> None:
+        start = time.monotonic()
+        step = len(nodes)
+        refinable = [n for n in nodes if n.code is not None]
+        parent: NodeRow | None = None
+        if refinable:
+            parent = self.store.node(self.scheduler.select([n.as_search_node() for n in nodes], step))
+            feedback = Feedback(parent.feedback, parent.refine_kind or BOTH, parent.evaluation["problems"])
+            messages = refine_messages(
+                self.prompts, self.game, self.rules, self.cfg.mode, parent.code or "", feedback
+            )
+            kind = "refine_" + feedback.kind
+            note = f"refining node {parent.id} ({feedback.kind})"
+        else:
+            messages = initial_messages(self.prompts, self.game, self.rules, self.cfg.mode)
+            kind, feedback, note = "root", None, "writing the harness"
+        self._report("llm", nodes, note=note)
+        params = Params(temperature=self.cfg.temperature, max_tokens=self.cfg.max_reply_tokens, seed=step)
+        code, call, failure_text = self._ask(messages, params, feedback.kind if feedback else BOTH, parent)
+        if code is None:
+            ev = Evaluation(mode=self.cfg.mode)
+            summary = {**ev.summary(), "problems": 1, "bad_reply": failure_text}
+            fb_text, fb_kind = failure_text, None
+        else:
+            self._report("evaluate", nodes, note=f"evaluating on {self.cfg.n_envs} games")
+            ev = self.evaluator.evaluate(code)
+            fb = critique(ev, self.cfg.feedback_failures)
+            summary = {**ev.summary(), "problems": fb.failures}
+            fb_text, fb_kind = fb.text, fb.kind
+        self.store.add_node(
+            parent=parent.id if parent else None,
+            kind=kind if code is not None else f"{kind}:bad_reply",
+            code=code,
+            h=ev.h,
+            legal_rate=ev.legal_rate,
+            evaluation=summary,
+            feedback=fb_text,
+            refine_kind=fb_kind,
+            seconds=time.monotonic() - start,
+            call=call,
+        )
+        self._report("node", self.store.nodes(), last_h=ev.h, note=note)
+
+    def _ask(
+        self, messages: list[Message], params: Params, kind: str, parent: NodeRow | None
+    ) -> tuple[str | None, CallRow | None, str]:
+        """(code or None, the call to link to the node, why the reply was unusable)."""
+        try:
+            completion = self.client.complete(messages, params)[0]
+        except BadReply as exc:  # the backend itself could not produce a usable reply
+            return None, None, f"The reply could not be used: {exc}"
+        call = CallRow(
+            model=completion.model,
+            provenance=completion.provenance,
+            prompt_tokens=completion.usage.prompt_tokens,
+            completion_tokens=completion.usage.completion_tokens,
+            cost_usd=completion.cost_usd,
+            cached=completion.cached,
+            prompt=[{"role": m["role"], "content": m["content"]} for m in messages],
+        )
+        try:
+            return child_code(completion.text, self.cfg.mode, kind, parent and parent.code), call, ""
+        except BadReply as exc:
+            return None, call, f"The reply could not be used: {exc}"
+
+
+def _finish(
+    store: RunStore, meta: dict[str, Any], config: LearnConfig, stop: str, progress: Progress | None
+) -> LearnResult:
+    nodes = store.nodes()
+    totals = store.totals()
+    coded = [n for n in nodes if n.code is not None]
+    best = store.node(best_node([n.as_search_node() for n in coded]).id) if coded else None
+    models = sorted({c.model for c in store.calls()}) or [meta["model"]]
+    harness_path = None
+    if best is not None:
+        harness_path = store.dir / "harness.py"
+        header = [
+            "# Harness learned by autoharness (https://arxiv.org/abs/2603.03329, reproduced).",
+            f"# game: {meta['game']}",
+            f"# mode: {config.mode}",
+            f"# legal rate: {best.legal_rate:.4f} (H {best.h:.4f}) on training seeds {config.train_seeds[0]}"
+            f"..{config.train_seeds[-1]}",
+            f"# model: {', '.join(models)}",
+            f"# date: {datetime.now(UTC).isoformat(timespec='seconds')}",
+            f"# run id: {meta['run_id']} (node {best.id} of {len(nodes)}, prompts {meta['prompt_version']})",
+        ]
+        _atomic_write(harness_path, "\n".join(header) + "\n\n" + (best.code or "").rstrip("\n") + "\n")
+    summary = {
+        "run_id": meta["run_id"],
+        "game": meta["game"],
+        "mode": config.mode,
+        "model": ", ".join(models),
+        "legal_rate": best.legal_rate if best else 0.0,
+        "h": best.h if best else 0.0,
+        "best_node": best.id if best else None,
+        "iterations": totals.iterations,
+        "llm_calls": totals.llm_calls,
+        "tokens": totals.tokens,
+        "cost_usd": round(totals.cost_usd, 6),
+        "seconds": round(totals.seconds, 3),
+        "stop_reason": stop,
+        "prompt_version": meta["prompt_version"],
+        "probe": config.probe,
+        "scheduler": config.scheduler,
+        "tree": [{"id": n.id, "parent": n.parent, "kind": n.kind, "h": round(n.h, 6)} for n in nodes],
+    }
+    summary_path = store.dir / "summary.json"
+    _atomic_write(summary_path, json.dumps(summary, indent=2) + "\n")
+    result = LearnResult(
+        run_dir=store.dir,
+        run_id=meta["run_id"],
+        game=meta["game"],
+        mode=config.mode,
+        model=summary["model"],
+        best_node=summary["best_node"],
+        h=summary["h"],
+        legal_rate=summary["legal_rate"],
+        iterations=totals.iterations,
+        llm_calls=totals.llm_calls,
+        tokens=totals.tokens,
+        cost_usd=totals.cost_usd,
+        stop_reason=stop,
+        harness_path=harness_path,
+        summary_path=summary_path,
+    )
+    if progress is not None:
+        progress(
+            LearnProgress(
+                "done",
+                totals.iterations,
+                config.max_iterations,
+                result.h,
+                None,
+                totals.llm_calls,
+                totals.tokens,
+                totals.cost_usd,
+                stop,
+            )
+        )
+    return result
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+__all__ = ["LLM_CACHE", "LearnProgress", "LearnResult", "learn"]

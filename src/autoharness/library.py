@@ -1,0 +1,219 @@
+"""The harness library: the best learned harness per game and mode, grouped by family.
+
+A variant (``Chess-v0-long``) learns faster from its family's harness (``Chess-v0``) than from nothing —
+the paper's future work. The suite looks up :meth:`Library.best_for` before learning a game and stores what
+it learned afterwards; ``autoharness library list|show|export|import`` manages it by hand.
+
+Layout (plain files, readable without autoharness)::
+
+    ROOT/<family>/<game>.<mode>.json    the entry: metadata + code (written atomically: the record of truth)
+    ROOT/<family>/<game>.<mode>.py      the same code, for reading and diffing
+
+ROOT is ``--library DIR``, else ``$AUTOHARNESS_LIBRARY``, else ``$XDG_DATA_HOME/autoharness/library``
+(``~/.local/share/autoharness/library``). An entry is only replaced by a better one (higher legal rate,
+then higher H), so re-running a suite or importing an older bundle never loses a harness.
+Export/import use one JSON bundle: ``{"format": "autoharness-library", "version": 1, "entries": [...]}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .envs import get_spec
+from .errors import ConfigError
+from .learn.config import MODES
+
+BUNDLE_FORMAT = "autoharness-library"
+BUNDLE_VERSION = 1
+ENV_VAR = "AUTOHARNESS_LIBRARY"
+
+
+def default_root() -> Path:
+    """Where the library lives when no ``--library`` is given."""
+    if env := os.environ.get(ENV_VAR):
+        return Path(env).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "autoharness" / "library"
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryEntry:
+    """One stored harness and where it came from."""
+
+    game: str
+    mode: str
+    code: str
+    legal_rate: float
+    h: float | None = None  # the learner's heuristic value of this harness (policy mode: includes reward)
+    model: str | None = None
+    llm_calls: int = 0  # calls spent learning it (0 when it was reused unchanged from its family)
+    source: str = ""  # run directory, suite, or "import:<file>"
+    seeded_from: str | None = None  # the library game it started from, if any
+    created: str = ""  # ISO-8601 UTC
+
+    @property
+    def family(self) -> str:
+        return get_spec(self.game).family
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.code.encode()).hexdigest()
+
+    def rank(self) -> tuple[float, float]:
+        return (self.legal_rate, self.h if self.h is not None else self.legal_rate)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "family": self.family, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], origin: str) -> LibraryEntry:
+        """Validate one stored or imported entry; anything off is a one-line ``ConfigError``."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{origin}: an entry must be a JSON object")
+        names = {f.name for f in fields(cls)}
+        missing = sorted({"game", "mode", "code", "legal_rate"} - set(data))
+        if missing:
+            raise ConfigError(f"{origin}: entry lacks {', '.join(missing)}")
+        game, mode, code = data["game"], data["mode"], data["code"]
+        if not isinstance(game, str):
+            raise ConfigError(f"{origin}: game must be a string")
+        get_spec(game)  # UnknownGame (a UsageError) names close ids
+        if mode not in MODES:
+            raise ConfigError(f"{origin}: mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if not isinstance(code, str) or not code.strip():
+            raise ConfigError(f"{origin}: code must be non-empty text")
+        rate = data["legal_rate"]
+        if not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise ConfigError(f"{origin}: legal_rate must be a number in [0, 1]")
+        sha = data.get("sha256")
+        if sha is not None and sha != hashlib.sha256(code.encode()).hexdigest():
+            raise ConfigError(f"{origin}: code of {game} ({mode}) does not match its sha256")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class Library:
+    """The harness store at ``root`` (created on first write)."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_root()
+
+    def _path(self, game: str, mode: str, suffix: str) -> Path:
+        return self.root / get_spec(game).family / f"{game}.{mode}{suffix}"
+
+    def entries(self, game: str | None = None, mode: str | None = None) -> list[LibraryEntry]:
+        """Stored entries, optionally for one game and/or mode, sorted by family, game, mode."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in sorted(self.root.glob("*/*.json")):
+            entry = LibraryEntry.from_dict(_read_json(path), str(path))
+            if (game is None or entry.game == game) and (mode is None or entry.mode == mode):
+                found.append(entry)
+        return sorted(found, key=lambda e: (e.family, e.game, e.mode))
+
+    def get(self, game: str, mode: str) -> LibraryEntry | None:
+        path = self._path(game, mode, ".json")
+        return LibraryEntry.from_dict(_read_json(path), str(path)) if path.exists() else None
+
+    def best_for(self, game: str, mode: str) -> LibraryEntry | None:
+        """The harness to start ``game`` from: the best of its family in ``mode``.
+
+        Ties go to the game itself, then the family's base game, then the first id alphabetically.
+        """
+        spec = get_spec(game)
+        family_dir = self.root / spec.family
+        if not family_dir.is_dir():
+            return None
+        candidates = [
+            LibraryEntry.from_dict(_read_json(p), str(p)) for p in sorted(family_dir.glob(f"*.{mode}.json"))
+        ]
+        if not candidates:
+            return None
+        return min(
+            candidates,
+            key=lambda e: (tuple(-x for x in e.rank()), e.game != game, e.game != spec.family, e.game),
+        )
+
+    def put(self, entry: LibraryEntry) -> bool:
+        """Store ``entry`` unless an entry at least as good is there; True when written."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            current = self.get(entry.game, entry.mode)
+            if current is not None and current.rank() >= entry.rank():
+                return False
+            json_path = self._path(entry.game, entry.mode, ".json")
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self._path(entry.game, entry.mode, ".py"), entry.code)
+            atomic_write(json_path, json.dumps(entry.to_dict(), indent=2) + "\n")
+            return True
+
+    def export(self, path: Path, games: list[str] | None = None) -> int:
+        """Write every entry (or those of ``games``) to one JSON bundle; returns how many."""
+        chosen = [e for e in self.entries() if games is None or e.game in games]
+        bundle = {
+            "format": BUNDLE_FORMAT,
+            "version": BUNDLE_VERSION,
+            "entries": [e.to_dict() for e in chosen],
+        }
+        atomic_write(path, json.dumps(bundle, indent=2) + "\n")
+        return len(chosen)
+
+    def import_bundle(self, path: Path) -> tuple[int, int]:
+        """Merge a bundle, validated first (all or nothing); returns (stored, existing kept)."""
+        if not path.is_file():
+            raise ConfigError(f"no such bundle: {path}")
+        bundle = _read_json(path)
+        if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+            raise ConfigError(f"{path}: not an autoharness library bundle")
+        if bundle.get("version") != BUNDLE_VERSION:
+            raise ConfigError(f"{path}: bundle version {bundle.get('version')!r}, expected {BUNDLE_VERSION}")
+        raw = bundle.get("entries")
+        if not isinstance(raw, list):
+            raise ConfigError(f"{path}: 'entries' must be a list")
+        entries = [LibraryEntry.from_dict(item, f"{path} entry {i}") for i, item in enumerate(raw)]
+        stored = sum(self.put(entry) for entry in entries)
+        return stored, len(entries) - stored
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise writers (several suites may share one library)."""
+        with open(self.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write via a temp file in the same directory and rename: readers see the old or the new file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+__all__ = ["BUNDLE_FORMAT", "ENV_VAR", "Library", "LibraryEntry", "atomic_write", "default_root"]

@@ -1,0 +1,136 @@
+"""A SQLite cache of sampled replies, so an identical request is never paid twice.
+
+Keyed by ``request_key`` (model, messages, parameters, sample index). WAL mode with a busy timeout lets
+several processes read and write one file at once; every insert is its own committed transaction with
+``synchronous=FULL``, so a reply survives a crash of the process the moment ``put`` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+from ..errors import RunStoreError
+from .base import Usage
+from .transcript import TranscriptRecord, read_transcript, write_transcript
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    messages TEXT NOT NULL,
+    params TEXT NOT NULL,
+    sample_index INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    provenance TEXT NOT NULL,
+    created_at TEXT NOT NULL
+)
+"""
+_COLUMNS = (
+    "model, messages, params, sample_index, text, prompt_tokens, completion_tokens, provenance, created_at"
+)
+
+
+class ResponseCache:
+    """Thread-safe handle on one cache file (one connection per handle, guarded by a lock)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise RunStoreError(f"cannot use LLM cache {self.path}: {exc}") from exc
+
+    def get(self, key: str) -> TranscriptRecord | None:
+        rows = self._query(f"SELECT {_COLUMNS} FROM replies WHERE key = ?", (key,))
+        return _record(rows[0]) if rows else None
+
+    def put(self, record: TranscriptRecord) -> None:
+        """Store a reply; the first reply stored under a key wins (a concurrent duplicate is dropped)."""
+        self._query(
+            f"INSERT OR IGNORE INTO replies (key, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.key,
+                record.model,
+                json.dumps(record.messages, ensure_ascii=False),
+                json.dumps(record.params, sort_keys=True),
+                record.sample_index,
+                record.text,
+                record.usage.prompt_tokens,
+                record.usage.completion_tokens,
+                record.provenance,
+                record.created_at,
+            ),
+        )
+
+    def records(self) -> Iterator[TranscriptRecord]:
+        """Every stored reply, oldest first."""
+        return (_record(row) for row in self._query(f"SELECT {_COLUMNS} FROM replies ORDER BY rowid", ()))
+
+    def __len__(self) -> int:
+        return int(str(self._query("SELECT COUNT(*) FROM replies", ())[0][0]))
+
+    def _query(self, sql: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise RunStoreError(f"LLM cache {self.path} unusable: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _record(row: tuple[object, ...]) -> TranscriptRecord:
+    model, messages, params, sample_index, text, prompt_tokens, completion_tokens, provenance, created = row
+    return TranscriptRecord(
+        model=str(model),
+        messages=json.loads(str(messages)),
+        params=json.loads(str(params)),
+        sample_index=int(str(sample_index)),
+        text=str(text),
+        usage=Usage(int(str(prompt_tokens)), int(str(completion_tokens))),
+        provenance=str(provenance),
+        created_at=str(created),
+    )
+
+
+def export_transcript(cache_path: str | Path, out_path: str | Path) -> int:
+    """Write every reply in a cache file as a JSONL transcript (what ``ReplayClient`` reads)."""
+    if not Path(cache_path).is_file():
+        raise RunStoreError(f"no LLM cache at {cache_path}")
+    with ResponseCache(cache_path) as cache:
+        return write_transcript(cache.records(), out_path)
+
+
+def import_transcript(transcript_path: str | Path, cache: ResponseCache) -> int:
+    """Load a JSONL transcript into a cache (existing keys are kept); returns the records read."""
+    records = read_transcript(transcript_path)
+    for record in records:
+        cache.put(record)
+    return len(records)
+
+
+__all__ = ["ResponseCache", "export_transcript", "import_transcript"]

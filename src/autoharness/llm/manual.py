@@ -1,0 +1,186 @@
+"""A person, or any outside tool, plays the model (in the spirit of aider's copy-paste mode).
+
+File protocol, in one directory (default ``./autoharness-manual``):
+
+* For every reply wanted, the backend writes ``NNNN.prompt.md`` (the chat as markdown, readable and
+  pasteable) and ``NNNN.prompt.json`` (the exact messages, for tools), then waits.
+* Whoever answers writes the reply to ``NNNN.reply.md``. It is taken once it is non-empty and has not
+  changed for ``settle`` seconds, so an editor's save or a tool's write-then-rename both work.
+* Where stdin is a terminal, the reply may instead be pasted there, ended by a line ``EOF`` (or Ctrl-D).
+
+A prompt whose exact file already exists is not written again: its number is reused, and a reply already
+there is taken at once, so a restarted run picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import ConfigError, LLMConnectionError
+from .base import DEFAULT_PARAMS, Completion, Message, Params, Usage
+
+DEFAULT_DIR = Path("autoharness-manual")
+DEFAULT_PROVENANCE = "manual: answered by hand through the manual backend"
+END_MARKER = "EOF"
+
+
+def render_prompt(messages: list[Message], sample: int, reply_path: Path) -> str:
+    """The chat as markdown, with the answering instructions on top (they are part of the file so a
+    helper agent given only this file knows what to do)."""
+    head = [
+        f"<!-- autoharness manual backend · sample {sample} · write the assistant's reply to "
+        f"{reply_path.name} in this directory -->",
+        "",
+    ]
+    body = [f"## {m['role']}\n\n{m['content'].rstrip()}\n" for m in messages]
+    return "\n".join(head + body)
+
+
+class ManualClient:
+    """Replies come from files (or pasted text), one exchange at a time."""
+
+    model = "manual"
+
+    def __init__(
+        self,
+        directory: str | Path = DEFAULT_DIR,
+        *,
+        provenance: str = DEFAULT_PROVENANCE,
+        poll_interval: float = 0.5,
+        settle: float = 1.0,
+        timeout: float | None = None,
+        read_stdin: bool | None = None,
+        stdin: TextIO | None = None,
+        out: TextIO | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot use manual directory {self.directory}: {exc.strerror}") from exc
+        self.provenance = provenance
+        self.poll_interval = poll_interval
+        self.settle = settle
+        self.timeout = timeout
+        self.stdin = stdin if stdin is not None else sys.stdin
+        self.out = out if out is not None else sys.stderr
+        self.read_stdin = self.stdin.isatty() if read_stdin is None else read_stdin
+
+    def complete(self, messages: list[Message], params: Params = DEFAULT_PARAMS) -> list[Completion]:
+        # Calls are answered one at a time: a person cannot follow several prompts at once.
+        return [
+            Completion(
+                text=self._ask(messages, params.sample_offset + i, i + 1, params.n),
+                usage=Usage(),
+                model=self.model,
+                provenance=self.provenance,
+            )
+            for i in range(params.n)
+        ]
+
+    def _ask(self, messages: list[Message], sample: int, position: int, total: int) -> str:
+        number, prompt_path = self._prompt_file(messages, sample)
+        reply_path = self.directory / f"{number:04d}.reply.md"
+        ready = self._read_settled(reply_path, settled_since=0.0)
+        if ready is not None:
+            self._say(f"[manual] prompt {number:04d}: using the reply already in {reply_path}")
+            return ready
+        self._instructions(number, prompt_path, reply_path, messages, position, total)
+        return self._wait(number, reply_path)
+
+    def _prompt_file(self, messages: list[Message], sample: int) -> tuple[int, Path]:
+        numbers = sorted(int(p.name[:4]) for p in self.directory.glob("[0-9][0-9][0-9][0-9].prompt.md"))
+        for number in numbers:
+            path = self.directory / f"{number:04d}.prompt.md"
+            reply_path = self.directory / f"{number:04d}.reply.md"
+            if path.read_text(encoding="utf-8") == render_prompt(messages, sample, reply_path):
+                return number, path
+        number = (numbers[-1] + 1) if numbers else 1
+        path = self.directory / f"{number:04d}.prompt.md"
+        reply_path = self.directory / f"{number:04d}.reply.md"
+        (self.directory / f"{number:04d}.prompt.json").write_text(
+            json.dumps({"messages": messages, "sample": sample}, indent=1, ensure_ascii=False),
+            encoding="utf-8",
+        )
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(render_prompt(messages, sample, reply_path), encoding="utf-8")
+        os.replace(tmp, path)  # a watcher never sees half a prompt
+        return number, path
+
+    def _instructions(
+        self, number: int, prompt: Path, reply: Path, messages: list[Message], position: int, total: int
+    ) -> None:
+        size = sum(len(m["content"]) for m in messages)
+        sample = f" (sample {position} of {total})" if total > 1 else ""
+        lines = [
+            f"── manual LLM · prompt {number:04d}{sample} " + "─" * 20,
+            f"  prompt: {prompt}  ({len(messages)} messages, {size:,} chars; exact messages in "
+            f"{number:04d}.prompt.json)",
+            f"  reply:  save the model's answer to {reply}",
+        ]
+        if self.read_stdin:
+            lines.append(f"          or paste it here and end with a line {END_MARKER} (or Ctrl-D)")
+            lines += ["", prompt.read_text(encoding="utf-8")]
+        lines.append("  waiting …")
+        self._say("\n".join(lines))
+
+    def _wait(self, number: int, reply_path: Path) -> str:
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        stdin_open = self.read_stdin
+        while True:
+            text = self._read_settled(reply_path, settled_since=self.settle)
+            if text is not None:
+                self._say(f"[manual] prompt {number:04d}: got {len(text):,} chars from {reply_path}")
+                return text
+            if stdin_open:
+                pasted = self._read_pasted()
+                if pasted is None:
+                    stdin_open = False
+                elif pasted.strip():
+                    reply_path.write_text(pasted, encoding="utf-8")  # the directory stays a full record
+                    return pasted
+            else:
+                time.sleep(self.poll_interval)
+            if deadline is not None and time.monotonic() > deadline:
+                raise LLMConnectionError(
+                    f"no reply to manual prompt {number:04d} within {self.timeout:g}s "
+                    f"(expected in {reply_path})"
+                )
+
+    def _read_settled(self, path: Path, settled_since: float) -> str | None:
+        """The reply if the file exists, is non-empty and was last written ``settled_since`` seconds ago."""
+        try:
+            stat = path.stat()
+            if stat.st_size == 0 or time.time() - stat.st_mtime < settled_since:
+                return None
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return text if text.strip() else None
+
+    def _read_pasted(self) -> str | None:
+        """Wait up to one poll interval for pasted text; '' if nothing came, ``None`` once stdin is closed."""
+        try:
+            ready, _, _ = select.select([self.stdin], [], [], self.poll_interval)
+        except (OSError, ValueError, TypeError):
+            ready = [self.stdin]  # not selectable (e.g. a StringIO): just read it
+        if not ready:
+            return ""
+        lines: list[str] = []
+        for line in iter(self.stdin.readline, ""):
+            if line.rstrip("\r\n") == END_MARKER:
+                return "".join(lines)
+            lines.append(line)
+        return "".join(lines) if lines else None
+
+    def _say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+
+__all__ = ["DEFAULT_PROVENANCE", "ManualClient", "render_prompt"]

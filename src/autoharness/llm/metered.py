@@ -1,0 +1,121 @@
+"""The client the rest of autoharness talks to: cache, budget and ledger around any backend.
+
+Per sample of a request: answered from the cache if it holds it (free, counted as cached); otherwise
+the budget is checked *before* the backend is asked, and the new reply is priced, stored in the cache
+(committed before it is returned) and added to the ledger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import UTC, datetime
+
+from ..errors import ConfigError
+from .base import DEFAULT_PARAMS, Completion, LLMClient, Message, Params, Usage
+from .cache import ResponseCache
+from .cost import Budget, CallRecord, Ledger, ModelPrice, estimate_prompt_tokens
+from .transcript import TranscriptRecord, key_params, request_key
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Contiguous runs of sample indices as (first, count): each run is one backend call."""
+    runs: list[tuple[int, int]] = []
+    for index in indices:
+        if runs and runs[-1][0] + runs[-1][1] == index:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((index, 1))
+    return runs
+
+
+class MeteredClient:
+    """An ``LLMClient`` that never pays twice for a request and stops before the budget is passed."""
+
+    def __init__(
+        self,
+        backend: LLMClient,
+        *,
+        cache: ResponseCache | None = None,
+        ledger: Ledger | None = None,
+        budget: Budget | None = None,
+        price: ModelPrice | None = None,
+    ) -> None:
+        self.backend = backend
+        self.model = backend.model
+        self.cache = cache
+        self.ledger = ledger if ledger is not None else Ledger()
+        self.budget = budget
+        self.price = price
+
+    def complete(self, messages: list[Message], params: Params = DEFAULT_PARAMS) -> list[Completion]:
+        if params.n < 1 or params.sample_offset < 0:
+            raise ConfigError(
+                f"need n >= 1 and sample_offset >= 0, got n={params.n}, offset={params.sample_offset}"
+            )
+        wanted = key_params(params)
+        indices = list(range(params.sample_offset, params.sample_offset + params.n))
+        found: dict[int, Completion] = {}
+        cached_records: list[CallRecord] = []
+        if self.cache is not None:
+            for index in indices:
+                record = self.cache.get(request_key(self.model, messages, wanted, index))
+                if record is not None:
+                    found[index] = Completion(
+                        text=record.text,
+                        usage=record.usage,
+                        model=self.model,
+                        provenance=record.provenance,
+                        cached=True,
+                    )
+                    cached_records.append(
+                        CallRecord(self.model, record.usage, 0.0, True, 0.0, record.provenance)
+                    )
+        if cached_records:
+            self.ledger.record(cached_records)
+        for first, count in _runs([i for i in indices if i not in found]):
+            found.update(self._fetch(messages, params, wanted, first, count))
+        return [found[i] for i in indices]
+
+    def _fetch(
+        self, messages: list[Message], params: Params, wanted: dict[str, object], first: int, count: int
+    ) -> dict[int, Completion]:
+        prompt_estimate = estimate_prompt_tokens(messages)
+        completion_estimate = (params.max_tokens or 0) * count
+        usd_estimate = self.price.cost(Usage(prompt_estimate, completion_estimate)) if self.price else 0.0
+        reservation = self.ledger.reserve(
+            self.budget, count, prompt_estimate + completion_estimate, usd_estimate
+        )
+        started = time.monotonic()
+        try:
+            replies = self.backend.complete(
+                messages, dataclasses.replace(params, n=count, sample_offset=first)
+            )
+        except BaseException:
+            self.ledger.release(reservation)
+            raise
+        seconds = time.monotonic() - started
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        out: dict[int, Completion] = {}
+        records: list[CallRecord] = []
+        for index, reply in zip(range(first, first + count), replies, strict=True):
+            priced = dataclasses.replace(reply, cost_usd=self.price.cost(reply.usage) if self.price else 0.0)
+            if self.cache is not None:
+                self.cache.put(
+                    TranscriptRecord(
+                        self.model, messages, wanted, index, priced.text, priced.usage, priced.provenance, now
+                    )
+                )
+            records.append(
+                CallRecord(self.model, priced.usage, priced.cost_usd, False, seconds, priced.provenance)
+            )
+            out[index] = priced
+        self.ledger.record(records, reservation)
+        return out
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+
+__all__ = ["MeteredClient"]

@@ -1,0 +1,774 @@
+"""A static HTML report (no server) with plots, from a learn run dir, an eval dir, or a suite of them.
+
+Reading is a small registry: each ``Reader`` recognises one kind of result directory and adds what it holds
+to ``ReportData``. ``collect`` applies every reader to the given directory and then to its subdirectories
+(a suite is a directory of per-game run/eval dirs), so a new kind of result is one new reader, nothing else.
+
+Plots (matplotlib, Agg, PNG beside the page in ``<page>_files/``):
+
+* learning: legal-action rate (H) of every code version vs iteration, parent→child edges, best so far,
+  and the search tree itself coloured by H;
+* win/draw/loss bars per game and agent (2-player evaluations);
+* reward and legal rate per game beside the paper's published columns (1-player evaluations);
+* cost vs performance per agent, and LLM calls to learn vs the paper's.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure  # the object API: no pyplot, no global backend state
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from .errors import ConfigError
+from .evaluate import EVAL_FILE, load_eval
+
+SUMMARY_FILE = "summary.json"
+MAX_DEPTH = 3
+"""How deep ``collect`` looks below the given directory (suite/game/kind)."""
+
+PAPER_COLUMNS = {
+    "gemini_2_5_flash": "Gemini-2.5-Flash",
+    "gemini_2_5_pro": "Gemini-2.5-Pro",
+    "flash_plus_harness": "Flash + harness",
+    "gpt_5_2": "GPT-5.2",
+    "gpt_5_2_high": "GPT-5.2-High",
+    "harness_as_policy": "Harness as policy",
+}
+"""Column names of the bundled paper tables (``data/paper``) → labels in plots."""
+
+WIN, DRAW, LOSS = "#2e7d32", "#9e9e9e", "#c62828"
+OURS = ["#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#558b2f"]
+PAPER_GREYS = ["#d7ccc8", "#bcaaa4", "#a1887f", "#8d6e63", "#6d4c41", "#4e342e"]
+
+
+@dataclass(slots=True)
+class RunData:
+    """A learning run: its ``summary.json`` and every node of its search tree."""
+
+    path: Path
+    summary: dict[str, Any]
+    nodes: list[dict[str, Any]]  # id, parent, depth, h
+
+
+@dataclass(slots=True)
+class EvalData:
+    """An eval dir: one result summary per agent spec."""
+
+    path: Path
+    payload: dict[str, Any]
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        return self.payload.get("results", [])
+
+
+@dataclass(slots=True)
+class SuiteData:
+    """A suite's manifest (``suite.json``): its per-game table (ours beside the paper's) and totals."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ReportData:
+    source: Path
+    runs: list[RunData] = field(default_factory=list)
+    evals: list[EvalData] = field(default_factory=list)
+    suites: list[SuiteData] = field(default_factory=list)
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        return [r for e in self.evals for r in e.results]
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Recognises one kind of result directory and adds its contents to the report."""
+
+    name: str
+    matches: Callable[[Path], bool]
+    read: Callable[[Path, ReportData], None]
+
+
+def _read_run(path: Path, data: ReportData) -> None:
+    """The learner's ``summary.json``; its ``tree`` (id, parent, kind, h per node) is the search tree, read
+    from the JSON rather than the SQLite store so a copied or read-only run dir reports the same."""
+    summary = _json(path / SUMMARY_FILE)
+    tree = summary.get("tree") or []
+    parent = {n["id"]: n["parent"] for n in tree}
+
+    def depth(node: int | None) -> int:
+        d = 0
+        while parent.get(node) is not None and d <= len(parent):  # bounded even on a corrupt cycle
+            node, d = parent[node], d + 1
+        return d
+
+    nodes = [
+        {"id": n["id"], "parent": n["parent"], "h": float(n["h"]), "depth": depth(n["id"])} for n in tree
+    ]
+    data.runs.append(RunData(path, summary, nodes))
+
+
+def _read_eval(path: Path, data: ReportData) -> None:
+    data.evals.append(EvalData(path, load_eval(path)))
+
+
+def _suite_file() -> str:
+    from .suite import SUITE_FILE  # imported on use: the suite module pulls in the executors
+
+    return SUITE_FILE
+
+
+def _read_suite(path: Path, data: ReportData) -> None:
+    data.suites.append(SuiteData(path, _json(path / _suite_file())))
+
+
+READERS: list[Reader] = [
+    Reader("suite", lambda p: (p / _suite_file()).is_file(), _read_suite),
+    Reader("run", lambda p: (p / SUMMARY_FILE).is_file(), _read_run),
+    Reader("eval", lambda p: (p / EVAL_FILE).is_file(), _read_eval),
+]
+
+
+def collect(path: Path) -> ReportData:
+    """Everything reportable in ``path`` and its subdirectories (a run, an eval, or a suite of them)."""
+    if not path.is_dir():
+        raise ConfigError(f"{path} is not a directory (expected a learn run, an eval or a suite dir)")
+    data = ReportData(path)
+    _collect(path, data, 0)
+    if not data.runs and not data.evals and not data.suites:
+        raise ConfigError(
+            f"no results in {path}: expected {SUMMARY_FILE} (learn run), {EVAL_FILE} (eval) or a suite"
+        )
+    return data
+
+
+def _collect(path: Path, data: ReportData, depth: int) -> None:
+    for reader in READERS:
+        if reader.matches(path):
+            reader.read(path, data)
+    if depth < MAX_DEPTH:
+        for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+            _collect(sub, data, depth + 1)
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+
+
+# --- the paper's published figures ------------------------------------------------------------------
+
+
+@cache
+def paper_table(name: str) -> dict[str, dict[str, str]]:
+    """A bundled paper table (``games145``, ``reward_1p``, ``legal_rate_1p``) keyed by game id."""
+    text = resources.files("autoharness.data.paper").joinpath(f"{name}.tsv").read_text(encoding="utf-8")
+    return {row["game"]: row for row in csv.DictReader(io.StringIO(text), delimiter="\t")}
+
+
+# --- plots -------------------------------------------------------------------------------------------
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+def _tree_positions(nodes: list[dict[str, Any]]) -> dict[int, tuple[float, float]]:
+    """Leaves side by side in depth-first order, each parent centred over its children."""
+    children: dict[int | None, list[int]] = {}
+    for n in nodes:
+        children.setdefault(n["parent"], []).append(n["id"])
+    pos: dict[int, tuple[float, float]] = {}
+    next_leaf = 0.0
+    depth = {n["id"]: n["depth"] for n in nodes}
+
+    def place(node: int) -> float:
+        nonlocal next_leaf
+        kids = children.get(node, [])
+        if kids:
+            xs = [place(k) for k in kids]
+            x = (min(xs) + max(xs)) / 2
+        else:
+            x, next_leaf = next_leaf, next_leaf + 1
+        pos[node] = (x, -depth[node])
+        return x
+
+    known = {n["id"] for n in nodes}
+    for root in [n["id"] for n in nodes if n["parent"] is None or n["parent"] not in known]:
+        place(root)
+    return pos
+
+
+def plot_learning(run: RunData, path: Path) -> Path:
+    """H vs iteration with parent→child edges and best-so-far; beside it the search tree coloured by H."""
+    nodes = run.nodes
+    fig = Figure(figsize=(12, 4.2))
+    ax, tree = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    order = {n["id"]: i for i, n in enumerate(nodes, start=1)}  # iteration k made the k-th code version
+    by_id = {n["id"]: n for n in nodes}
+    for n in nodes:
+        parent = by_id.get(n["parent"])
+        if parent is not None:
+            ax.plot(
+                [order[parent["id"]], order[n["id"]]], [parent["h"], n["h"]], color="#bbb", lw=0.8, zorder=1
+            )
+    best, best_so_far = -math.inf, []
+    for n in nodes:
+        best = max(best, n["h"])
+        best_so_far.append(best)
+    ax.step(
+        list(order.values()), best_so_far, where="post", color=OURS[0], lw=2, label="best so far", zorder=2
+    )
+    sc = ax.scatter(
+        list(order.values()),
+        [n["h"] for n in nodes],
+        c=[n["h"] for n in nodes],
+        cmap="RdYlGn",
+        vmin=0,
+        vmax=1,
+        edgecolor="#333",
+        s=36,
+        zorder=3,
+        label="code version (H)",
+    )
+    best_node = run.summary.get("best_node")
+    if best_node in order:
+        ax.scatter(
+            [order[best_node]],
+            [by_id[best_node]["h"]],
+            marker="*",
+            s=260,
+            color="gold",
+            edgecolor="black",
+            zorder=4,
+            label=f"best node #{best_node}",
+        )
+    ax.set(
+        xlabel="iteration (code versions in creation order)",
+        ylabel="H (0 if illegal, else 0.5 + 0.5·reward)"
+        if run.summary.get("mode") == "policy"
+        else "H (legal-action rate)",
+        ylim=(-0.03, 1.05),
+        title=f"{run.summary.get('game', run.path.name)}: learning",
+    )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    pos = _tree_positions(nodes)
+    for n in nodes:
+        if n["parent"] in pos:
+            (x0, y0), (x1, y1) = pos[n["parent"]], pos[n["id"]]
+            tree.plot([x0, x1], [y0, y1], color="#999", lw=1, zorder=1)
+    tree.scatter(
+        [pos[n["id"]][0] for n in nodes],
+        [pos[n["id"]][1] for n in nodes],
+        c=[n["h"] for n in nodes],
+        cmap="RdYlGn",
+        vmin=0,
+        vmax=1,
+        s=120,
+        edgecolor="#333",
+        zorder=2,
+    )
+    for n in nodes:
+        x, y = pos[n["id"]]
+        tree.annotate(str(n["id"]), (x, y), ha="center", va="center", fontsize=6, zorder=3)
+    if best_node in pos:
+        tree.scatter(*pos[best_node], marker="*", s=300, color="gold", edgecolor="black", zorder=4)
+    tree.set(title="search tree (depth ↓, colour = H)", xticks=[], ylabel="depth")
+    tree.set_yticks(
+        sorted({y for _, y in pos.values()}), [str(int(-y)) for y in sorted({y for _, y in pos.values()})]
+    )
+    fig.colorbar(sc, ax=tree, fraction=0.05, label="H")
+    return _save(fig, path)
+
+
+def plot_wdl(results: list[dict[str, Any]], path: Path) -> Path:
+    """Stacked win/draw/loss bars, one row per (game, agent vs opponent)."""
+    rows = [r for r in results if r["num_players"] == 2 and r["matches"]]
+    fig = Figure(figsize=(10, 0.55 * len(rows) + 1.4))
+    ax = fig.subplots()
+    labels = [f"{r['game']}\n{r['agent']} vs {r['opponent']}" for r in rows]
+    left = [0.0] * len(rows)
+    for key, colour, name in (
+        ("win_rate", WIN, "win"),
+        ("draw_rate", DRAW, "draw"),
+        ("loss_rate", LOSS, "loss"),
+    ):
+        widths = [r[key] for r in rows]
+        bars = ax.barh(labels, widths, left=left, color=colour, label=name, edgecolor="white")
+        for bar, w, r in zip(bars, widths, rows, strict=True):
+            if w >= 0.06:
+                count = r[{"win_rate": "wins", "draw_rate": "draws", "loss_rate": "losses"}[key]]
+                ax.text(
+                    bar.get_x() + w / 2,
+                    bar.get_y() + bar.get_height() / 2,
+                    str(count),
+                    ha="center",
+                    va="center",
+                    color="white",
+                    fontsize=8,
+                    fontweight="bold",
+                )
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    ax.set(xlim=(0, 1), xlabel="share of matches (counts on the bars)")
+    ax.set_title("Win / draw / loss per game", loc="left")
+    ax.invert_yaxis()
+    ax.legend(ncol=3, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    return _save(fig, path)
+
+
+def plot_vs_paper(results: list[dict[str, Any]], path: Path) -> Path:
+    """Mean reward and legal rate per 1-player game: our agents beside the paper's six published columns."""
+    rows = [r for r in results if r["num_players"] == 1 and r["matches"]]
+    games = list(dict.fromkeys(r["game"] for r in rows))
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    reward, legal = paper_table("reward_1p"), paper_table("legal_rate_1p")
+    fig = Figure(figsize=(max(7.0, 2.2 * len(games) + 3), 7.5))
+    axes = fig.subplots(2, 1, sharex=True)
+    width = 0.8 / (len(agents) + len(PAPER_COLUMNS))
+    colours = _agent_colours(results)
+    for ax, key, table, title in (
+        (axes[0], "mean_reward", reward, "mean reward (normalised to [0, 1])"),
+        (axes[1], "legal_rate", legal, "legal-action rate"),
+    ):
+        for j, agent in enumerate(agents):
+            vals = [
+                next((r[key] for r in rows if r["game"] == g and r["agent"] == agent), None) for g in games
+            ]
+            xs = [i - 0.4 + width * (j + 0.5) for i in range(len(games))]
+            ax.bar(xs, [v or 0 for v in vals], width, color=colours[agent], label=f"ours: {agent}")
+        for k, (column, label) in enumerate(PAPER_COLUMNS.items()):
+            j = len(agents) + k
+            xs = [i - 0.4 + width * (j + 0.5) for i in range(len(games))]
+            vals = [float(table[g][column]) if g in table else 0.0 for g in games]
+            ax.bar(
+                xs, vals, width, color=PAPER_GREYS[k], hatch="//", edgecolor="white", label=f"paper: {label}"
+            )
+        ax.set(ylim=(0, 1.05), ylabel=title)
+        ax.grid(axis="y", alpha=0.3)
+    missing = [g for g in games if g not in reward]
+    axes[1].set_xticks(range(len(games)), [g + (" (no paper row)" if g in missing else "") for g in games])
+    axes[0].set_title("1-player games: ours beside the paper's published results (hatched)")
+    axes[0].legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _save(fig, path)
+
+
+def _agent_colours(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """One colour per agent spec, the same in every plot of the page."""
+    agents = dict.fromkeys(r["agent"] for r in rows)
+    return {a: OURS[i % len(OURS)] for i, a in enumerate(agents)}
+
+
+def performance(result: dict[str, Any]) -> float:
+    """One number per result: mean reward (1P) or score = win rate + ½ draw rate (2P)."""
+    if result["num_players"] == 1:
+        return result["mean_reward"] or 0.0
+    return (result["win_rate"] or 0.0) + 0.5 * (result["draw_rate"] or 0.0)
+
+
+def plot_cost(data: ReportData, path: Path) -> Path:
+    """Evaluation: cost per match vs performance. Learning: LLM calls vs legal rate, beside the paper."""
+    panels = [p for p in ("eval", "learn") if (p == "eval" and data.results) or (p == "learn" and data.runs)]
+    fig = Figure(figsize=(6 * len(panels), 4.4))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        if panel == "eval":
+            rows = [r for r in data.results if r["matches"]]
+            use_cost = any(r["cost_usd"] for r in rows)
+            xs = [(r["cost_usd"] if use_cost else r["llm_calls"]) / r["matches"] for r in rows]
+            colours = _agent_colours(data.results)
+            for x, r in zip(xs, rows, strict=True):
+                ax.scatter(x, performance(r), s=70, color=colours[r["agent"]], edgecolor="#333", zorder=3)
+                right = x > 0.55 * (max(xs) or 1.0)  # labels of the costliest agents go left of the dot
+                ax.annotate(
+                    f"{r['agent']} ({r['game']})",
+                    (x, performance(r)),
+                    textcoords="offset points",
+                    xytext=(-6, 4) if right else (6, 4),
+                    ha="right" if right else "left",
+                    fontsize=7,
+                )
+            ax.set(
+                xlabel="cost per match (USD)" if use_cost else "LLM calls per match (no prices known)",
+                ylabel="performance (1P: mean reward · 2P: win + ½ draw)",
+                ylim=(-0.05, 1.08),
+                title="evaluation: cost vs performance",
+            )
+            high = max(xs) or 1.0
+            ax.set_xlim(-0.05 * high, 1.15 * high)  # no negative axis when every agent is free
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))
+        else:
+            games = paper_table("games145")
+            for j, run in enumerate(data.runs):
+                s = run.summary
+                ax.scatter(
+                    s.get("llm_calls", 0),
+                    s.get("legal_rate", 0),
+                    s=80,
+                    color=OURS[j % len(OURS)],
+                    edgecolor="#333",
+                    zorder=3,
+                    label=f"ours: {s.get('game')}",
+                )
+                paper = games.get(s.get("game", ""))
+                if paper:
+                    ax.scatter(
+                        int(paper["learning_steps"]),
+                        float(paper["legal_action_rate"]),
+                        s=80,
+                        marker="s",
+                        color=PAPER_GREYS[3],
+                        edgecolor="#333",
+                        zorder=2,
+                        label=f"paper: {s.get('game')}",
+                    )
+            ax.set(
+                xlabel="LLM calls to learn the harness",
+                ylabel="legal-action rate reached",
+                ylim=(-0.05, 1.08),
+                title="learning: LLM calls vs legal rate",
+            )
+            ax.set_xlim(0, ax.get_xlim()[1] * 1.1)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+# --- HTML --------------------------------------------------------------------------------------------
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1180px;
+color:#222;padding:0 1rem;line-height:1.45}
+h1{margin-bottom:.2rem}h2{border-bottom:2px solid #1565c0;padding-bottom:.2rem;margin-top:2.2rem}
+.meta{color:#666;font-size:.9rem}
+table{border-collapse:collapse;margin:.8rem 0;font-size:.88rem;width:100%}
+th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:right}
+th{background:#f3f6fb}td{white-space:nowrap}td.l,th.l{text-align:left;white-space:normal}
+td:first-child{white-space:nowrap}
+tr:nth-child(even) td{background:#fafafa}
+td.paper{color:#6d4c41;background:#fbf7f4}
+.wide{overflow-x:auto}.wide table{font-size:.76rem}td.l{min-width:5rem;max-width:24rem}
+img{max-width:100%;border:1px solid #eee;margin:.6rem 0}
+.warn{color:#c62828}.note{color:#555;font-size:.85rem}
+code{background:#f3f3f3;padding:0 .25rem}
+"""
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return html.escape(str(value))
+
+
+def _table(headers: list[str], rows: list[list[str]], paper_cols: frozenset[int] = frozenset()) -> str:
+    """Columns of numbers align right, columns of words (game, agent, model) left; paper columns shaded."""
+    words = {i for r in rows for i, c in enumerate(r) if not _NUMERIC.match(c)}
+
+    def attrs(i: int) -> str:
+        classes = " ".join(["paper"] * (i in paper_cols) + ["l"] * (i in words))
+        return f' class="{classes}"' if classes else ""
+
+    head = "".join(
+        f"<th{attrs(i) if i in words else ''}>{html.escape(h)}</th>" for i, h in enumerate(headers)
+    )
+    body = "".join(
+        "<tr>" + "".join(f"<td{attrs(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_NUMERIC = re.compile(r"^[-+]?[\d.,]+$|^—$|^\d+ / \d+ / \d+$")
+
+
+def _suite_section(suite: SuiteData) -> str:
+    """The suite's own table (one row per game; ``paper_*`` columns shaded) and its totals."""
+    rows = suite.manifest.get("table") or []
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    cells = [[_fmt(_plain(row.get(c))) for c in columns] for row in rows]
+    paper = frozenset(i for i, c in enumerate(columns) if c.startswith("paper_"))
+    totals = suite.manifest.get("totals") or {}
+    summary = " · ".join(f"{html.escape(str(k))} {_fmt(_plain(v))}" for k, v in totals.items())
+    return "\n".join(
+        [
+            f"<h2>Suite <code>{html.escape(str(suite.path))}</code></h2>",
+            f'<p class="note">{summary}</p>' if summary else "",
+            f'<div class="wide">{_table([c.replace("_", " ") for c in columns], cells, paper)}</div>'
+            if rows
+            else "<p>No games yet.</p>",
+        ]
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Lists and dicts in a table cell as compact JSON; scalars as they are."""
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, list | dict) else value
+
+
+def _runs_section(data: ReportData, images: dict[str, str]) -> str:
+    games = paper_table("games145")
+    rows = []
+    for run in data.runs:
+        s = run.summary
+        paper = games.get(s.get("game", ""), {})
+        rows.append(
+            [
+                _fmt(s.get("game")),
+                _fmt(s.get("mode")),
+                _fmt(s.get("model")),
+                _fmt(s.get("legal_rate")),
+                _fmt(s.get("iterations")),
+                _fmt(s.get("llm_calls")),
+                _fmt(s.get("tokens")),
+                _fmt(s.get("cost_usd"), 4),
+                _fmt(s.get("best_node")),
+                _fmt(s.get("stop_reason")),
+                _fmt(paper.get("learning_steps")),
+                _fmt(paper.get("legal_action_rate")),
+            ]
+        )
+    parts = [
+        "<h2>Learning runs</h2>",
+        _table(
+            [
+                "game",
+                "mode",
+                "model",
+                "legal rate",
+                "iterations",
+                "LLM calls",
+                "tokens",
+                "cost USD",
+                "best node",
+                "stopped",
+                "paper: LLM calls",
+                "paper: legal rate",
+            ],
+            rows,
+            frozenset({10, 11}),
+        ),
+    ]
+    for run in data.runs:
+        key = f"learning:{run.path}"
+        if key in images:
+            parts.append(
+                f'<img src="{images[key]}" alt="learning curve and search tree of {_fmt(run.path.name)}">'
+            )
+    return "\n".join(parts)
+
+
+def _evals_section(data: ReportData, images: dict[str, str]) -> str:
+    reward, legal = paper_table("reward_1p"), paper_table("legal_rate_1p")
+    parts = ["<h2>Evaluations</h2>"]
+    one = [r for r in data.results if r["num_players"] == 1]
+    two = [r for r in data.results if r["num_players"] == 2]
+    if one:
+        rows = []
+        for r in one:
+            p_reward, p_legal = reward.get(r["game"], {}), legal.get(r["game"], {})
+            rows.append(
+                [
+                    _fmt(r["game"]),
+                    _fmt(r["agent"]),
+                    _fmt(r["matches"]),
+                    _fmt(r["mean_reward"]),
+                    _fmt(r["legal_rate"]),
+                    _fmt(p_reward.get("flash_plus_harness")),
+                    _fmt(p_reward.get("harness_as_policy")),
+                    _fmt(p_legal.get("gemini_2_5_flash")),
+                    *_cost_cells(r),
+                ]
+            )
+        parts += [
+            "<h3>1-player games (mean reward over matches)</h3>",
+            _table(
+                [
+                    "game",
+                    "agent",
+                    "matches",
+                    "mean reward",
+                    "legal rate",
+                    "paper: Flash+harness reward",
+                    "paper: policy reward",
+                    "paper: Flash legal rate",
+                    "LLM calls",
+                    "tokens",
+                    "cost USD",
+                    "caught",
+                    "fallbacks",
+                    "harness failures",
+                ],
+                rows,
+                frozenset({5, 6, 7}),
+            ),
+        ]
+    if two:
+        rows = [
+            [
+                _fmt(r["game"]),
+                _fmt(r["agent"]),
+                _fmt(r["opponent"]),
+                _fmt(r["matches"]),
+                f"{r['wins']} / {r['draws']} / {r['losses']}",
+                _fmt(performance(r)),
+                _fmt(r["legal_rate"]),
+                _fmt(r["opponent_legal_rate"]),
+                *_cost_cells(r),
+            ]
+            for r in two
+        ]
+        parts += [
+            "<h3>2-player games (seats split evenly)</h3>",
+            _table(
+                [
+                    "game",
+                    "agent",
+                    "opponent",
+                    "matches",
+                    "W / D / L",
+                    "score",
+                    "legal rate",
+                    "opp. legal rate",
+                    "LLM calls",
+                    "tokens",
+                    "cost USD",
+                    "caught",
+                    "fallbacks",
+                    "harness failures",
+                ],
+                rows,
+            ),
+        ]
+    for key, alt in (("vs_paper", "rewards beside the paper"), ("wdl", "win/draw/loss bars")):
+        if key in images:
+            parts.append(f'<img src="{images[key]}" alt="{alt}">')
+    aborted = [r for r in data.results if r.get("aborted")]
+    for r in aborted:
+        parts.append(
+            f'<p class="warn">{_fmt(r["game"])} / {_fmt(r["agent"])} stopped early: {_fmt(r["aborted"])}'
+            f" ({r['matches']} matches kept)</p>"
+        )
+    seeds = sorted({s for r in data.results for s in r["seeds"]})
+    provenance = sorted({p for r in data.results for p in r.get("provenance", [])})
+    if seeds:
+        parts.append(
+            f'<p class="note">Match seeds {seeds[0]}–{seeds[-1]} (training seeds are all below'
+            " 1,000,000).</p>"
+        )
+    if provenance:
+        items = "".join(f"<li><code>{html.escape(p)}</code></li>" for p in provenance)
+        parts.append(f'<p class="note">Where the LLM replies came from:</p><ul class="note">{items}</ul>')
+    items = "".join(f"<li>{_eval_source(e)}</li>" for e in data.evals)
+    parts.append(f'<p class="note">Evaluations read:</p><ul class="note">{items}</ul>')
+    return "\n".join(parts)
+
+
+def _eval_source(e: EvalData) -> str:
+    """Where an eval came from: its directory, when, and which harness (path and hash prefix)."""
+    harness = e.payload.get("harness") or {}
+    used = (
+        f" · harness <code>{html.escape(str(harness.get('path')))}</code> (sha256 {harness['sha256'][:12]})"
+        if harness.get("sha256")
+        else " · no harness"
+    )
+    return f"<code>{html.escape(str(e.path))}</code> · {_fmt(e.payload.get('created'))}{used}"
+
+
+def _cost_cells(r: dict[str, Any]) -> list[str]:
+    return [
+        _fmt(r["llm_calls"]),
+        _fmt(r["tokens"]),
+        _fmt(r["cost_usd"], 4),
+        _fmt(r["caught"]),
+        _fmt(r["fallback_moves"]),
+        _fmt(r["harness_failures"]),
+    ]
+
+
+def write_report(source: Path, out: Path | None = None) -> Path:
+    """Collect results under ``source``, draw the plots and write the page; returns the page's path."""
+    data = collect(source)
+    out = out or source / "report.html"
+    assets = out.parent / f"{out.stem}_files"
+    assets.mkdir(parents=True, exist_ok=True)
+    images: dict[str, str] = {}
+
+    def add(key: str, name: str, draw: Callable[[Path], Path]) -> None:
+        images[key] = f"{assets.name}/{draw(assets / name).name}"
+
+    for i, run in enumerate(data.runs):
+        if run.nodes:
+            add(
+                f"learning:{run.path}",
+                f"learning_{i}_{run.summary.get('game', 'run')}.png",
+                lambda p, run=run: plot_learning(run, p),
+            )
+    if any(r["num_players"] == 1 and r["matches"] for r in data.results):
+        add("vs_paper", "reward_vs_paper.png", lambda p: plot_vs_paper(data.results, p))
+    if any(r["num_players"] == 2 and r["matches"] for r in data.results):
+        add("wdl", "wdl.png", lambda p: plot_wdl(data.results, p))
+    if data.runs or data.results:
+        add("cost", "cost_vs_performance.png", lambda p: plot_cost(data, p))
+    body = [
+        "<h1>autoharness report</h1>",
+        f'<p class="meta">Source <code>{html.escape(str(source))}</code> · {len(data.suites)} suite(s), '
+        f"{len(data.runs)} learning run(s), {len(data.results)} evaluation result(s) · "
+        f"written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>",
+    ]
+    body += [_suite_section(suite) for suite in data.suites]
+    if data.runs:
+        body.append(_runs_section(data, images))
+    if data.results:
+        body.append(_evals_section(data, images))
+    if "cost" in images:
+        body += [
+            "<h2>Cost vs performance</h2>",
+            f'<img src="{images["cost"]}" alt="cost versus performance">',
+        ]
+    body += [
+        '<p class="note">Paper columns (shaded, hatched in plots) are the published figures of Lou et al.,'
+        " “AutoHarness: improving LLM agents by automatically synthesizing a code harness” (Google DeepMind,"
+        " arXiv 2603.03329, 2026), bundled as reference values — not outputs of this tool.</p>",
+    ]
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>autoharness report: {html.escape(source.name)}</title><style>{CSS}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+__all__ = [
+    "READERS",
+    "EvalData",
+    "Reader",
+    "ReportData",
+    "RunData",
+    "SuiteData",
+    "collect",
+    "paper_table",
+    "write_report",
+]

@@ -1,0 +1,322 @@
+"""Sessions (one harness source loaded in one worker) and the thread-safe pool that hands workers out.
+
+Every call returns a value or a ``HarnessFailure``; nothing the harness does raises here. After a fatal
+failure (timeout, the harness process died) the next call transparently reloads the source in a fresh
+process — module-level state of the harness starts over, as it would in a new rollout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+
+from ..errors import ConfigError, SandboxError
+from .contract import MAX_SOURCE_CHARS, MODES, Mode
+from .failures import FailureKind, HarnessFailure
+from .isolation import Isolation, SandboxLimits, detect
+from .worker import Channel, Worker, WorkerLost
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """Verifier mode's one round trip: the proposed action and what ``is_legal_action`` said of it.
+
+    ``failure`` is set when either call failed; ``action`` is still set if ``propose_action`` succeeded.
+    """
+
+    action: str | None
+    checker_said: bool | None
+    failure: HarnessFailure | None = None
+
+
+def _failure_from(data: object, function: str | None) -> HarnessFailure:
+    """A failure report from the worker, checked field by field (the worker is not trusted)."""
+    if isinstance(data, dict):
+        kind, message = data.get("kind"), data.get("message")
+        fn, line, tb = data.get("function"), data.get("line"), data.get("traceback")
+        if (
+            kind in FailureKind._value2member_map_
+            and isinstance(message, str)
+            and (fn is None or isinstance(fn, str))
+            and (line is None or type(line) is int)
+            and (tb is None or isinstance(tb, str))
+        ):
+            return HarnessFailure(FailureKind(kind), message, fn, line, tb)
+    return HarnessFailure(FailureKind.KILLED, "worker sent a malformed failure report", function)
+
+
+def _checked(function: str, value: object) -> object | HarnessFailure:
+    """The parent's own type check of a returned value."""
+    if function == "is_legal_action":
+        ok = type(value) is bool
+    elif function == "legal_actions":
+        ok = type(value) is list and all(type(v) is str for v in value)
+    else:
+        ok = type(value) is str
+    if ok:
+        return value
+    return HarnessFailure(FailureKind.BAD_RETURN, f"returned {type(value).__name__}", function)
+
+
+class HarnessSession:
+    """One harness source loaded in one fresh sandboxed process. Use via ``WorkerPool.session``."""
+
+    def __init__(self, pool: WorkerPool, worker: Worker, source: str, mode: Mode) -> None:
+        self._pool, self._worker, self.source, self.mode = pool, worker, source, mode
+        self._ids = itertools.count(1)
+        self._channel: Channel | None = None
+        self.load_failure: HarnessFailure | None = None
+        self.load_failure = self._load()
+
+    def _lost(self, exc: WorkerLost, function: str | None) -> HarnessFailure:
+        """Turn a broken exchange into a failure; the harness process is gone either way."""
+        limits = self._pool.limits
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close()
+        if exc.ended:  # the harness process died; the zygote survives and says how
+            try:
+                return HarnessFailure(FailureKind.KILLED, self._worker.exit_status(), function)
+            except WorkerLost:
+                pass
+        self._worker.kill()  # respawned on next use
+        if exc.timeout:
+            limit = limits.load_timeout if function is None else limits.call_timeout
+            what = function or "loading the harness"
+            return HarnessFailure(FailureKind.TIMEOUT, f"{what} ran over the {limit:g} s limit", function)
+        kind = FailureKind.OVERSIZED if exc.oversized else FailureKind.KILLED
+        return HarnessFailure(kind, f"sandbox worker lost: {exc}", function)
+
+    def _reload(self, channel: Channel) -> HarnessFailure | None:
+        """Run the source again in a fresh namespace of the kept process (same harness, same mode)."""
+        self._channel = channel
+        rid = next(self._ids)
+        timeout = self._pool.limits.load_timeout
+        try:
+            channel.send({"op": "reload", "id": rid}, timeout)
+            reply = channel.recv(timeout)
+        except WorkerLost as exc:
+            if not exc.ended:
+                return self._lost(exc, None)
+            channel.close()  # the kept process died while idle: not this session's doing, start afresh
+            self._channel = None
+            try:
+                self._worker.exit_status()
+            except WorkerLost:
+                self._worker.kill()
+            return self._load(reuse=False)
+        cpu = reply.get("cpu")
+        if reply.get("id") != rid or type(cpu) is not float:
+            return self._lost(WorkerLost("protocol violation on reload"), None)
+        if cpu > self._pool.limits.cpu_seconds / 2:  # keep clear of its CPU rlimit: start afresh
+            channel.close()
+            self._channel = None
+            return self._load(reuse=False)
+        failure = reply.get("failure")
+        return None if failure is None else _failure_from(failure, None)
+
+    def _load(self, reuse: bool = True) -> HarnessFailure | None:
+        if len(self.source) > MAX_SOURCE_CHARS:
+            return HarnessFailure(FailureKind.OVERSIZED, f"source over {MAX_SOURCE_CHARS} characters")
+        warm = self._worker.take_warm(self.source, self.mode) if reuse else None
+        if warm is not None:
+            return self._reload(warm)
+        timeout = self._pool.limits.load_timeout
+        try:
+            self._channel = self._worker.start(self.source, self.mode, timeout)
+            reply = self._channel.recv(timeout)
+        except WorkerLost as exc:
+            return self._lost(exc, None)
+        if reply.get("id") != 0:
+            return self._lost(WorkerLost("protocol violation on load"), None)
+        pid = reply.get("pid")
+        self._worker.child_pid = pid if type(pid) is int else None
+        failure = reply.get("failure")
+        return None if failure is None else _failure_from(failure, None)
+
+    def _request(self, op: str, function: str, args: list[str]) -> dict[str, object] | HarnessFailure:
+        """One round trip; a failure if the harness could not be asked or did not answer."""
+        if self.load_failure is not None:
+            return self.load_failure
+        if self._worker is None:
+            raise SandboxError("this harness session is closed")
+        if self._channel is None:  # after a fatal failure: a fresh process, transparently
+            failure = self._load()
+            if failure is not None:
+                self.load_failure = failure
+                return failure
+        assert self._channel is not None
+        rid = next(self._ids)
+        timeout = self._pool.limits.call_timeout
+        try:
+            self._channel.send({"op": op, "id": rid, "fn": function, "args": args}, timeout)
+            reply = self._channel.recv(timeout)
+        except WorkerLost as exc:
+            return self._lost(exc, function)
+        if reply.get("id") != rid:
+            return self._lost(WorkerLost("protocol violation: reply to another call"), function)
+        return reply
+
+    def _call(self, function: str, args: list[str]) -> object | HarnessFailure:
+        reply = self._request("call", function, args)
+        if isinstance(reply, HarnessFailure):
+            return reply
+        if reply.get("failure") is not None:
+            return _failure_from(reply["failure"], function)
+        return _checked(function, reply.get("value"))
+
+    def propose_action(self, obs: str) -> str | HarnessFailure:
+        return self._call("propose_action", [obs])  # type: ignore[return-value]
+
+    def is_legal_action(self, obs: str, action: str) -> bool | HarnessFailure:
+        return self._call("is_legal_action", [obs, action])  # type: ignore[return-value]
+
+    def legal_actions(self, obs: str) -> list[str] | HarnessFailure:
+        return self._call("legal_actions", [obs])  # type: ignore[return-value]
+
+    def verify(self, obs: str) -> Proposal:
+        """``propose_action(obs)`` then ``is_legal_action(obs, action)`` in a single round trip."""
+        reply = self._request("verify", "propose_action", [obs])
+        if isinstance(reply, HarnessFailure):
+            return Proposal(None, None, reply)
+        if "action" not in reply:  # propose_action itself failed
+            failure = reply.get("failure")
+            return Proposal(None, None, _failure_from(failure, "propose_action"))
+        action = _checked("propose_action", reply["action"])
+        if isinstance(action, HarnessFailure):
+            return Proposal(None, None, action)
+        assert isinstance(action, str)
+        if reply.get("failure") is not None:
+            return Proposal(action, None, _failure_from(reply["failure"], "is_legal_action"))
+        said = _checked("is_legal_action", reply.get("value"))
+        if isinstance(said, HarnessFailure):
+            return Proposal(action, None, said)
+        return Proposal(action, bool(said))
+
+    def close(self) -> None:
+        """Give the worker back, keeping the harness process for a next session of the same source.
+
+        A different source later gets a freshly forked process (the kept one exits, the zygote sweeps up).
+        """
+        if self._worker is None:
+            return
+        worker, self._worker = self._worker, None  # type: ignore[assignment]
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            if self._quiet(channel):
+                worker.warm = (self.source, self.mode, channel)
+            else:  # threads or processes still running: not kept (it exits, the zygote sweeps up)
+                channel.close()
+        self._pool._checkin(worker)
+
+    def _quiet(self, channel: Channel) -> bool:
+        """Whether the harness process has nothing running between calls (no threads, no children)."""
+        rid = next(self._ids)
+        try:
+            channel.send({"op": "idle", "id": rid}, self._pool.limits.call_timeout)
+            reply = channel.recv(self._pool.limits.call_timeout)
+        except WorkerLost:
+            return False
+        return reply.get("id") == rid and reply.get("quiet") is True
+
+    def __enter__(self) -> HarnessSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class WorkerPool:
+    """Up to ``size`` sandboxed workers, spawned on first use and reused across sessions and rollouts.
+
+    Thread-safe. A thread that already holds every busy worker and asks for another session (an agent and its
+    opponent in one match) gets an extra short-lived worker instead of waiting for itself forever.
+    """
+
+    def __init__(
+        self, size: int = 1, *, limits: SandboxLimits | None = None, isolation: Isolation | None = None
+    ) -> None:
+        if size < 1:
+            raise ConfigError(f"a worker pool needs at least 1 worker, got {size}")
+        self.size = size
+        self.limits = limits or SandboxLimits()
+        self.isolation = isolation or detect()
+        self._idle: list[Worker] = []
+        self._owners: dict[int, int] = {}  # id(worker) → thread id, for checked-out workers
+        self._all: list[Worker] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._finalizer = weakref.finalize(self, WorkerPool._kill_all, self._all)
+
+    @staticmethod
+    def _kill_all(workers: list[Worker]) -> None:
+        for worker in workers:
+            worker.kill()
+
+    def _checkout(self) -> Worker:
+        me = threading.get_ident()
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise ConfigError("this worker pool is closed")
+                if self._idle:
+                    worker = self._idle.pop()
+                    break
+                busy = list(self._owners.values())
+                if len(self._all) < self.size or all(owner == me for owner in busy):
+                    worker = Worker(self.limits, self.isolation)
+                    self._all.append(worker)
+                    break
+                self._cond.wait()
+            self._owners[id(worker)] = me
+        return worker
+
+    def _checkin(self, worker: Worker) -> None:
+        with self._cond:
+            self._owners.pop(id(worker), None)
+            if self._closed or len(self._all) > self.size:  # pool closed, or an extra worker: retire it
+                worker.kill()
+                self._all.remove(worker)
+            else:
+                self._idle.append(worker)
+            self._cond.notify()
+
+    @contextmanager
+    def session(self, source: str, mode: Mode) -> Iterator[HarnessSession]:
+        """Load ``source`` for ``mode`` in a fresh harness process; ``load_failure`` says if that failed."""
+        if mode not in MODES:
+            raise ConfigError(f"unknown harness mode {mode!r}; choose one of {', '.join(MODES)}")
+        worker = self._checkout()
+        try:
+            session = HarnessSession(self, worker, source, mode)
+        except BaseException:
+            self._checkin(worker)
+            raise
+        with session:
+            yield session
+
+    def close(self) -> None:
+        """Kill every worker; sessions still open fail on their next call."""
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._cond.notify_all()
+        for worker in idle:
+            worker.kill()
+        self._finalizer()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+__all__ = ["HarnessSession", "Proposal", "WorkerPool"]

@@ -1,0 +1,245 @@
+"""The parent's handle on one sandboxed worker process: spawn, talk (framed JSON over sockets), kill.
+
+Nothing the worker sends is trusted: frames are size-capped, every read and write has a deadline, and a
+worker that times out, dies or garbles the protocol is killed as a whole process group (and, under bwrap,
+its whole pid namespace) and spawned again on next use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ..errors import SandboxError
+from .isolation import Isolation, SandboxLimits, bwrap_args, clean_env, python_args, worker_config
+
+_HEADER = struct.Struct(">I")
+_SPAWNER = ThreadPoolExecutor(1, thread_name_prefix="autoharness-sandbox-spawner")
+"""Every worker is started from this one long-lived thread: bwrap's --die-with-parent (PR_SET_PDEATHSIG)
+fires when the *thread* that started it exits, so a worker started by a short-lived thread dies with it."""
+_STARTUP_TIMEOUT = 30.0
+_EXIT_TIMEOUT = 5.0
+
+
+class WorkerLost(Exception):
+    """A worker or harness process stopped answering properly (timed out, died, or broke the protocol)."""
+
+    def __init__(
+        self, message: str, *, timeout: bool = False, oversized: bool = False, ended: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+        self.oversized = oversized
+        self.ended = ended  # the other end closed: for a session, the harness process died
+
+
+class Channel:
+    """Length-prefixed JSON frames over one socket, every read and write under a deadline."""
+
+    def __init__(self, sock: socket.socket, max_frame: int) -> None:
+        self.sock = sock
+        self._fd = sock.fileno()
+        self._max_frame = max_frame
+        self._buf = bytearray()
+        sock.setblocking(False)
+        self._readable, self._writable = select.poll(), select.poll()
+        self._readable.register(self._fd, select.POLLIN)
+        self._writable.register(self._fd, select.POLLOUT)
+
+    def wait_readable(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not self._readable.poll(remaining * 1000):
+            raise WorkerLost("no answer in time", timeout=True)
+
+    def send(self, msg: dict[str, object], timeout: float) -> None:
+        data = json.dumps(msg).encode()
+        view = memoryview(_HEADER.pack(len(data)) + data)
+        deadline = time.monotonic() + timeout
+        while view:
+            try:
+                view = view[os.write(self._fd, view) :]
+            except BlockingIOError:
+                if not self._writable.poll(max(0.0, deadline - time.monotonic()) * 1000):
+                    raise WorkerLost("stopped reading", timeout=True) from None
+            except OSError as exc:  # EPIPE / ECONNRESET: the other end is gone
+                raise WorkerLost(f"process gone ({exc.strerror})", ended=True) from exc
+
+    def _fill(self, need: int, deadline: float) -> None:
+        while len(self._buf) < need:
+            self.wait_readable(deadline)  # the answer is never there yet: poll first, then read once
+            try:
+                chunk = os.read(self._fd, 1 << 20)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise WorkerLost(f"process gone ({exc.strerror})", ended=True) from exc
+            if not chunk:
+                raise WorkerLost("process ended", ended=True)
+            self._buf += chunk
+
+    def recv(self, timeout: float) -> dict[str, object]:
+        """The next frame, as a dict; anything malformed or oversized is a protocol violation."""
+        deadline = time.monotonic() + timeout
+        self._fill(4, deadline)
+        (size,) = _HEADER.unpack_from(self._buf)
+        if size > self._max_frame:
+            raise WorkerLost(f"reply of {size} bytes over the {self._max_frame} limit", oversized=True)
+        self._fill(4 + size, deadline)
+        payload = bytes(self._buf[4 : 4 + size])
+        del self._buf[: 4 + size]
+        try:
+            msg = json.loads(payload)
+        except ValueError as exc:
+            raise WorkerLost("malformed frame") from exc
+        if not isinstance(msg, dict):
+            raise WorkerLost("malformed frame")
+        return msg
+
+    def recv_socket(self, timeout: float) -> socket.socket:
+        """A socket passed over this (Unix) socket with SCM_RIGHTS."""
+        self.wait_readable(time.monotonic() + timeout)
+        try:
+            _, fds, _, _ = socket.recv_fds(self.sock, 1, 1)
+        except OSError as exc:
+            raise WorkerLost(f"process gone ({exc.strerror})", ended=True) from exc
+        if len(fds) != 1:
+            raise WorkerLost("expected a session socket", ended=not fds)
+        return socket.socket(fileno=fds[0])
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Worker:
+    """One zygote process in its sandbox. Not thread-safe: a pool hands it to one session at a time.
+
+    ``start`` asks the zygote for a fresh harness process and returns the channel to it; ``end`` hangs up on
+    it (the process exits on EOF) and the zygote's report of its exit is collected before the next start.
+    """
+
+    def __init__(self, limits: SandboxLimits, isolation: Isolation) -> None:
+        self.limits = limits
+        self.isolation = isolation
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._ctl: Channel | None = None
+        self._exit_pending = False
+        self.warm: tuple[str, str, Channel] | None = None  # a finished session's process, kept for reuse
+        self.max_frame = 2 * max(limits.max_return, limits.max_output) + 65536
+        self.spawns = 0
+        self.child_pid: int | None = None  # the harness process, reported by itself (used without bwrap)
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def ensure(self) -> None:
+        """Spawn the process if it is not running (first use, or after a kill)."""
+        if self.alive:
+            return
+        self.kill()
+        prefix = (
+            bwrap_args(self.isolation.bwrap, self.limits, self.isolation.root) if self.isolation.bwrap else []
+        )
+        ours, theirs = socket.socketpair()
+        try:
+            self._proc = _SPAWNER.submit(
+                subprocess.Popen,
+                [*prefix, *python_args()],
+                stdin=theirs,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=clean_env(),
+                cwd="/",
+                close_fds=True,
+                start_new_session=True,
+            ).result()
+        except OSError as exc:
+            ours.close()
+            raise SandboxError(f"cannot start a sandbox worker: {exc}") from exc
+        finally:
+            theirs.close()
+        self._ctl = Channel(ours, 65536)
+        self._exit_pending = False
+        self.spawns += 1
+        try:
+            self._ctl.send(worker_config(self.limits, self.isolation), _STARTUP_TIMEOUT)
+            ready = self._ctl.recv(_STARTUP_TIMEOUT)
+        except WorkerLost as exc:
+            err = self._stderr()
+            self.kill()
+            raise SandboxError(f"sandbox worker failed to start: {err or exc}") from exc
+        if "ready" not in ready:
+            self.kill()
+            raise SandboxError(f"sandbox worker sent {ready!r} instead of ready")
+
+    def _stderr(self) -> str:
+        assert self._proc and self._proc.stderr
+        if self._proc.poll() is None:
+            return ""
+        return self._proc.stderr.read(4000).decode(errors="replace").strip()
+
+    def take_warm(self, source: str, mode: str) -> Channel | None:
+        """The kept process of the last session if it ran this very source and mode; else it is let go."""
+        warm, self.warm = self.warm, None
+        if warm is None:
+            return None
+        if warm[:2] == (source, mode) and self.alive:
+            return warm[2]
+        warm[2].close()  # it exits on EOF; the zygote's report is collected by the next start
+        return None
+
+    def start(self, source: str, mode: str, timeout: float) -> Channel:
+        """A fresh harness process loading ``source``; its load report is the channel's first frame."""
+        self.ensure()
+        assert self._ctl is not None
+        if self.warm is not None:
+            self.warm[2].close()
+            self.warm = None
+        if self._exit_pending:
+            self.exit_status()
+        self._ctl.send({"op": "load", "id": self.spawns, "source": source, "mode": mode}, timeout)
+        self._exit_pending = True
+        return Channel(self._ctl.recv_socket(timeout), self.max_frame)
+
+    def exit_status(self) -> str:
+        """The zygote's account of how the last harness process ended (waits for it, briefly)."""
+        assert self._ctl is not None
+        msg = self._ctl.recv(_EXIT_TIMEOUT)
+        self._exit_pending = False
+        self.child_pid = None
+        status = msg.get("status")
+        if "exited" not in msg or not isinstance(status, str):
+            raise WorkerLost("protocol violation on the control channel")
+        return status
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (bwrap's pid namespace goes with it) and reap."""
+        proc, self._proc = self._proc, None
+        if self.warm is not None:
+            self.warm[2].close()
+            self.warm = None
+        if self._ctl is not None:
+            self._ctl.close()
+            self._ctl = None
+        if proc is None:
+            return
+        groups = [proc.pid]
+        if not self.isolation.bwrap and self.child_pid:  # no pid namespace: its own group, killed too
+            groups.append(self.child_pid)
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+        proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+__all__ = ["Channel", "Worker", "WorkerLost"]

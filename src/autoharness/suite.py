@@ -1,0 +1,537 @@
+"""Learn and evaluate many games — the paper's whole table — on a local process pool or a Ray cluster.
+
+A suite directory holds::
+
+    suite.json                  the manifest: config, per-game status and results, summary table, totals
+    games/<game>/learn/         the learner's run directory (SQLite store, summary.json, harness.py)
+    games/<game>/harness.py     the harness the game ended with (learned, or reused from the library)
+    games/<game>/eval/eval.json the paper-protocol evaluation (``autoharness.evaluate``)
+    games/<game>/error.txt      traceback of the last failure, when there was one
+
+``suite.json`` (format ``autoharness-suite``, version 1) is rewritten atomically after every state change,
+so a suite killed at any moment resumes from it (``--resume``): finished games are kept, games that were
+running start again (the learner resumes its own run directory), failed games stay failed unless
+``--retry-failed``. Its shape::
+
+    {"format": "autoharness-suite", "version": 1, "created": ISO, "updated": ISO,
+     "config": {games, mode, llm, base_url, learn: {LearnConfig}, eval_agent, matches, game_timeout, library},
+     "games": {GAME: {"status": "pending|running|done|failed", "attempts": N, "started": ISO|null,
+                      "finished": ISO|null, "result": {...}|null, "error": {kind, type, message}|null}},
+     "table": [ROW, ...],     one row per game: ours beside the paper's (see ``TABLE_COLUMNS``)
+     "totals": {...}}
+
+Scheduling: games of one family (``Chess-v0``, ``Chess-v0-long``, ...) run one after another, the base game
+first, so each variant starts from the best harness its family has so far (``autoharness.library``); games
+of different families run in parallel, each worker calling the LLM on its own — the configured worker count
+is the LLM concurrency, and the learner's budgets (calls, tokens, money, wall time) apply per game.
+A game whose library harness already reaches the target H on the game's own training seeds is not learned
+at all: it costs no LLM call.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .envs import get_spec, list_games
+from .errors import ConfigError, UnknownGame
+from .executors import Executor, Outcome
+from .learn.config import LearnConfig
+from .library import Library, LibraryEntry, atomic_write
+
+SUITE_FILE = "suite.json"
+SUITE_FORMAT = "autoharness-suite"
+SUITE_VERSION = 1
+OFFLINE_LLMS = ("replay", "manual")
+"""LLM spec prefixes that cannot act at test time (a transcript has no answers to evaluation prompts)."""
+
+TABLE_COLUMNS = (
+    "game",
+    "family",
+    "players",
+    "status",
+    "seeded_from",
+    "reused",
+    "iterations",
+    "llm_calls",
+    "tokens",
+    "cost_usd",
+    "legal_rate",
+    "h",
+    "eval_agent",
+    "eval_legal_rate",
+    "eval_reward",
+    "eval_wdl",
+    "eval_cost_usd",
+    "seconds",
+    "error",
+    "paper_learning_steps",
+    "paper_legal_rate",
+    "paper_eval_set",
+    "paper_reward",
+)
+"""Row keys of ``suite.json["table"]``; ``paper_*`` are the paper's published figures for the same game
+(``paper_reward``: 1-player evaluation games only — "flash_plus_harness" for verifier/filter suites,
+"harness_as_policy" for policy suites)."""
+
+
+# ---------------------------------------------------------------- game selection and the paper's columns
+
+
+def select_games(spec: str) -> list[str]:
+    """``all`` (the 145 games), ``eval32`` (the paper's evaluation set), a FILE of ids (one a line, ``#``
+    comments), or comma-separated ids. Unknown ids are an error naming close ones; duplicates are dropped."""
+    if spec == "all":
+        return [g.id for g in list_games()]
+    if spec == "eval32":
+        return [g.id for g in list_games() if g.eval_set]
+    path = Path(spec)
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read games file {path}: {exc}") from exc
+        ids = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+        origin = f"{path}: "
+    else:
+        ids = [part.strip() for part in spec.split(",")]
+        origin = ""
+    ids = [i for i in ids if i]
+    if not ids:
+        raise ConfigError(f"{origin or '--games '}selects no games (use all, eval32, a FILE or ids)")
+    for game in ids:
+        try:
+            get_spec(game)
+        except UnknownGame as exc:
+            if not origin and len(ids) == 1 and ("/" in spec or spec.endswith((".txt", ".tsv"))):
+                raise ConfigError(f"no such games file: {spec}") from exc
+            raise ConfigError(f"{origin}{exc}") from exc
+    return list(dict.fromkeys(ids))
+
+
+@cache
+def _paper_tables() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """(games145 rows by game, reward_1p rows by game), read from the bundled paper data."""
+    data = resources.files("autoharness.data.paper")
+
+    def rows(name: str) -> dict[str, dict[str, str]]:
+        text = data.joinpath(name).read_text(encoding="utf-8")
+        return {row["game"]: row for row in csv.DictReader(io.StringIO(text), delimiter="\t")}
+
+    return rows("games145.tsv"), rows("reward_1p.tsv")
+
+
+def paper_columns(game: str, mode: str) -> dict[str, Any]:
+    """The paper's published figures for ``game``, as the ``paper_*`` columns of the table."""
+    games, rewards = _paper_tables()
+    row = games[game]
+    reward_row = rewards.get(game)
+    column = "harness_as_policy" if mode == "policy" else "flash_plus_harness"
+    return {
+        "paper_learning_steps": int(row["learning_steps"]),
+        "paper_legal_rate": float(row["legal_action_rate"]),
+        "paper_eval_set": row["eval_set"] == "yes",
+        "paper_reward": float(reward_row[column]) if reward_row else None,
+    }
+
+
+def schedule_order(games: list[str]) -> list[str]:
+    """Family by family (first appearance order), the base game of each family first."""
+    families: dict[str, list[str]] = {}
+    for game in games:
+        families.setdefault(get_spec(game).family, []).append(game)
+    return [g for fam, members in families.items() for g in sorted(members, key=lambda g: (g != fam, g))]
+
+
+# ---------------------------------------------------------------- one game, in a worker process
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteConfig:
+    """What a suite runs; stored in ``suite.json`` so ``--resume`` runs exactly the same thing."""
+
+    games: list[str]
+    learn: LearnConfig = field(default_factory=LearnConfig)
+    llm: str | None = None
+    base_url: str | None = None
+    eval_agent: str | None = None  # an ``autoharness eval`` agent spec, "none" to skip; None → by mode
+    matches: int | None = None  # None → the paper's protocol (20 / 40)
+    game_timeout: float | None = None  # seconds per game (learn + evaluate) before it is recorded failed
+    library: str | None = None  # library directory; None → no library
+
+    @property
+    def resolved_eval_agent(self) -> str | None:
+        """The agent spec games are evaluated with (None: no evaluation)."""
+        if self.eval_agent == "none":
+            return None
+        if self.eval_agent:
+            return self.eval_agent
+        if self.learn.mode != "policy" and self.llm and self.llm.split(":", 1)[0] not in OFFLINE_LLMS:
+            return f"{self.learn.mode}:{self.llm}"
+        # No live model to act at test time: the harness plays alone (filter: random over its legal list).
+        return "random" if self.learn.mode == "filter" else "policy"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "learn": self.learn.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SuiteConfig:
+        return cls(**{**data, "learn": LearnConfig.from_dict(data["learn"])})
+
+
+@dataclass(frozen=True, slots=True)
+class GameTask:
+    """Everything a worker needs for one game (picklable: crosses to a pool process or a Ray node)."""
+
+    game: str
+    game_dir: str
+    config: SuiteConfig
+    seed: LibraryEntry | None = None  # the family's best harness when the game was dispatched
+
+
+def run_game(task: GameTask) -> dict[str, Any]:
+    """Learn (or reuse) then evaluate one game; returns the JSON-ready result stored in the manifest.
+
+    Runs in a worker process. Errors propagate: the executor records them as this game's failure.
+    """
+    start = time.perf_counter()
+    cfg = task.config
+    game_dir = Path(task.game_dir)
+    game_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"seeded_from": None, "seed_legal_rate": None, "reused": False}
+    code: str | None = None
+    if task.seed is not None:
+        seed_eval = _score_code(task.game, cfg.learn, task.seed.code)
+        result |= {"seeded_from": task.seed.game, "seed_legal_rate": seed_eval.legal_rate}
+        if seed_eval.load_failure is None and seed_eval.h >= cfg.learn.target_h:
+            code = task.seed.code
+            result |= {
+                "reused": True,
+                "model": task.seed.model,
+                "learned": {
+                    "legal_rate": seed_eval.legal_rate,
+                    "h": seed_eval.h,
+                    "iterations": 0,
+                    "llm_calls": 0,
+                    "tokens": 0,
+                    "cost_usd": 0.0,
+                },
+            }
+    if code is None:
+        code, result["learned"], result["model"] = _learn(task.game, cfg, game_dir / "learn")
+    atomic_write(game_dir / "harness.py", code)
+    result["code_path"] = str(game_dir / "harness.py")
+    result["eval"] = _evaluate(task.game, cfg, code, game_dir / "eval")
+    result["seconds"] = round(time.perf_counter() - start, 2)
+    return result
+
+
+def _score_code(game: str, config: LearnConfig, code: str) -> Any:
+    """The learner's own evaluation of ``code`` on ``game``'s training seeds (no LLM involved)."""
+    from .learn.evaluator import Evaluator
+    from .sandbox import WorkerPool
+
+    with WorkerPool(config.parallelism) as pool:
+        return Evaluator(game, config, pool).evaluate(code)
+
+
+def _llm_spec(game: str, cfg: SuiteConfig) -> str:
+    """The client spec for learning ``game``: ``--llm``, else what ``autoharness learn`` falls back to
+    ($OPENAI_API_KEY → gpt-4o-mini, else the transcript bundled for this game and mode)."""
+    from .learn.command import bundled_transcript
+
+    if cfg.llm:
+        return cfg.llm
+    if os.environ.get("OPENAI_API_KEY"):
+        return "gpt-4o-mini"
+    bundled = bundled_transcript(game, cfg.learn.mode)
+    if bundled is None:
+        raise ConfigError(
+            f"{game} needs learning but no LLM is configured (--llm) and no transcript is bundled for it"
+        )
+    return f"replay:{bundled}"
+
+
+def _learn(game: str, cfg: SuiteConfig, run_dir: Path) -> tuple[str, dict[str, Any], str | None]:
+    """Run (or resume, after an interruption) the learner; returns (harness code, figures, model)."""
+    from .learn.loop import LLM_CACHE, learn
+    from .learn.store import RunStore
+    from .llm import make_client
+
+    client = make_client(_llm_spec(game, cfg), base_url=cfg.base_url, cache_path=run_dir / LLM_CACHE)
+    res = learn(game, cfg.learn, client, run_dir, resume=(run_dir / RunStore.FILE).exists())
+    if res.harness_path is None:
+        raise RuntimeError(f"learning {game} produced no usable harness (stopped: {res.stop_reason})")
+    learned = {
+        "legal_rate": res.legal_rate,
+        "h": res.h,
+        "iterations": res.iterations,
+        "llm_calls": res.llm_calls,
+        "tokens": res.tokens,
+        "cost_usd": res.cost_usd,
+        "stop_reason": res.stop_reason,
+    }
+    return res.harness_path.read_text(encoding="utf-8"), learned, res.model
+
+
+def _evaluate(game: str, cfg: SuiteConfig, code: str, out: Path) -> dict[str, Any] | None:
+    """The paper-protocol evaluation of ``code`` with the suite's eval agent; its summary (or None)."""
+    from .evaluate import AgentSpec, evaluate, save_eval
+
+    agent = cfg.resolved_eval_agent
+    if agent is None:
+        return None
+    make_llm = None
+    if cfg.llm is not None:
+        from .llm import make_client
+
+        def make_llm(model: str) -> Any:
+            return make_client(model, base_url=cfg.base_url)
+
+    results = evaluate(
+        game, [AgentSpec.parse(agent)], harness_source=code, matches=cfg.matches, make_llm=make_llm
+    )
+    save_eval(out, results, harness_path=out.parent / "harness.py", harness_source=code)
+    return results[0].summary()
+
+
+# ---------------------------------------------------------------- the manifest
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SuiteManifest:
+    """``suite.json``: loaded once, mutated by the (single) scheduling process, saved atomically."""
+
+    def __init__(self, directory: Path, data: dict[str, Any]) -> None:
+        self.directory = directory
+        self.data = data
+        self.config = SuiteConfig.from_dict(data["config"])
+
+    @classmethod
+    def create(cls, directory: Path, config: SuiteConfig) -> SuiteManifest:
+        if (directory / SUITE_FILE).exists():
+            raise ConfigError(f"{directory} already holds a suite: pass --resume, or choose another --out")
+        directory.mkdir(parents=True, exist_ok=True)
+        blank = {"status": "pending", "attempts": 0, "started": None, "finished": None}
+        data = {
+            "format": SUITE_FORMAT,
+            "version": SUITE_VERSION,
+            "created": _now(),
+            "updated": _now(),
+            "config": config.to_dict(),
+            "games": {g: {**blank, "result": None, "error": None} for g in config.games},
+        }
+        manifest = cls(directory, data)
+        manifest.save()
+        return manifest
+
+    @classmethod
+    def load(cls, directory: Path) -> SuiteManifest:
+        path = directory / SUITE_FILE
+        if not path.is_file():
+            raise ConfigError(f"no suite to resume in {directory} (no {SUITE_FILE})")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+        if data.get("format") != SUITE_FORMAT or data.get("version") != SUITE_VERSION:
+            raise ConfigError(f"{path} is not a version-{SUITE_VERSION} autoharness suite manifest")
+        return cls(directory, data)
+
+    @property
+    def games(self) -> dict[str, dict[str, Any]]:
+        return self.data["games"]
+
+    def game_dir(self, game: str) -> Path:
+        return self.directory / "games" / game
+
+    def mark(self, game: str, **changes: Any) -> None:
+        self.games[game].update(changes)
+        self.save()
+
+    def save(self) -> None:
+        self.data["updated"] = _now()
+        self.data["table"] = self.table()
+        self.data["totals"] = self.totals()
+        atomic_write(self.directory / SUITE_FILE, json.dumps(self.data, indent=2) + "\n")
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per game, ours beside the paper's (keys: ``TABLE_COLUMNS``)."""
+        return [self._row(game, record) for game, record in self.games.items()]
+
+    def _row(self, game: str, record: dict[str, Any]) -> dict[str, Any]:
+        spec = get_spec(game)
+        result = record.get("result") or {}
+        learned = result.get("learned") or {}
+        ev = result.get("eval") or {}
+        wdl = None
+        if ev and spec.players > 1 and ev.get("matches"):
+            wdl = f"{ev['wins']}/{ev['draws']}/{ev['losses']}"
+        error = record.get("error")
+        row = {
+            "game": game,
+            "family": spec.family,
+            "players": spec.players,
+            "status": record["status"],
+            "seeded_from": result.get("seeded_from"),
+            "reused": result.get("reused", False),
+            "iterations": learned.get("iterations"),
+            "llm_calls": learned.get("llm_calls"),
+            "tokens": learned.get("tokens"),
+            "cost_usd": learned.get("cost_usd"),
+            "legal_rate": learned.get("legal_rate"),
+            "h": learned.get("h"),
+            "eval_agent": ev.get("agent"),
+            "eval_legal_rate": ev.get("legal_rate"),
+            "eval_reward": ev.get("mean_reward"),
+            "eval_wdl": wdl,
+            "eval_cost_usd": ev.get("cost_usd"),
+            "seconds": result.get("seconds"),
+            "error": f"{error['kind']}: {error['type']}: {error['message']}" if error else None,
+        }
+        return row | paper_columns(game, self.config.learn.mode)
+
+    def totals(self) -> dict[str, Any]:
+        records = list(self.games.values())
+        statuses = [r["status"] for r in records]
+        results = [r["result"] for r in records if r.get("result")]
+        learned = [res.get("learned") or {} for res in results]
+        return {
+            "games": len(records),
+            **{s: statuses.count(s) for s in ("pending", "running", "done", "failed")},
+            "reused": sum(bool(res.get("reused")) for res in results),
+            "llm_calls": sum(x.get("llm_calls") or 0 for x in learned),
+            "tokens": sum(x.get("tokens") or 0 for x in learned),
+            "cost_usd": sum(x.get("cost_usd") or 0.0 for x in learned),
+            "eval_cost_usd": sum((res.get("eval") or {}).get("cost_usd") or 0.0 for res in results),
+            "paper_learning_steps": sum(
+                paper_columns(g, "verifier")["paper_learning_steps"] for g in self.games
+            ),
+        }
+
+
+# ---------------------------------------------------------------- the scheduler
+
+
+Event = Callable[[str, str, dict[str, Any]], None]
+"""``on_event(game, status, record)`` after each state change (the CLI prints a line)."""
+
+
+def run_suite(
+    directory: Path,
+    executor: Executor,
+    *,
+    config: SuiteConfig | None = None,
+    resume: bool = False,
+    retry_failed: bool = False,
+    on_event: Event | None = None,
+) -> SuiteManifest:
+    """Run every not-yet-finished game of the suite in ``directory`` on ``executor``; returns the manifest.
+
+    A new suite needs ``config``; ``resume`` continues the stored one (its config wins over ``config``).
+    One game's failure is recorded in the manifest and never stops the others.
+    """
+    if resume:
+        manifest = SuiteManifest.load(directory)
+    elif config is None:
+        raise ConfigError("a new suite needs a config")
+    else:
+        manifest = SuiteManifest.create(directory, config)
+    cfg = manifest.config
+    library = Library(cfg.library) if cfg.library else None
+    again = {"pending", "running", *(["failed"] if retry_failed else [])}
+    todo = [g for g in schedule_order(list(manifest.games)) if manifest.games[g]["status"] in again]
+    for game in todo:
+        manifest.games[game].update(status="pending", result=None, error=None)
+    manifest.save()
+    busy_families: dict[str, str] = {}  # family → game running now
+
+    def dispatch() -> None:
+        for game in list(todo):
+            if executor.pending() >= executor.workers:
+                return
+            family = get_spec(game).family
+            if family in busy_families:
+                continue
+            todo.remove(game)
+            busy_families[family] = game
+            seed = library.best_for(game, cfg.learn.mode) if library else None
+            task = GameTask(game, str(manifest.game_dir(game)), cfg, seed)
+            attempts = manifest.games[game]["attempts"] + 1
+            manifest.mark(game, status="running", attempts=attempts, started=_now(), finished=None)
+            executor.submit(game, run_game, task, cfg.game_timeout)
+            if on_event:
+                on_event(game, "running", manifest.games[game])
+
+    dispatch()
+    while executor.pending():
+        outcome = executor.next_outcome()
+        busy_families.pop(get_spec(outcome.key).family, None)
+        _record(manifest, outcome, library, cfg)
+        if on_event:
+            on_event(outcome.key, manifest.games[outcome.key]["status"], manifest.games[outcome.key])
+        dispatch()
+    return manifest
+
+
+def _record(manifest: SuiteManifest, outcome: Outcome, library: Library | None, cfg: SuiteConfig) -> None:
+    """Store one finished game in the manifest, and its harness in the library."""
+    game = outcome.key
+    if outcome.error is not None:
+        err = outcome.error
+        if err.traceback:
+            atomic_write(manifest.game_dir(game) / "error.txt", err.traceback)
+        error = {"kind": str(err.kind), "type": err.type, "message": err.message}
+        manifest.mark(game, status="failed", finished=_now(), error=error)
+        return
+    result: dict[str, Any] = outcome.value
+    if library is not None:
+        learned = result["learned"]
+        seed_game = result.get("seeded_from")
+        library.put(
+            LibraryEntry(
+                game=game,
+                mode=cfg.learn.mode,
+                code=Path(result["code_path"]).read_text(encoding="utf-8"),
+                legal_rate=learned["legal_rate"] or 0.0,
+                h=learned.get("h"),
+                model=result.get("model"),
+                llm_calls=learned.get("llm_calls") or 0,
+                source=str(manifest.game_dir(game)),
+                seeded_from=seed_game if seed_game != game else None,
+                created=_now(),
+            )
+        )
+    manifest.mark(game, status="done", finished=_now(), result=result, error=None)
+
+
+def with_learn_overrides(config: LearnConfig, **overrides: Any) -> LearnConfig:
+    """``config`` with the non-None ``overrides`` applied (CLI flags left unset keep the defaults)."""
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+__all__ = [
+    "SUITE_FILE",
+    "TABLE_COLUMNS",
+    "GameTask",
+    "SuiteConfig",
+    "SuiteManifest",
+    "paper_columns",
+    "run_game",
+    "run_suite",
+    "schedule_order",
+    "select_games",
+]

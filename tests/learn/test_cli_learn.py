@@ -1,0 +1,114 @@
+"""`autoharness learn`: bad input → one line and exit 2 (nothing lost); replays run end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autoharness.cli import main
+from autoharness.learn import command
+from autoharness.learn.config import LearnConfig
+from autoharness.learn.loop import LLM_CACHE, learn
+from autoharness.llm import MeteredClient, ResponseCache, export_transcript
+from tests.fakes import ScriptedLLM
+from tests.learn.tictactoe import GOOD, LAX
+from tests.llm.fake_openai import FakeOpenAIServer, error_reply
+
+FAST = ["--n-envs", "4", "--parallelism", "2"]
+
+
+@pytest.fixture(scope="module")
+def transcript(tmp_path_factory) -> Path:
+    """A recorded 2-iteration TicTacToe run (lax checker, then the correct harness), as JSONL."""
+    tmp = tmp_path_factory.mktemp("recorded")
+    replies = iter([LAX, GOOD])
+    client = MeteredClient(ScriptedLLM(lambda m: next(replies)), cache=ResponseCache(tmp / "run" / LLM_CACHE))
+    learn("TicTacToe-v0", LearnConfig(n_envs=4, parallelism=2), client, tmp / "run")
+    export_transcript(tmp / "run" / LLM_CACHE, tmp / "TicTacToe-v0-verifier.jsonl")
+    return tmp / "TicTacToe-v0-verifier.jsonl"
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["learn", "TicTacTo-v0"], "did you mean TicTacToe-v0"),
+        (["learn", "TicTacToe-v0", "--max-iterations", "0"], "empty budget: max_iterations"),
+        (["learn", "TicTacToe-v0", "--max-tokens", "0", "--llm", "m"], "empty budget: max_tokens"),
+        (["learn", "TicTacToe-v0", "--resume"], "--resume needs --out"),
+        (
+            ["learn", "TicTacToe-v0", "--llm", "replay:/nonexistent.jsonl"],
+            "no transcript at /nonexistent.jsonl",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path / "run")] if "--resume" not in argv else argv) == 2
+    assert message in _error_line(capsys)
+
+
+def test_resume_of_a_missing_run_is_exit_2(capsys, tmp_path):
+    assert main(["learn", "TicTacToe-v0", "--resume", "--out", str(tmp_path / "nothing")]) == 2
+    assert "no run to resume" in _error_line(capsys)
+
+
+def test_no_llm_and_no_bundled_transcript_is_a_clear_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["learn", "Othello-v0", "--mode", "policy", "--out", str(tmp_path / "run")]) == 2
+    assert "no LLM configured" in _error_line(capsys)
+
+
+def test_wrong_key_is_exit_2_and_the_run_is_kept(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+    out = tmp_path / "run"
+    with FakeOpenAIServer(lambda body: error_reply(401, "Incorrect API key provided")) as server:
+        code = main(["learn", "TicTacToe-v0", "--llm", "m", "--base-url", server.base_url, "--out", str(out)])
+    assert code == 2
+    line = _error_line(capsys)
+    assert "--resume" in line
+    assert (out / "run.sqlite").is_file()
+
+
+def test_replay_reproduces_the_recorded_run_and_refuses_to_overwrite(transcript, capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(["learn", "TicTacToe-v0", "--llm", f"replay:{transcript}", "--out", str(out), *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "legal rate 1.000" in printed and "stopped: solved" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["iterations"], summary["best_node"], summary["legal_rate"]) == (2, 2, 1.0)
+    assert main(["learn", "TicTacToe-v0", "--llm", f"replay:{transcript}", "--out", str(out), *FAST]) == 2
+    assert "already holds a run" in _error_line(capsys)
+    # Resuming a finished run changes nothing and asks the model nothing.
+    assert (
+        main(["learn", "TicTacToe-v0", "--llm", f"replay:{transcript}", "--out", str(out), "--resume"]) == 0
+    )
+    assert json.loads((out / "summary.json").read_text())["tree"] == summary["tree"]
+
+
+def test_without_llm_the_bundled_transcript_is_replayed_and_says_so(
+    transcript, monkeypatch, capsys, tmp_path
+):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr(command, "bundled_transcript", lambda game, mode: transcript)
+    assert main(["learn", "TicTacToe-v0", "--out", str(tmp_path / "run"), *FAST]) == 0
+    captured = capsys.readouterr()
+    assert command.REPLAY_BANNER in captured.err
+    assert "legal rate 1.000" in captured.out
+
+
+def test_resume_with_a_bigger_budget_continues_a_stopped_run(transcript, capsys, tmp_path):
+    out = str(tmp_path / "run")
+    replay = ["--llm", f"replay:{transcript}", "--out", out]
+    assert main(["learn", "TicTacToe-v0", *replay, *FAST, "--max-iterations", "1"]) == 0
+    assert "stopped: budget: iterations 1 of 1" in capsys.readouterr().out
+    assert main(["learn", "TicTacToe-v0", *replay, "--resume", "--max-iterations", "5"]) == 0
+    assert "after 2 iterations" in capsys.readouterr().out
+    assert main(["learn", "TicTacToe-v0", *replay, "--resume", "--n-envs", "3"]) == 2
+    assert "cannot resume with a different n_envs" in _error_line(capsys)

@@ -1,0 +1,188 @@
+"""Cache (across processes and crashes), transcripts, and replay."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from autoharness.errors import ConfigError, ReplayMiss, RunStoreError
+from autoharness.llm import (
+    MeteredClient,
+    Params,
+    ReplayClient,
+    ResponseCache,
+    export_transcript,
+    import_transcript,
+    read_transcript,
+)
+from tests.fakes import ScriptedLLM
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAT = [{"role": "system", "content": "You write code."}, {"role": "user", "content": "Write a harness."}]
+
+
+def counting_llm() -> ScriptedLLM:
+    """Each reply says which call produced it, so a cached reply is recognisable."""
+    llm: ScriptedLLM
+    llm = ScriptedLLM(lambda messages: f"reply #{llm.calls}", model="m1")
+    return llm
+
+
+def run_child(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(CHILD), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"},
+    )
+
+
+CHILD = """
+    import os, sys
+    from autoharness.llm import MeteredClient, Params, ResponseCache
+    from tests.fakes import ScriptedLLM
+    CHAT = [{"role": "system", "content": "You write code."}, {"role": "user", "content": "Write a harness."}]
+    llm = ScriptedLLM(lambda m: "from the child", model="m1")
+    client = MeteredClient(llm, cache=ResponseCache(sys.argv[1]))
+    print(client.complete(CHAT, Params(n=int(sys.argv[2])))[0].text, llm.calls, flush=True)
+    if sys.argv[3] == "crash":
+        os.kill(os.getpid(), 9)
+"""
+
+
+def test_identical_request_is_paid_once_and_params_or_sample_change_the_key(tmp_path: Path) -> None:
+    llm = counting_llm()
+    client = MeteredClient(llm, cache=ResponseCache(tmp_path / "c.sqlite"))
+    first = client.complete(CHAT)[0]
+    again = client.complete(CHAT)[0]
+    assert (first.text, first.cached, again.text, again.cached) == ("reply #1", False, "reply #1", True)
+    assert client.complete(CHAT, Params(temperature=0.5))[0].text == "reply #2"
+    assert client.complete(CHAT, Params(sample_offset=1))[0].text == "reply #3"
+    # n=3 from offset 0: sample 0 and 1 are cached, only sample 2 is asked for.
+    texts = [c.text for c in client.complete(CHAT, Params(n=3))]
+    assert texts == ["reply #1", "reply #3", "reply #4"] and llm.calls == 4
+    assert llm.requests[-1][1].sample_offset == 2 and llm.requests[-1][1].n == 1
+    totals = client.ledger.totals()
+    assert (totals.calls, totals.cached_calls) == (4, 3)
+
+
+def test_cache_written_by_another_process_is_hit(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    child = run_child(str(path), "1", "exit")
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["from", "the", "child", "1"]
+    llm = counting_llm()
+    reply = MeteredClient(llm, cache=ResponseCache(path)).complete(CHAT)[0]
+    assert (reply.text, reply.cached, llm.calls) == ("from the child", True, 0)
+    assert reply.provenance == "scripted:m1"
+
+
+def test_cache_written_here_is_hit_by_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    MeteredClient(counting_llm(), cache=ResponseCache(path)).complete(CHAT)
+    child = run_child(str(path), "1", "exit")
+    assert child.stdout.split() == ["reply", "#1", "0"], child.stderr
+
+
+def test_reply_survives_a_killed_process(tmp_path: Path) -> None:
+    path = tmp_path / "crash.sqlite"
+    # The child is killed right after its call returns: no close, no cleanup.
+    child = run_child(str(path), "2", "crash")
+    assert child.returncode == -9
+    with ResponseCache(path) as cache:
+        assert len(cache) == 2
+    llm = counting_llm()
+    assert [c.cached for c in MeteredClient(llm, cache=ResponseCache(path)).complete(CHAT, Params(n=2))] == [
+        True,
+        True,
+    ]
+
+
+def test_two_processes_writing_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "busy.sqlite"
+    code = """
+        import sys
+        from autoharness.llm import MeteredClient, Params, ResponseCache
+        from tests.fakes import ScriptedLLM
+        client = MeteredClient(ScriptedLLM(lambda m: "x"), cache=ResponseCache(sys.argv[1]))
+        for i in range(25):
+            client.complete([{"role": "user", "content": sys.argv[2] + str(i)}])
+    """
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), str(path), tag],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("a", "b")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    with ResponseCache(path) as cache:
+        assert len(cache) == 50
+
+
+def test_unusable_cache_file_is_run_store_error(tmp_path: Path) -> None:
+    bad = tmp_path / "not.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(RunStoreError, match=r"not\.sqlite"):
+        ResponseCache(bad)
+
+
+def test_export_then_replay_gives_same_replies_with_provenance(tmp_path: Path) -> None:
+    cache_path, transcript = tmp_path / "c.sqlite", tmp_path / "run.jsonl"
+    live = MeteredClient(counting_llm(), cache=ResponseCache(cache_path))
+    recorded = live.complete(CHAT, Params(n=2, temperature=0.7))
+    live.close()
+    assert export_transcript(cache_path, transcript) == 2
+    records = read_transcript(transcript)
+    assert [r.provenance for r in records] == ["scripted:m1", "scripted:m1"]
+
+    replay = ReplayClient(transcript)
+    assert replay.model == "m1"
+    replies = replay.complete(CHAT, Params(n=2, temperature=0.7))
+    assert [r.text for r in replies] == [r.text for r in recorded]
+    assert replies[0].provenance == f"replay:{transcript} (originally: scripted:m1)"
+
+
+def test_replay_miss_is_loud_with_a_hint(tmp_path: Path) -> None:
+    cache_path, transcript = tmp_path / "c.sqlite", tmp_path / "run.jsonl"
+    MeteredClient(counting_llm(), cache=ResponseCache(cache_path)).complete(CHAT, Params(temperature=0.7))
+    export_transcript(cache_path, transcript)
+    replay = ReplayClient(transcript)
+    with pytest.raises(ReplayMiss, match="recorded with parameters"):
+        replay.complete(CHAT, Params(temperature=0.2))
+    with pytest.raises(ReplayMiss, match=r"samples \[0\], not sample 1"):
+        replay.complete(CHAT, Params(temperature=0.7, sample_offset=1))
+    with pytest.raises(ReplayMiss, match=r"no recorded request has these messages .*'Something else'"):
+        replay.complete([{"role": "user", "content": "Something else"}], Params(temperature=0.7))
+
+
+def test_import_transcript_into_a_fresh_cache(tmp_path: Path) -> None:
+    MeteredClient(counting_llm(), cache=ResponseCache(tmp_path / "a.sqlite")).complete(CHAT)
+    export_transcript(tmp_path / "a.sqlite", tmp_path / "t.jsonl")
+    fresh = ResponseCache(tmp_path / "b.sqlite")
+    assert import_transcript(tmp_path / "t.jsonl", fresh) == 1
+    llm = counting_llm()
+    assert MeteredClient(llm, cache=fresh).complete(CHAT)[0].text == "reply #1" and llm.calls == 0
+
+
+def test_bad_transcripts_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no transcript"):
+        ReplayClient(tmp_path / "missing.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"format": "autoharness-transcript/1"}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad.jsonl:1: not an autoharness transcript"):
+        ReplayClient(bad)
+    with pytest.raises(RunStoreError, match="no LLM cache"):
+        export_transcript(tmp_path / "nothing.sqlite", tmp_path / "out.jsonl")

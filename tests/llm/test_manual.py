@@ -1,0 +1,122 @@
+"""The manual backend, driven by a thread that plays the person (or helper agent) answering."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from autoharness.errors import LLMConnectionError
+from autoharness.llm import ManualClient, MeteredClient, Params, ResponseCache
+
+CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Your move?"}]
+
+
+def manual(directory: Path, **kw: object) -> tuple[ManualClient, io.StringIO]:
+    out = io.StringIO()
+    client = ManualClient(directory, poll_interval=0.02, settle=0.05, read_stdin=False, out=out, **kw)  # type: ignore[arg-type]
+    return client, out
+
+
+def answer_when_asked(directory: Path, number: int, text: str) -> threading.Thread:
+    """Wait for the prompt file, then write the reply atomically, like a well-behaved tool."""
+
+    def run() -> None:
+        prompt = directory / f"{number:04d}.prompt.md"
+        for _ in range(500):
+            if prompt.exists():
+                break
+            time.sleep(0.01)
+        tmp = directory / f"{number:04d}.reply.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, directory / f"{number:04d}.reply.md")
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_prompt_file_written_and_reply_file_read(tmp_path: Path) -> None:
+    client, out = manual(tmp_path)
+    helper = answer_when_asked(tmp_path, 1, "[4]\n")
+    [reply] = client.complete(CHAT)
+    helper.join()
+    assert reply.text == "[4]\n"
+    assert reply.provenance == "manual: answered by hand through the manual backend"
+    prompt = (tmp_path / "0001.prompt.md").read_text()
+    assert (
+        "## system\n\nBe brief." in prompt and "## user\n\nYour move?" in prompt and "0001.reply.md" in prompt
+    )
+    assert json.loads((tmp_path / "0001.prompt.json").read_text())["messages"] == CHAT
+    screen = out.getvalue()
+    assert "prompt 0001" in screen and str(tmp_path / "0001.reply.md") in screen
+
+
+def test_numbering_continues_and_samples_get_their_own_prompts(tmp_path: Path) -> None:
+    client, _ = manual(tmp_path, provenance="manual: answered by helper agent X")
+    first = answer_when_asked(tmp_path, 1, "a")
+    second = answer_when_asked(tmp_path, 2, "b")
+    replies = client.complete(CHAT, Params(n=2))
+    first.join()
+    second.join()
+    assert [r.text for r in replies] == ["a", "b"]
+    assert replies[0].provenance == "manual: answered by helper agent X"
+    other = answer_when_asked(tmp_path, 3, "c")
+    assert client.complete([{"role": "user", "content": "next"}])[0].text == "c"
+    other.join()
+
+
+def test_restart_reuses_an_already_answered_prompt(tmp_path: Path) -> None:
+    client, _ = manual(tmp_path)
+    helper = answer_when_asked(tmp_path, 1, "first answer")
+    client.complete(CHAT)
+    helper.join()
+    again, out = manual(tmp_path)
+    assert again.complete(CHAT)[0].text == "first answer"
+    assert "already in" in out.getvalue()
+    assert sorted(p.name for p in tmp_path.glob("*.prompt.md")) == ["0001.prompt.md"]
+
+
+def test_empty_reply_file_is_waited_on(tmp_path: Path) -> None:
+    client, _ = manual(tmp_path)
+    (tmp_path / "0001.reply.md").touch()  # an editor opened the file but nothing is saved yet
+
+    def fill() -> None:
+        time.sleep(0.2)
+        (tmp_path / "0001.reply.md").write_text("done")
+
+    thread = threading.Thread(target=fill)
+    thread.start()
+    assert client.complete(CHAT)[0].text == "done"
+    thread.join()
+
+
+def test_pasted_reply_on_stdin_ends_at_marker_and_is_saved(tmp_path: Path) -> None:
+    out = io.StringIO()
+    stdin = io.StringIO("```python\ndef f():\n    return 1\n```\nEOF\nleftover\n")
+    client = ManualClient(tmp_path, poll_interval=0.02, settle=0.05, read_stdin=True, stdin=stdin, out=out)
+    [reply] = client.complete(CHAT)
+    assert reply.text == "```python\ndef f():\n    return 1\n```\n"
+    assert (tmp_path / "0001.reply.md").read_text() == reply.text
+    assert "Your move?" in out.getvalue() and "EOF" in out.getvalue()
+
+
+def test_nobody_answering_times_out_with_clear_error(tmp_path: Path) -> None:
+    client, _ = manual(tmp_path, timeout=0.1)
+    with pytest.raises(LLMConnectionError, match=r"no reply to manual prompt 0001 within 0.1s"):
+        client.complete(CHAT)
+
+
+def test_manual_answers_are_cached_like_any_backend(tmp_path: Path) -> None:
+    client, _ = manual(tmp_path / "m")
+    metered = MeteredClient(client, cache=ResponseCache(tmp_path / "c.sqlite"))
+    helper = answer_when_asked(tmp_path / "m", 1, "[1]")
+    metered.complete(CHAT)
+    helper.join()
+    again = metered.complete(CHAT)[0]
+    assert again.cached and again.text == "[1]"

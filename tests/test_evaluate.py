@@ -1,0 +1,150 @@
+"""The paper's evaluation protocol on real games, through the Python API and the ``eval``/``play`` CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from autoharness.cli import main
+from autoharness.errors import ConfigError
+from autoharness.evaluate import AgentSpec, evaluate, load_eval, match_plan, save_eval
+from autoharness.llm import make_client
+from tests.llm.fake_openai import FakeOpenAIServer, error_reply
+from tests.test_agents import CRASHES_ON_THIRD_MARK, TICTACTOE, first_empty
+
+
+def test_match_plan_splits_seats_evenly_on_evaluation_seeds():
+    plan = match_plan(2, 40)
+    assert [seat for _, seat in plan].count(0) == 20 == [seat for _, seat in plan].count(1)
+    assert min(seed for seed, _ in plan) == 1_000_000 and len({seed for seed, _ in plan}) == 20
+    assert match_plan(1, 20) == [(1_000_000 + i, 0) for i in range(20)]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("gpt", "unknown agent"),
+        ("verifier", "needs a model"),
+        ("policy:gpt-4o", "takes no model"),
+        (",", "at least one"),
+    ],
+)
+def test_bad_agent_specs_are_one_clear_error(text, message):
+    with pytest.raises(ConfigError, match=message):
+        AgentSpec.parse_list(text)
+
+
+def test_two_player_protocol_counts_wins_draws_losses_consistently():
+    (result,) = evaluate("TicTacToe-v0", [AgentSpec("random")], matches=8)
+    s = result.summary()
+    assert s["matches"] == 8 and s["wins"] + s["draws"] + s["losses"] == 8
+    assert s["legal_rate"] == 1.0 == s["opponent_legal_rate"]
+    assert [m.seat for m in result.matches] == [0, 1] * 4
+    for m in result.matches:  # the outcome agrees with the raw rewards of the agent's seat
+        mine, theirs = m.rewards[str(m.seat)], m.rewards[str(1 - m.seat)]
+        assert m.outcome == ("win" if mine > theirs else "loss" if mine < theirs else "draw")
+        assert m.agent["moves"] + m.opponent["moves"] == m.steps
+
+
+def test_one_player_protocol_reports_mean_normalised_reward():
+    (result,) = evaluate("2048-v0", [AgentSpec("random")], matches=3, max_steps=60)
+    s = result.summary()
+    assert s["matches"] == 3 and s["opponent"] is None and "wins" not in s
+    assert 0.0 <= s["mean_reward"] <= 1.0 and s["legal_rate"] == 1.0
+    assert s["seeds"] == [1_000_000, 1_000_001, 1_000_002]
+    assert {m.ended for m in result.matches} == {"step_cap"} and s["mean_reward"] == 0.0
+
+
+def test_policy_harness_beats_nothing_but_never_plays_illegally():
+    (result,) = evaluate("TicTacToe-v0", [AgentSpec("policy")], harness_source=TICTACTOE, matches=4)
+    s = result.summary()
+    assert s["legal_rate"] == 1.0 and s["harness_failures"] == 0 and s["fallback_moves"] == 0
+
+
+def test_crashing_harness_is_that_agents_failure_and_every_match_completes():
+    (result,) = evaluate(
+        "TicTacToe-v0", [AgentSpec("policy")], harness_source=CRASHES_ON_THIRD_MARK, matches=4
+    )
+    s = result.summary()
+    assert s["matches"] == 4 and all(m.ended == "done" for m in result.matches)
+    assert s["harness_failures"] == 4  # once per match: switched off, then the fallback plays
+    assert s["fallback_moves"] > 0 and s["legal_rate"] == 1.0
+    assert all("boom" in m.agent["harness_failures"][0] for m in result.matches)
+
+
+def test_backbone_matrix_through_the_cli(tmp_path, capsys):
+    harness = tmp_path / "harness.py"
+    harness.write_text(TICTACTOE)
+    with FakeOpenAIServer(lambda body: first_empty(body["messages"])) as server:
+        argv = f"eval TicTacToe-v0 --agent verifier:model-a,llm:model-b --harness {harness} --matches 2"
+        code = main([*argv.split(), "--base-url", server.base_url, "--out", str(tmp_path / "ev"), "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["agent"] for r in out["results"]] == ["verifier:model-a", "llm:model-b"]
+    for r in out["results"]:
+        assert r["legal_rate"] == 1.0 and r["wins"] + r["draws"] + r["losses"] == 2
+        assert r["llm_calls"] > 0 and r["tokens"] > 0 and "cost_usd" in r
+    assert {b["model"] for b in server.requests} == {"model-a", "model-b"}
+    saved = load_eval(tmp_path / "ev")
+    assert saved["harness"]["sha256"] and len(saved["results"][0]["match_records"]) == 2
+
+
+def test_single_agent_json_has_the_fields_at_top_level(tmp_path, capsys):
+    argv = "eval 2048-v0 --agent random --matches 2 --max-steps 20 --json --out"
+    assert main([*argv.split(), str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"legal_rate", "mean_reward", "cost_usd", "llm_calls", "tokens"} <= out.keys()
+
+
+def test_plain_llm_repeating_a_move_loses_on_the_illegal_move():
+    with FakeOpenAIServer(lambda body: "Centre again. [4]") as server:
+        (result,) = evaluate(
+            "TicTacToe-v0",
+            [AgentSpec("llm", "m")],
+            matches=2,
+            make_llm=lambda model: make_client(model, base_url=server.base_url),
+        )
+    s = result.summary()
+    assert s["losses"] == 2 and s["illegal_moves"] == 2  # one per match: the illegal move ends it
+    assert s["legal_rate"] == (s["moves"] - 2) / s["moves"] < 1
+    assert all(m.ended == "illegal" and m.reason for m in result.matches)
+
+
+def test_llm_error_stops_early_but_keeps_what_was_played(tmp_path):
+    with FakeOpenAIServer(lambda body: error_reply(401, "bad key")) as server:
+        results = evaluate(
+            "TicTacToe-v0",
+            [AgentSpec("llm", "m")],
+            matches=2,
+            make_llm=lambda model: make_client(model, base_url=server.base_url, api_key="k"),
+        )
+    assert results[0].aborted and "LLMAuthError" in results[0].aborted and results[0].matches == []
+    save_eval(tmp_path, results, harness_path=None, harness_source=None)
+    assert load_eval(tmp_path)["results"][0]["aborted"] == results[0].aborted
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["eval", "TicTacToe-v0", "--agent", "policy"], "needs a harness"),
+        (["eval", "TicTacToe-v0", "--agent", "random", "--harness", "/nonexistent"], "cannot read harness"),
+        (["eval", "Chess-v1", "--agent", "random"], "unknown game"),
+        (["eval", "2048-v0", "--agent", "random", "--opponent", "random"], "1-player game"),
+        (["eval", "TicTacToe-v0", "--agent", "random", "--matches", "0"], "must be ≥ 1"),
+        (["play", "TicTacToe-v0", "--seat", "2"], "--seat"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_play_lets_a_person_play_in_the_terminal(monkeypatch, capsys):
+    moves = io.StringIO("".join(f"{i}\n" for i in range(9)) * 3)  # first free square, whatever is taken
+    monkeypatch.setattr("sys.stdin", moves)
+    assert main(["play", "TicTacToe-v0", "--opponent", "random"]) == 0
+    out = capsys.readouterr().out
+    assert "Current Board" in out and "game over after" in out

@@ -1,0 +1,134 @@
+"""The HTML report from real eval results (and a learn run's summary), read as a suite of per-game dirs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from autoharness.cli import main
+from autoharness.errors import ConfigError
+from autoharness.evaluate import AgentSpec, evaluate, save_eval
+from autoharness.report import collect, paper_table, write_report
+
+LEARN_SUMMARY = {  # the shape ``autoharness learn`` writes (learn/loop.py)
+    "run_id": "r1",
+    "game": "TicTacToe-v0",
+    "mode": "verifier",
+    "model": "scripted",
+    "legal_rate": 1.0,
+    "h": 1.0,
+    "best_node": 5,
+    "iterations": 5,
+    "llm_calls": 5,
+    "tokens": 12345,
+    "cost_usd": 0.0123,
+    "stop_reason": "target reached",
+    "tree": [
+        {"id": 1, "parent": None, "kind": "root", "h": 0.2},
+        {"id": 2, "parent": 1, "kind": "refine_both", "h": 0.45},
+        {"id": 3, "parent": 1, "kind": "refine_proposer", "h": 0.3},
+        {"id": 4, "parent": 2, "kind": "refine_both", "h": 0.8},
+        {"id": 5, "parent": 4, "kind": "refine_proposer", "h": 1.0},
+    ],
+}
+
+
+SUITE_MANIFEST = {  # the shape ``autoharness suite`` writes (suite.py): a per-game table and totals
+    "format": "autoharness-suite",
+    "version": 1,
+    "table": [
+        {
+            "game": "TicTacToe-v0",
+            "status": "done",
+            "llm_calls": 5,
+            "legal_rate": 1.0,
+            "paper_legal_rate": 1.0,
+        },
+        {"game": "Chess-v0", "status": "failed", "error": "budget spent", "paper_legal_rate": 1.0},
+    ],
+    "totals": {"games": 2, "done": 1, "failed": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory) -> Path:
+    """suite/GAME/{eval,learn}: two real evaluations and one learning run."""
+    root = tmp_path_factory.mktemp("suite")
+    ttt = evaluate("TicTacToe-v0", [AgentSpec("random")], matches=4)
+    save_eval(root / "TicTacToe-v0" / "eval", ttt, harness_path=None, harness_source=None)
+    g2048 = evaluate("2048-v0", [AgentSpec("random")], matches=2, max_steps=40)
+    save_eval(root / "2048-v0" / "eval", g2048, harness_path=None, harness_source=None)
+    learn = root / "TicTacToe-v0" / "learn"
+    learn.mkdir()
+    (learn / "summary.json").write_text(json.dumps(LEARN_SUMMARY))
+    (root / "suite.json").write_text(json.dumps(SUITE_MANIFEST))
+    return root
+
+
+def _nontrivial_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pixels = imread(path)
+    assert pixels.shape[0] > 200 and pixels.shape[1] > 400
+    assert np.std(pixels[..., :3]) > 0.05  # a drawn plot, not a blank canvas
+    assert len(np.unique(pixels[..., :3].reshape(-1, 3), axis=0)) > 50
+
+
+def test_suite_report_has_every_plot_and_the_paper_columns(suite):
+    page = write_report(suite)
+    html = page.read_text()
+    images = re.findall(r'<img src="([^"]+)"', html)
+    names = {Path(src).name for src in images}
+    assert {"wdl.png", "reward_vs_paper.png", "cost_vs_performance.png"} <= names
+    assert any(n.startswith("learning_") for n in names)
+    for src in images:
+        _nontrivial_png(page.parent / src)
+    paper_2048 = paper_table("reward_1p")["2048-v0"]
+    assert paper_2048["flash_plus_harness"] in html and paper_2048["harness_as_policy"] in html
+    assert "TicTacToe-v0" in html and "2048-v0" in html and "target reached" in html
+    assert "arXiv 2603.03329" in html  # the paper's columns are attributed
+    assert "budget spent" in html and '<td class="paper">1.000</td>' in html  # the suite's own table
+
+
+def test_collect_reads_runs_and_evals_from_a_suite_dir(suite):
+    data = collect(suite)
+    assert [s.manifest["table"][1]["game"] for s in data.suites] == ["Chess-v0"]
+    assert [r.summary["game"] for r in data.runs] == ["TicTacToe-v0"]
+    assert sorted(r["game"] for r in data.results) == ["2048-v0", "TicTacToe-v0"]
+    depth = {n["id"]: n["depth"] for n in data.runs[0].nodes}
+    assert depth == {1: 0, 2: 1, 3: 1, 4: 2, 5: 3}
+
+
+def test_report_cli_on_one_eval_dir(suite, tmp_path, capsys):
+    out = tmp_path / "page.html"
+    assert main(["report", str(suite / "TicTacToe-v0" / "eval"), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    html = out.read_text()
+    assert "W / D / L" in html and "Learning runs" not in html
+    assert (tmp_path / "page_files" / "wdl.png").is_file()
+
+
+def test_nothing_to_report_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="no results"):
+        collect(tmp_path)
+    (tmp_path / "summary.json").write_text("{not json")
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot read" in err and "\n" not in err
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="needs Debian's chromium (apt-get install chromium)"
+)
+def test_page_renders_in_headless_chromium(suite, tmp_path):
+    page = write_report(suite, tmp_path / "page.html")
+    shot = tmp_path / "shot.png"
+    script = Path(__file__).parents[1] / "scripts" / "screenshot_report.sh"
+    subprocess.run(["bash", str(script), str(page), str(shot), "1280x1600"], check=True, timeout=120)
+    _nontrivial_png(shot)

@@ -1,0 +1,306 @@
+"""The suite: game selection, paper columns, and whole suites on real games with a scripted LLM endpoint."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from autoharness.cli import main
+from autoharness.errors import ConfigError
+from autoharness.executors import LocalExecutor
+from autoharness.learn.config import LearnConfig
+from autoharness.library import Library, LibraryEntry
+from autoharness.suite import (
+    TABLE_COLUMNS,
+    SuiteConfig,
+    SuiteManifest,
+    paper_columns,
+    run_suite,
+    schedule_order,
+    select_games,
+)
+from tests.llm.fake_openai import FakeOpenAIServer
+
+TICTACTOE = '''import re
+
+
+def _free(obs):
+    """Empty cells (their digits) of the last board printed."""
+    board = obs.rsplit("Current Board:", 1)[-1]
+    rows = [line for line in board.splitlines() if "|" in line][:3]
+    return [c.strip() for row in rows for c in row.split("|") if c.strip().isdigit()]
+
+
+def propose_action(obs):
+    free = _free(obs)
+    return f"[{free[0]}]" if free else "[0]"
+
+
+def is_legal_action(obs, action):
+    m = re.fullmatch(r"\\s*\\[(\\d)\\]\\s*", action)
+    return bool(m) and m.group(1) in _free(obs)
+
+
+def legal_actions(obs):
+    return [f"[{c}]" for c in _free(obs)]
+'''
+
+CONNECT_FOUR = '''import re
+
+
+def _columns(obs):
+    """Columns whose top cell is empty, from the last board printed (any board width)."""
+    lines = obs.rsplit("Board state:", 1)[-1].strip().splitlines()
+    header = lines[0].split()
+    rows = [line.split() for line in lines[2:] if line and line[0] in ".XO"]
+    return [int(c) for i, c in enumerate(header) if rows and rows[0][i] == "."]
+
+
+def propose_action(obs):
+    free = _columns(obs)
+    return f"[{free[0]}]" if free else "[0]"
+
+
+def is_legal_action(obs, action):
+    m = re.fullmatch(r"\\s*\\[(?:col\\s*)?(\\d+)\\]\\s*", action)
+    return bool(m) and int(m.group(1)) in _columns(obs)
+
+
+def legal_actions(obs):
+    return [f"[{c}]" for c in _columns(obs)]
+'''
+
+SCRIPTED = {"Tic Tac Toe": TICTACTOE, "Connect Four": CONNECT_FOUR}
+"""What the scripted model answers, by the game named in the prompt (the game's own rules text)."""
+
+
+def scripted_reply(body: dict) -> str:
+    """The scripted model: a correct harness for games it knows, prose without code for the others."""
+    prompt = json.dumps(body["messages"])
+    for name, code in SCRIPTED.items():
+        if name in prompt:
+            return f"Here is the harness.\n```python\n{code}```\n"
+    return "I do not know this game."
+
+
+LEARN = LearnConfig(n_envs=3, parallelism=1, max_iterations=2, probe_states=5, probe_actions=4)
+
+
+def test_select_games_all_eval32_file_and_ids(tmp_path):
+    assert len(select_games("all")) == 145
+    eval32 = select_games("eval32")
+    assert len(eval32) == 32 and "Chess-v0" in eval32 and "Chess-v0-long" not in eval32
+    listing = tmp_path / "games.txt"
+    listing.write_text("# my games\nChess-v0-long\n\nTicTacToe-v0  # easy\nChess-v0-long\n")
+    assert select_games(str(listing)) == ["Chess-v0-long", "TicTacToe-v0"]
+    assert select_games("Nim-v0, Nim-v0-large") == ["Nim-v0", "Nim-v0-large"]
+
+
+def test_select_games_bad_input_says_what_is_wrong(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean Chess-v0"):
+        select_games("Chess-v0,Chezz-v0")
+    with pytest.raises(ConfigError, match="no such games file"):
+        select_games(str(tmp_path / "missing.txt"))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n")
+    with pytest.raises(ConfigError, match="selects no games"):
+        select_games(str(empty))
+    bad = tmp_path / "bad.txt"
+    bad.write_text("TicTacToe-v0\nTicTacToe-v7\n")
+    with pytest.raises(ConfigError, match=r"bad\.txt: unknown game id 'TicTacToe-v7'"):
+        select_games(str(bad))
+
+
+def test_schedule_runs_families_together_base_game_first():
+    order = schedule_order(["Chess-v0-long", "TicTacToe-v0", "Chess-v0", "Chess-v0-blind"])
+    assert order == ["Chess-v0", "Chess-v0-blind", "Chess-v0-long", "TicTacToe-v0"]
+
+
+def test_paper_columns_come_from_the_published_tables():
+    assert paper_columns("2048-v0", "verifier") == {
+        "paper_learning_steps": 27,
+        "paper_legal_rate": 1.0,
+        "paper_eval_set": True,
+        "paper_reward": 0.308,
+    }
+    assert paper_columns("2048-v0", "policy")["paper_reward"] == 0.912
+    assert paper_columns("Chess-v0-long", "verifier")["paper_reward"] is None
+
+
+@pytest.fixture(scope="module")
+def learned_suite(tmp_path_factory):
+    """One real suite: 4 games, 2 workers, a scripted model that is slow enough for calls to overlap."""
+    root = tmp_path_factory.mktemp("suite")
+
+    def slow_reply(body: dict) -> str:
+        time.sleep(1.5)
+        return scripted_reply(body)
+
+    with FakeOpenAIServer(slow_reply) as server:
+        config = SuiteConfig(
+            games=select_games("ConnectFour-v0-large,Nim-v0,TicTacToe-v0,ConnectFour-v0"),
+            learn=LEARN,
+            llm="fake-model",
+            base_url=server.base_url,
+            eval_agent="policy",
+            matches=2,
+            library=str(root / "library"),
+        )
+        events: list[tuple[str, str]] = []
+        executor = LocalExecutor(2)
+        try:
+            manifest = run_suite(
+                root / "suite", executor, config=config, on_event=lambda g, s, r: events.append((g, s))
+            )
+        finally:
+            executor.close()
+        return manifest, server, events, root
+
+
+def test_suite_learns_reuses_family_harness_and_records_failure(learned_suite):
+    manifest, server, events, root = learned_suite
+    games = manifest.games
+    assert {g: r["status"] for g, r in games.items()} == {
+        "ConnectFour-v0-large": "done",
+        "Nim-v0": "failed",
+        "TicTacToe-v0": "done",
+        "ConnectFour-v0": "done",
+    }
+    # The variant ran after its base game and started from its harness: evaluated first, no LLM call.
+    large = games["ConnectFour-v0-large"]["result"]
+    assert large["seeded_from"] == "ConnectFour-v0" and large["reused"]
+    assert large["learned"]["llm_calls"] == 0 and large["seed_legal_rate"] == 1.0
+    assert events.index(("ConnectFour-v0", "done")) < events.index(("ConnectFour-v0-large", "running"))
+    for game in ("ConnectFour-v0", "TicTacToe-v0"):
+        learned = games[game]["result"]["learned"]
+        assert learned["llm_calls"] == 1 and learned["legal_rate"] == 1.0
+    # A game the model cannot do fails alone, with its reason; the others finished.
+    assert "no usable harness" in games["Nim-v0"]["error"]["message"]
+    assert (root / "suite" / "games" / "Nim-v0" / "error.txt").read_text().startswith("Traceback")
+    # Two games learned at the same time: their LLM calls overlapped at the endpoint.
+    assert server.max_in_flight == 2
+    assert len(server.requests) == manifest.data["totals"]["llm_calls"] + 2  # + Nim's 2 failed tries
+
+
+def test_suite_json_has_the_table_with_paper_columns(learned_suite):
+    _manifest, _, _, root = learned_suite
+    data = json.loads((root / "suite" / "suite.json").read_text())
+    rows = {row["game"]: row for row in data["table"]}
+    assert all(tuple(row) == TABLE_COLUMNS for row in rows.values())
+    ttt = rows["TicTacToe-v0"]
+    assert ttt["paper_learning_steps"] == 4 and ttt["paper_legal_rate"] == 1.0
+    assert ttt["eval_agent"] == "policy" and ttt["eval_legal_rate"] == 1.0 and ttt["eval_wdl"] is not None
+    assert rows["Nim-v0"]["error"].startswith("exception: RuntimeError")
+    assert data["totals"] | {"paper_learning_steps": 0} == {
+        "games": 4,
+        "pending": 0,
+        "running": 0,
+        "done": 3,
+        "failed": 1,
+        "reused": 1,
+        "llm_calls": 2,
+        "tokens": data["totals"]["tokens"],
+        "cost_usd": 0.0,
+        "eval_cost_usd": 0.0,
+        "paper_learning_steps": 0,
+    }
+    assert (root / "suite" / "games" / "TicTacToe-v0" / "eval" / "eval.json").is_file()
+
+
+def test_suite_stores_what_it_learned_in_the_library(learned_suite):
+    *_, root = learned_suite
+    lib = Library(root / "library")
+    stored = {e.game: e for e in lib.entries()}
+    assert set(stored) == {"ConnectFour-v0", "ConnectFour-v0-large", "TicTacToe-v0"}
+    assert stored["ConnectFour-v0"].llm_calls == 1 and stored["ConnectFour-v0"].model == "fake-model"
+    assert stored["ConnectFour-v0-large"].seeded_from == "ConnectFour-v0"
+    assert stored["ConnectFour-v0-large"].llm_calls == 0
+    assert "def _columns" in stored["ConnectFour-v0-large"].code
+
+
+def _seeded_library(path) -> Library:
+    lib = Library(path)
+    lib.put(LibraryEntry(game="TicTacToe-v0", mode="verifier", code=TICTACTOE, legal_rate=1.0, h=1.0))
+    lib.put(LibraryEntry(game="ConnectFour-v0", mode="verifier", code=CONNECT_FOUR, legal_rate=1.0, h=1.0))
+    return lib
+
+
+def test_interrupted_suite_resumes_without_redoing_finished_games(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _seeded_library(tmp_path / "lib")
+    config = SuiteConfig(
+        games=["TicTacToe-v0", "ConnectFour-v0"],
+        learn=LEARN,
+        eval_agent="policy",
+        matches=2,
+        library=str(tmp_path / "lib"),
+    )
+
+    def interrupt(game: str, status: str, record: dict) -> None:
+        if status == "done":
+            raise KeyboardInterrupt  # Ctrl-C after the first finished game
+
+    executor = LocalExecutor(1)
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(tmp_path / "s", executor, config=config, on_event=interrupt)
+    executor.close()
+    saved = SuiteManifest.load(tmp_path / "s")
+    statuses = sorted(r["status"] for r in saved.games.values())
+    assert statuses in (["done", "pending"], ["done", "running"])
+    first = next(g for g, r in saved.games.items() if r["status"] == "done")
+    finished_at = saved.games[first]["finished"]
+
+    executor = LocalExecutor(1)
+    try:
+        resumed = run_suite(tmp_path / "s", executor, resume=True)
+    finally:
+        executor.close()
+    assert all(r["status"] == "done" for r in resumed.games.values())
+    assert resumed.games[first]["attempts"] == 1 and resumed.games[first]["finished"] == finished_at
+    assert resumed.data["totals"]["reused"] == 2 and resumed.data["totals"]["llm_calls"] == 0
+
+
+def test_cli_suite_runs_prints_the_table_and_refuses_bad_input(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _seeded_library(tmp_path / "lib")
+    out = str(tmp_path / "s")
+    common = ["--out", out, "--library", str(tmp_path / "lib"), "--workers", "1"]
+    args = ["suite", "--games", "TicTacToe-v0", "--matches", "2", "--n-envs", "3", *common]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "TicTacToe-v0" in text and "1/1 done" in text and "reused" in text
+    assert main(args) == 2  # the suite exists: --resume or another --out
+    assert main(["suite", "--resume", *common]) == 0  # nothing left to do
+    assert main(["suite", "--games", "Chezz-v0", "--out", str(tmp_path / "t")]) == 2
+    assert main(["suite", "--resume", "--out", str(tmp_path / "none")]) == 2
+    assert main(["suite", "--games", "TicTacToe-v0", "--address", "x:1", "--out", str(tmp_path / "u")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and all(line.startswith("autoharness: error:") for line in err)
+    assert "did you mean" in err[1] and "no suite to resume" in err[2]
+
+
+def test_game_timeout_is_recorded_as_that_games_failure(tmp_path):
+    hold = threading.Event()
+
+    def never_answer(body: dict) -> str:
+        hold.wait(60)
+        return "late"
+
+    with FakeOpenAIServer(never_answer) as server:
+        config = SuiteConfig(
+            games=["Nim-v0"], learn=LEARN, llm="fake-model", base_url=server.base_url, game_timeout=6
+        )
+        executor = LocalExecutor(1)
+        start = time.perf_counter()
+        try:
+            manifest = run_suite(tmp_path / "s", executor, config=config)
+        finally:
+            hold.set()
+            executor.close()
+    assert time.perf_counter() - start < 30
+    error = manifest.games["Nim-v0"]["error"]
+    assert manifest.games["Nim-v0"]["status"] == "failed"
+    assert error == {"kind": "timeout", "type": "TaskTimeout", "message": "deadline of 6 s passed"}
