@@ -7,7 +7,8 @@ its whole iteration budget there. ``--latency`` adds a per-call delay like a rea
 
 Measured:
 
-1. speed-up of the local process pool, 2 workers vs 1, on the same suite (goal ≥ 1.8× on 2 cores);
+1. speed-up of the local process pool, 2 workers vs 1, on the same suite (goal ≥ 1.8× on 2 cores); the
+   fork server is started before the clock runs (both configurations fork their workers from it);
 2. LLM calls saved by the harness library on game families (a fresh library vs ``--no-library``);
 3. optional (``--ray``): the same suite on a local single-node Ray cluster.
 
@@ -30,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests pac
 from tests.llm.fake_openai import FakeOpenAIServer
 from tests.test_suite import SCRIPTED
 
-from autoharness.executors import make_executor
+from autoharness.executors import make_executor, map_unordered
 from autoharness.learn.config import LearnConfig
-from autoharness.suite import SuiteConfig, run_suite, select_games
+from autoharness.suite import WORKER_PRELOAD, SuiteConfig, run_suite, select_games
 
 WRONG = """import re
 
@@ -74,7 +75,7 @@ def run(
         matches=4,
         library=str(library) if library else None,
     )
-    ex = make_executor(executor, workers)
+    ex = make_executor(executor, workers, preload=WORKER_PRELOAD)
     start = time.perf_counter()
     try:
         manifest = run_suite(out, ex, config=config)
@@ -98,6 +99,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(scripted(args.latency)) as server:
         root = Path(tmp)
         games = select_games(args.games)
+        warm = make_executor("local", 1, preload=WORKER_PRELOAD)  # start the fork server outside the timing
+        list(map_unordered(warm, abs, [("warm-up", -1)]))
+        warm.close()
         common = {"base_url": server.base_url, "library": None}
         one = run(games, executor="local", workers=1, out=root / "w1", **common)
         two = run(games, executor="local", workers=2, out=root / "w2", **common)

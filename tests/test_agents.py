@@ -73,7 +73,7 @@ def test_candidates_cover_tictactoe_squares():
 @pytest.mark.parametrize("game", ["TicTacToe-v0", "2048-v0"])
 def test_random_agent_probes_clones_and_only_plays_legal_moves(game):
     env = make(game)
-    agents = [RandomAgent(seed=s) for s in range(env.num_players)]
+    agents = [RandomAgent() for _ in range(env.num_players)]
     end = play_match(env, agents, seed=1_000_003, max_steps=300)
     assert end.ended in ("done", "step_cap") and end.plies > 3 and end.reason is None
     assert sum(a.stats.moves for a in agents) == end.plies
@@ -83,7 +83,7 @@ def test_random_agent_probes_clones_and_only_plays_legal_moves(game):
 def test_random_agent_uses_the_harness_legal_list(pool):
     env = make("TicTacToe-v0")
     with pool.session(TICTACTOE, "filter") as session:
-        agents = [RandomAgent(session, seed=1), RandomAgent(seed=2)]
+        agents = [RandomAgent(session), RandomAgent()]
         play_match(env, agents, seed=1_000_000)
     assert agents[0].stats.legal_rate == 1.0 and not agents[0].stats.harness_failures
 
@@ -92,7 +92,7 @@ def test_policy_agent_plays_the_harness(pool):
     env = make("TicTacToe-v0")
     with pool.session(TICTACTOE, "policy") as session:
         agent = PolicyAgent(session)
-        play_match(env, [agent, RandomAgent(seed=5)], seed=1_000_001)
+        play_match(env, [agent, RandomAgent()], seed=1_000_001)
     assert agent.stats.legal_rate == 1.0
     assert agent.stats.fallback_moves == 0 and agent.stats.llm_calls == 0
 
@@ -101,7 +101,7 @@ def test_harness_crash_mid_match_is_recorded_and_the_match_completes(pool):
     env = make("TicTacToe-v0")
     with pool.session(CRASHES_ON_THIRD_MARK, "policy") as session:
         agent = PolicyAgent(session)
-        end = play_match(env, [agent, RandomAgent(seed=5)], seed=1_000_001)
+        end = play_match(env, [agent, RandomAgent()], seed=1_000_001)
     assert end.ended == "done" and end.rewards is not None
     assert len(agent.stats.harness_failures) == 1  # switched off after the first failure
     assert "exception" in agent.stats.harness_failures[0] and "boom" in agent.stats.harness_failures[0]
@@ -112,7 +112,7 @@ def test_harness_that_does_not_load_is_one_failure_and_fallback_plays(pool):
     env = make("TicTacToe-v0")
     with pool.session("def propose_action(obs:\n", "policy") as session:
         agent = PolicyAgent(session)
-        play_match(env, [agent, RandomAgent(seed=5)], seed=1_000_002)
+        play_match(env, [agent, RandomAgent()], seed=1_000_002)
     assert len(agent.stats.harness_failures) == 1 and "syntax_error" in agent.stats.harness_failures[0]
     assert agent.stats.fallback_moves == agent.stats.moves and agent.stats.legal_rate == 1.0
 
@@ -120,7 +120,7 @@ def test_harness_that_does_not_load_is_one_failure_and_fallback_plays(pool):
 def test_plain_llm_agent_parses_the_bracketed_action_and_counts_tokens():
     with FakeOpenAIServer(lambda body: first_empty(body["messages"])) as server:
         agent = LLMAgent(make_client("fake-a", base_url=server.base_url))
-        play_match(make("TicTacToe-v0"), [agent, RandomAgent(seed=3)], seed=1_000_000)
+        play_match(make("TicTacToe-v0"), [agent, RandomAgent()], seed=1_000_000)
     s = agent.stats
     assert s.legal_rate == 1.0 and s.llm_calls == s.moves == len(server.requests)
     assert s.prompt_tokens == 10 * s.llm_calls and s.completion_tokens > 0
@@ -135,7 +135,7 @@ def test_verifier_reprompts_after_the_harness_says_illegal(pool):
 
     with FakeOpenAIServer(reply) as server, pool.session(TICTACTOE, "verifier") as session:
         agent = VerifierAgent(make_client("fake-v", base_url=server.base_url), session)
-        play_match(make("TicTacToe-v0"), [RandomAgent(seed=3), agent], seed=1_000_000)
+        play_match(make("TicTacToe-v0"), [RandomAgent(), agent], seed=1_000_000)
     s = agent.stats
     assert s.caught >= 1  # [4] was proposed again after it was taken, and stopped
     assert s.legal_rate == 1.0 and s.retry_exhausted == 0
@@ -147,7 +147,7 @@ def test_verifier_reprompts_after_the_harness_says_illegal(pool):
 def test_verifier_after_the_retry_limit_plays_the_harness_proposal(pool):
     with FakeOpenAIServer(lambda body: "[4]") as server, pool.session(TICTACTOE, "verifier") as session:
         agent = VerifierAgent(make_client("fake-v", base_url=server.base_url), session, retries=2)
-        play_match(make("TicTacToe-v0"), [agent, RandomAgent(seed=3)], seed=1_000_000)
+        play_match(make("TicTacToe-v0"), [agent, RandomAgent()], seed=1_000_000)
     s = agent.stats
     assert s.moves >= 2 and s.legal_rate == 1.0
     assert s.retry_exhausted == s.fallback_moves == s.moves - 1  # every move after the first
@@ -163,7 +163,7 @@ def test_filter_agent_lets_the_llm_pick_from_the_code_list(pool):
 
     with FakeOpenAIServer(reply) as server, pool.session(TICTACTOE, "filter") as session:
         agent = FilterAgent(make_client("fake-f", base_url=server.base_url), session)
-        play_match(make("TicTacToe-v0"), [agent, RandomAgent(seed=4)], seed=1_000_000)
+        play_match(make("TicTacToe-v0"), [agent, RandomAgent()], seed=1_000_000)
     s = agent.stats
     assert s.legal_rate == 1.0 and s.caught == s.moves and s.llm_calls == 2 * s.moves
     assert "The legal actions in this state are: [0], [1]" in server.requests[0]["messages"][1]["content"]
@@ -184,7 +184,7 @@ def test_human_agent_reads_moves_and_warns_about_illegal_ones(pool):
 
     with pool.session(TICTACTOE, "verifier") as session:
         human = HumanAgent(session, read=read, write=shown.append)
-        play_match(make("TicTacToe-v0"), [human, RandomAgent(seed=6)], seed=1_000_000)
+        play_match(make("TicTacToe-v0"), [human, RandomAgent()], seed=1_000_000)
     assert human.stats.caught == 1 and human.stats.legal_rate == 1.0
     assert any("says [4] is illegal" in prompt for prompt in asked)
     assert "Current Board" in shown[0]

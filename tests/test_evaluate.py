@@ -91,6 +91,23 @@ def test_backbone_matrix_through_the_cli(tmp_path, capsys):
     assert saved["harness"]["sha256"] and len(saved["results"][0]["match_records"]) == 2
 
 
+def test_parallel_workers_give_the_same_matches_as_one():
+    def run(workers: int) -> list[tuple]:
+        with FakeOpenAIServer(lambda body: first_empty(body["messages"])) as server:
+            (result,) = evaluate(
+                "TicTacToe-v0",
+                [AgentSpec("verifier", "m")],
+                harness_source=TICTACTOE,
+                matches=6,
+                workers=workers,
+                make_llm=lambda model: make_client(model, base_url=server.base_url),
+            )
+        return [(m.index, m.seed, m.seat, m.steps, m.outcome, m.agent["llm_calls"]) for m in result.matches]
+
+    one = run(1)
+    assert len(one) == 6 and run(3) == one
+
+
 def test_single_agent_json_has_the_fields_at_top_level(tmp_path, capsys):
     argv = "eval 2048-v0 --agent random --matches 2 --max-steps 20 --json --out"
     assert main([*argv.split(), str(tmp_path)]) == 0
@@ -133,6 +150,7 @@ def test_llm_error_stops_early_but_keeps_what_was_played(tmp_path):
         (["eval", "Chess-v1", "--agent", "random"], "unknown game"),
         (["eval", "2048-v0", "--agent", "random", "--opponent", "random"], "1-player game"),
         (["eval", "TicTacToe-v0", "--agent", "random", "--matches", "0"], "must be ≥ 1"),
+        (["eval", "TicTacToe-v0", "--agent", "random", "--workers", "0"], "--workers"),
         (["play", "TicTacToe-v0", "--seat", "2"], "--seat"),
     ],
 )

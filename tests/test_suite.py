@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -228,38 +231,32 @@ def _seeded_library(path) -> Library:
     return lib
 
 
-def test_interrupted_suite_resumes_without_redoing_finished_games(tmp_path, monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+def test_suite_killed_with_sigkill_resumes_without_redoing_finished_games(tmp_path):
     _seeded_library(tmp_path / "lib")
-    config = SuiteConfig(
-        games=["TicTacToe-v0", "ConnectFour-v0"],
-        learn=LEARN,
-        eval_agent="policy",
-        matches=2,
-        library=str(tmp_path / "lib"),
-    )
-
-    def interrupt(game: str, status: str, record: dict) -> None:
-        if status == "done":
-            raise KeyboardInterrupt  # Ctrl-C after the first finished game
-
-    executor = LocalExecutor(1)
-    with pytest.raises(KeyboardInterrupt):
-        run_suite(tmp_path / "s", executor, config=config, on_event=interrupt)
-    executor.close()
-    saved = SuiteManifest.load(tmp_path / "s")
-    statuses = sorted(r["status"] for r in saved.games.values())
-    assert statuses in (["done", "pending"], ["done", "running"])
-    first = next(g for g, r in saved.games.items() if r["status"] == "done")
-    finished_at = saved.games[first]["finished"]
-
-    executor = LocalExecutor(1)
+    out = tmp_path / "s"
+    common = ["--out", str(out), "--workers", "1"]
+    cmd = [sys.executable, "-m", "autoharness.cli", "suite", "--games", "TicTacToe-v0,ConnectFour-v0"]
+    cmd += [*common, "--library", str(tmp_path / "lib"), "--matches", "2", "--n-envs", "3"]
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        resumed = run_suite(tmp_path / "s", executor, resume=True)
+        deadline = time.monotonic() + 90
+        done: list[str] = []
+        while not done and time.monotonic() < deadline and proc.poll() is None:
+            if (out / "suite.json").exists():  # every read parses: the manifest is replaced atomically
+                games = json.loads((out / "suite.json").read_text())["games"]
+                done = [g for g, r in games.items() if r["status"] == "done"]
+            time.sleep(0.05)
     finally:
-        executor.close()
+        proc.kill()  # SIGKILL, the suite process only: its pool workers must notice and leave by themselves
+        proc.wait()
+    assert len(done) == 1, "the suite should have been killed after its first game"
+    finished_at = json.loads((out / "suite.json").read_text())["games"][done[0]]["finished"]
+
+    assert main(["suite", "--resume", *common]) == 0
+    resumed = SuiteManifest.load(out)
     assert all(r["status"] == "done" for r in resumed.games.values())
-    assert resumed.games[first]["attempts"] == 1 and resumed.games[first]["finished"] == finished_at
+    assert resumed.games[done[0]]["attempts"] == 1 and resumed.games[done[0]]["finished"] == finished_at
     assert resumed.data["totals"]["reused"] == 2 and resumed.data["totals"]["llm_calls"] == 0
 
 

@@ -1,8 +1,8 @@
 """Test-time agents: the paper's three ways to use a harness, plus the baselines and a human.
 
-Every agent follows one small protocol: ``begin_match(env, player)`` (fresh per-match stats; the env is kept
-only so an agent may probe a *clone* of it), then ``act(observation, player) -> action``. The match loop
-(``autoharness.evaluate``) plays the action and records whether the environment accepted it.
+Every agent follows one small protocol: ``begin_match(env, player, seed)`` (fresh per-match stats and RNG;
+the env is kept only so an agent may probe a *clone* of it), then ``act(observation, player) -> action``.
+The match loop (``autoharness.evaluate``) plays the action and records whether the environment accepted it.
 
 | agent | LLM | harness calls | on a harness failure (crash, timeout, garbage) |
 |---|---|---|---|
@@ -95,7 +95,7 @@ class Agent(Protocol):
     name: str
     stats: AgentStats
 
-    def begin_match(self, env: Env, player: int) -> None: ...
+    def begin_match(self, env: Env, player: int, seed: int) -> None: ...
 
     def act(self, observation: str, player: int) -> str: ...
 
@@ -105,14 +105,17 @@ class _Base:
 
     name = "agent"
 
-    def __init__(self, harness: HarnessSession | None = None, seed: int = 0) -> None:
+    def __init__(self, harness: HarnessSession | None = None) -> None:
         self._harness = harness
-        self._rng = random.Random(seed)  # our own RNG: TextArena reseeds the global one
+        self._rng = random.Random()
         self._env: Env | None = None
         self._harness_on = False
         self.stats = AgentStats()
 
-    def begin_match(self, env: Env, player: int) -> None:
+    def begin_match(self, env: Env, player: int, seed: int) -> None:
+        """Reset stats, and the RNG from (match seed, seat): a match replays the same whatever ran before,
+        in any order or thread (our own RNG, never the global one TextArena reseeds)."""
+        self._rng = random.Random(f"{seed}:{player}")
         self._env = env
         self.stats = AgentStats()
         self._harness_on = self._harness is not None
@@ -224,9 +227,8 @@ class LLMAgent(_Base):
         *,
         params: Params | None = None,
         retries: int = RETRIES,
-        seed: int = 0,
     ) -> None:
-        super().__init__(harness, seed)
+        super().__init__(harness)
         self._client = client
         self._params = params or Params(temperature=1.0)
         self._retries = retries

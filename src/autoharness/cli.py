@@ -85,6 +85,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             matches=args.matches,
             make_llm=_llm_factory(args.base_url),
             max_steps=args.max_steps,
+            workers=args.workers,
             on_match=lambda result, _: progress.update(
                 task,
                 advance=1,
@@ -151,7 +152,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     from .executors import make_executor
     from .learn.config import LearnConfig
     from .library import default_root
-    from .suite import SuiteConfig, run_suite, select_games
+    from .suite import WORKER_PRELOAD, SuiteConfig, run_suite, select_games
 
     out = Path(args.out)
     config = None
@@ -174,7 +175,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
             game_timeout=args.game_timeout,
             library=None if args.no_library else str(args.library or default_root()),
         )
-    executor = make_executor(args.executor, args.workers, args.address)
+    executor = make_executor(args.executor, args.workers, args.address, WORKER_PRELOAD)
     done = 0
 
     def progress(game: str, status: str, record: dict[str, object]) -> None:
@@ -390,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--harness", help="harness file (or a learn run dir holding harness.py)")
     p.add_argument("--matches", type=int, help="default: 20 (1-player) / 40 (2-player, seats split evenly)")
     p.add_argument("--max-steps", type=int, default=1000, help="plies per match before it counts as a draw")
+    p.add_argument("--workers", type=int, default=1, help="matches played at once (threads; for LLM agents)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for the LLM agents")
     p.add_argument("--out", help="eval dir to write (default runs/eval-GAME-STAMP)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

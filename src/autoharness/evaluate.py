@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -177,7 +179,7 @@ def play_match(env: Env, agents: Sequence[Agent], seed: int, max_steps: int = MA
     """Play one game, seat ``p`` taken by ``agents[p]``."""
     turn = env.reset(seed)
     for player, agent in enumerate(agents):
-        agent.begin_match(env, player)
+        agent.begin_match(env, player, seed)
     for ply in range(1, max_steps + 1):
         agent = agents[turn.player]
         result = env.step(agent.act(turn.observation, turn.player))
@@ -234,22 +236,20 @@ class Harnesses:
         return self._stack.enter_context(self._pool.session(self.source, mode))
 
 
-def build_agent(
-    spec: AgentSpec, harnesses: Harnesses, make_llm: Callable[[str], LLMClient], *, seed: int
-) -> Agent:
+def build_agent(spec: AgentSpec, harnesses: Harnesses, make_llm: Callable[[str], LLMClient]) -> Agent:
     """The agent for ``spec``. A random agent uses the harness's legal list when it has one."""
     if spec.kind == "random":
         session = harnesses.open("filter")
         failure = session.load_failure if session is not None else None
         if failure is not None and failure.kind is FailureKind.MISSING_FUNCTION:
             session = None  # a verifier/policy harness: no list to draw from, probe instead
-        return RandomAgent(session, seed=seed)
+        return RandomAgent(session)
     harness = harnesses.open(HARNESS_KINDS[spec.kind]) if spec.needs_harness else None
     if spec.kind == "policy":
-        return PolicyAgent(harness, seed=seed)
+        return PolicyAgent(harness)
     assert spec.model is not None
     cls: type[LLMAgent] = {"llm": LLMAgent, "verifier": VerifierAgent, "filter": FilterAgent}[spec.kind]
-    return cls(make_llm(spec.model), harness, seed=seed)
+    return cls(make_llm(spec.model), harness)
 
 
 def run_match(
@@ -300,6 +300,7 @@ def evaluate(
     matches: int | None = None,
     make_llm: Callable[[str], LLMClient] | None = None,
     max_steps: int = MAX_STEPS,
+    workers: int = 1,
     on_match: Callable[[EvalResult, MatchRecord], None] | None = None,
 ) -> list[EvalResult]:
     """Evaluate each agent spec on ``game`` under the paper's protocol, all on the same seeds.
@@ -308,6 +309,10 @@ def evaluate(
     (endpoint gone, budget spent) or an ``EnvError`` (the game itself crashed on some action) stops that
     agent's evaluation: the matches played so far are kept and the reason is recorded in ``aborted``.
     The opponent of a 2-player game defaults to ``random``.
+
+    ``workers`` > 1 plays matches in threads, each with its own env, sandbox sessions and agents: worth it
+    for LLM agents (waiting on the endpoint), not for CPU-bound ones. Agents reseed per match, so results
+    do not depend on the number of workers.
     """
     num_players = _check(game, [*agents, *([opponent] if opponent else [])], harness_source, make_llm)
     if num_players == 1 and opponent is not None:
@@ -316,27 +321,59 @@ def evaluate(
     n = matches if matches is not None else MATCHES[num_players]
     if n < 1:
         raise ConfigError("--matches must be ≥ 1")
+    if workers < 1:
+        raise ConfigError("--workers must be ≥ 1")
     llm = make_llm or _no_llm
-    env = make(game)
+    plan = list(enumerate(match_plan(num_players, n)))
     results = []
     for spec in agents:
         result = EvalResult(game, str(spec), str(opponent) if opponent else None, num_players)
         results.append(result)
+        _play_all(result, spec, opponent, plan, harness_source, llm, max_steps, workers, on_match)
+    return results
+
+
+def _play_all(
+    result: EvalResult,
+    spec: AgentSpec,
+    opponent: AgentSpec | None,
+    plan: list[tuple[int, tuple[int, int]]],
+    harness_source: str | None,
+    make_llm: Callable[[str], LLMClient],
+    max_steps: int,
+    workers: int,
+    on_match: Callable[[EvalResult, MatchRecord], None] | None,
+) -> None:
+    """Play ``plan`` (index, (seed, seat)) for one agent spec into ``result``, on ``workers`` threads."""
+    lock, stop = threading.Lock(), threading.Event()
+
+    def play_share(share: list[tuple[int, tuple[int, int]]]) -> None:
+        """One worker: its own env, sandbox sessions and agents, playing every ``workers``-th match."""
+        env = make(result.game)
         with Harnesses(harness_source) as harnesses:
-            agent = build_agent(spec, harnesses, llm, seed=0)
-            opp = build_agent(opponent, harnesses, llm, seed=1) if opponent else None
-            for index, (seed, seat) in enumerate(match_plan(num_players, n)):
+            agent = build_agent(spec, harnesses, make_llm)
+            opp = build_agent(opponent, harnesses, make_llm) if opponent else None
+            for index, (seed, seat) in share:
+                if stop.is_set():
+                    return
                 try:
                     record = run_match(
                         env, agent, opp, index=index, seed=seed, seat=seat, max_steps=max_steps
                     )
                 except (LLMError, EnvError) as exc:  # endpoint gone, budget spent, env crashed on an action
-                    result.aborted = f"{type(exc).__name__}: {exc}"
-                    break
-                result.matches.append(record)
-                if on_match:
-                    on_match(result, record)
-    return results
+                    with lock:
+                        result.aborted = result.aborted or f"{type(exc).__name__}: {exc}"
+                    stop.set()
+                    return
+                with lock:
+                    result.matches.append(record)
+                    if on_match:
+                        on_match(result, record)
+
+    count = max(1, min(workers, len(plan)))
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(play_share, [plan[w::count] for w in range(count)]))  # re-raises a worker's error
+    result.matches.sort(key=lambda m: m.index)
 
 
 def play(
@@ -360,7 +397,7 @@ def play(
     opponent = opponent or (AgentSpec("random") if num_players == 2 else None)
     with Harnesses(harness_source) as harnesses:
         human = HumanAgent(harnesses.open("verifier"), read=read, write=write)
-        opp = build_agent(opponent, harnesses, make_llm or _no_llm, seed=seed) if opponent else None
+        opp = build_agent(opponent, harnesses, make_llm or _no_llm) if opponent else None
         return run_match(make(game), human, opp, index=0, seed=seed, seat=seat, max_steps=MAX_STEPS)
 
 

@@ -92,7 +92,8 @@ class ReportData:
 
     @property
     def results(self) -> list[dict[str, Any]]:
-        return [r for e in self.evals for r in e.results]
+        """Every agent's result summary, each tagged with the eval dir it came from (relative)."""
+        return [r | {"source": str(e.path.relative_to(self.source))} for e in self.evals for r in e.results]
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,13 +462,13 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem 
 color:#222;padding:0 1rem;line-height:1.45}
 h1{margin-bottom:.2rem}h2{border-bottom:2px solid #1565c0;padding-bottom:.2rem;margin-top:2.2rem}
 .meta{color:#666;font-size:.9rem}
-table{border-collapse:collapse;margin:.8rem 0;font-size:.88rem;width:100%}
+table{border-collapse:collapse;margin:.8rem 0;font-size:.84rem;width:100%}
 th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:right}
 th{background:#f3f6fb}td{white-space:nowrap}td.l,th.l{text-align:left;white-space:normal}
 td:first-child{white-space:nowrap}
 tr:nth-child(even) td{background:#fafafa}
 td.paper{color:#6d4c41;background:#fbf7f4}
-.wide{overflow-x:auto}.wide table{font-size:.76rem}td.l{min-width:5rem;max-width:24rem}
+.wide{overflow-x:auto}.suite table{font-size:.76rem}td.l{min-width:5rem;max-width:24rem}
 img{max-width:100%;border:1px solid #eee;margin:.6rem 0}
 .warn{color:#c62828}.note{color:#555;font-size:.85rem}
 code{background:#f3f3f3;padding:0 .25rem}
@@ -496,7 +497,7 @@ def _table(headers: list[str], rows: list[list[str]], paper_cols: frozenset[int]
     body = "".join(
         "<tr>" + "".join(f"<td{attrs(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 _NUMERIC = re.compile(r"^[-+]?[\d.,]+$|^—$|^\d+ / \d+ / \d+$")
@@ -514,7 +515,7 @@ def _suite_section(suite: SuiteData) -> str:
         [
             f"<h2>Suite <code>{html.escape(str(suite.path))}</code></h2>",
             f'<p class="note">{summary}</p>' if summary else "",
-            f'<div class="wide">{_table([c.replace("_", " ") for c in columns], cells, paper)}</div>'
+            f'<div class="suite">{_table([c.replace("_", " ") for c in columns], cells, paper)}</div>'
             if rows
             else "<p>No games yet.</p>",
         ]
@@ -598,6 +599,7 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
                     _fmt(p_reward.get("harness_as_policy")),
                     _fmt(p_legal.get("gemini_2_5_flash")),
                     *_cost_cells(r),
+                    _fmt(r["source"]),
                 ]
             )
         parts += [
@@ -618,6 +620,7 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
                     "caught",
                     "fallbacks",
                     "harness failures",
+                    "eval dir",
                 ],
                 rows,
                 frozenset({5, 6, 7}),
@@ -635,6 +638,7 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
                 _fmt(r["legal_rate"]),
                 _fmt(r["opponent_legal_rate"]),
                 *_cost_cells(r),
+                _fmt(r["source"]),
             ]
             for r in two
         ]
@@ -656,6 +660,7 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
                     "caught",
                     "fallbacks",
                     "harness failures",
+                    "eval dir",
                 ],
                 rows,
             ),

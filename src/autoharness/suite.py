@@ -52,6 +52,15 @@ from .library import Library, LibraryEntry, atomic_write
 SUITE_FILE = "suite.json"
 SUITE_FORMAT = "autoharness-suite"
 SUITE_VERSION = 1
+WORKER_PRELOAD = (
+    "autoharness.suite",
+    "autoharness.envs.textarena",
+    "autoharness.learn.loop",
+    "autoharness.llm",
+    "autoharness.evaluate",
+    "openai",  # the SDK the LLM client imports on first use (~1,300 modules)
+)
+"""What a local worker imports before its first game (``LocalExecutor(preload=...)``): seconds per worker."""
 OFFLINE_LLMS = ("replay", "manual")
 """LLM spec prefixes that cannot act at test time (a transcript has no answers to evaluation prompts)."""
 
@@ -230,10 +239,9 @@ def run_game(task: GameTask) -> dict[str, Any]:
     if code is None:
         code, result["learned"], result["model"] = _learn(task.game, cfg, game_dir / "learn")
     atomic_write(game_dir / "harness.py", code)
-    result["code_path"] = str(game_dir / "harness.py")
     result["eval"] = _evaluate(task.game, cfg, code, game_dir / "eval")
     result["seconds"] = round(time.perf_counter() - start, 2)
-    return result
+    return result | {"code": code}  # the scheduler's copy: a Ray node's disk may not be the driver's
 
 
 def _score_code(game: str, config: LearnConfig, code: str) -> Any:
@@ -347,9 +355,13 @@ class SuiteManifest:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from exc
-        if data.get("format") != SUITE_FORMAT or data.get("version") != SUITE_VERSION:
+        stamp = (data.get("format"), data.get("version")) if isinstance(data, dict) else None
+        if stamp != (SUITE_FORMAT, SUITE_VERSION):
             raise ConfigError(f"{path} is not a version-{SUITE_VERSION} autoharness suite manifest")
-        return cls(directory, data)
+        try:
+            return cls(directory, data)
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}: damaged suite manifest ({type(exc).__name__}: {exc})") from exc
 
     @property
     def games(self) -> dict[str, dict[str, Any]]:
@@ -497,7 +509,11 @@ def _record(manifest: SuiteManifest, outcome: Outcome, library: Library | None, 
         error = {"kind": str(err.kind), "type": err.type, "message": err.message}
         manifest.mark(game, status="failed", finished=_now(), error=error)
         return
-    result: dict[str, Any] = outcome.value
+    result: dict[str, Any] = dict(outcome.value)
+    code: str = result.pop("code")
+    game_dir = manifest.game_dir(game)
+    game_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(game_dir / "harness.py", code)
     if library is not None:
         learned = result["learned"]
         seed_game = result.get("seeded_from")
@@ -505,12 +521,12 @@ def _record(manifest: SuiteManifest, outcome: Outcome, library: Library | None, 
             LibraryEntry(
                 game=game,
                 mode=cfg.learn.mode,
-                code=Path(result["code_path"]).read_text(encoding="utf-8"),
+                code=code,
                 legal_rate=learned["legal_rate"] or 0.0,
                 h=learned.get("h"),
                 model=result.get("model"),
                 llm_calls=learned.get("llm_calls") or 0,
-                source=str(manifest.game_dir(game)),
+                source=str(game_dir),
                 seeded_from=seed_game if seed_game != game else None,
                 created=_now(),
             )
@@ -526,6 +542,7 @@ def with_learn_overrides(config: LearnConfig, **overrides: Any) -> LearnConfig:
 __all__ = [
     "SUITE_FILE",
     "TABLE_COLUMNS",
+    "WORKER_PRELOAD",
     "GameTask",
     "SuiteConfig",
     "SuiteManifest",

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,23 @@ def test_bad_transcripts_are_config_errors(tmp_path: Path) -> None:
         ReplayClient(bad)
     with pytest.raises(RunStoreError, match="no LLM cache"):
         export_transcript(tmp_path / "nothing.sqlite", tmp_path / "out.jsonl")
+
+
+def test_identical_requests_from_parallel_threads_are_paid_once(tmp_path: Path) -> None:
+    def slow(messages: list) -> str:
+        time.sleep(0.1)
+        return "shared"
+
+    llm = ScriptedLLM(slow, model="m1")
+    client = MeteredClient(llm, cache=ResponseCache(tmp_path / "c.sqlite"))
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(client.complete(CHAT)[0].text)) for _ in range(4)
+    ]
+    other = threading.Thread(target=client.complete, args=([{"role": "user", "content": "other"}],))
+    for t in [*threads, other]:
+        t.start()
+    for t in [*threads, other]:
+        t.join()
+    assert results == ["shared"] * 4 and llm.calls == 2
+    assert client.ledger.totals().cached_calls == 3 and not client._inflight

@@ -311,3 +311,12 @@ def test_public_names():
 
     assert set(sandbox.__all__) >= {"WorkerPool", "HarnessSession", "check_source", "sandbox_status", "Mode"}
     assert all(hasattr(sandbox, name) for name in sandbox.__all__)
+
+
+def test_a_harness_process_that_will_not_exit_does_not_cost_the_next_session(pool):
+    src = harness(
+        "import _thread\n_thread.start_new_thread(lambda: [None for _ in iter(int, 1)], ())\nreturn 'x'"
+    )
+    with pool.session(src, "policy") as s:  # its thread hogs the process; it is not kept after the session
+        assert s.propose_action("") == "x"
+    assert_pool_works(pool)

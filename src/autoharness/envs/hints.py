@@ -37,7 +37,7 @@ _LIST_LINE = re.compile(
 )
 """A move list, matched at the start of a line."""
 
-_KEYWORDS = ("valid", "available", "legal", "possible", "your", "you must")
+_KEYWORDS = ("valid", "available", "legal", "possible", "options", "must")
 """Words every label contains: ``in``/``find`` on them pick the few lines worth matching. A regex scanning
 the whole text costs ~50 ns per character here, more than TextArena's own step for small games."""
 

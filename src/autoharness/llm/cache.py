@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +38,9 @@ _COLUMNS = (
 )
 
 
+_SETUP_ATTEMPTS = 40
+
+
 class ResponseCache:
     """Thread-safe handle on one cache file (one connection per handle, guarded by a lock)."""
 
@@ -48,11 +52,24 @@ class ResponseCache:
             self._conn = sqlite3.connect(
                 self.path, timeout=30.0, check_same_thread=False, isolation_level=None
             )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute(_SCHEMA)
+            self._setup()
         except (sqlite3.Error, OSError) as exc:
             raise RunStoreError(f"cannot use LLM cache {self.path}: {exc}") from exc
+
+    def _setup(self) -> None:
+        """Switch to WAL and create the table. Two processes creating the same file at once can get
+        SQLITE_BUSY from the journal-mode switch without SQLite's busy handler being consulted, so that
+        step is retried (bounded) rather than failing the run."""
+        for attempt in range(_SETUP_ATTEMPTS):
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=FULL")
+                self._conn.execute(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == _SETUP_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def get(self, key: str) -> TranscriptRecord | None:
         rows = self._query(f"SELECT {_COLUMNS} FROM replies WHERE key = ?", (key,))

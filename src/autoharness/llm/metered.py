@@ -2,13 +2,17 @@
 
 Per sample of a request: answered from the cache if it holds it (free, counted as cached); otherwise
 the budget is checked *before* the backend is asked, and the new reply is priced, stored in the cache
-(committed before it is returned) and added to the ledger.
+(committed before it is returned) and added to the ledger. Threads asking the same request at the same
+time wait for each other, so it is paid once; the others get it from the cache.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from ..errors import ConfigError
@@ -47,6 +51,23 @@ class MeteredClient:
         self.ledger = ledger if ledger is not None else Ledger()
         self.budget = budget
         self.price = price
+        self._guard = threading.Lock()
+        self._inflight: dict[str, tuple[threading.Lock, list[int]]] = {}
+
+    @contextmanager
+    def _exclusive(self, key: str) -> Iterator[None]:
+        """Serialise identical requests (only those); the entry goes once its last user is done."""
+        with self._guard:
+            lock, users = self._inflight.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                users[0] -= 1
+                if users[0] == 0:
+                    del self._inflight[key]
 
     def complete(self, messages: list[Message], params: Params = DEFAULT_PARAMS) -> list[Completion]:
         if params.n < 1 or params.sample_offset < 0:
@@ -54,6 +75,14 @@ class MeteredClient:
                 f"need n >= 1 and sample_offset >= 0, got n={params.n}, offset={params.sample_offset}"
             )
         wanted = key_params(params)
+        if self.cache is None:
+            return self._complete(messages, params, wanted)
+        with self._exclusive(request_key(self.model, messages, wanted, -1)):
+            return self._complete(messages, params, wanted)
+
+    def _complete(
+        self, messages: list[Message], params: Params, wanted: dict[str, object]
+    ) -> list[Completion]:
         indices = list(range(params.sample_offset, params.sample_offset + params.n))
         found: dict[int, Completion] = {}
         cached_records: list[CallRecord] = []

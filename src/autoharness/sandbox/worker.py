@@ -204,7 +204,12 @@ class Worker:
             self.warm[2].close()
             self.warm = None
         if self._exit_pending:
-            self.exit_status()
+            try:
+                self.exit_status()
+            except WorkerLost:  # the last harness process will not go away: not this session's fault
+                self.kill()
+                self.ensure()
+        assert self._ctl is not None
         self._ctl.send({"op": "load", "id": self.spawns, "source": source, "mode": mode}, timeout)
         self._exit_pending = True
         return Channel(self._ctl.recv_socket(timeout), self.max_frame)
