@@ -1,9 +1,10 @@
 """Suite throughput and the harness library's savings, on real games with a scripted model endpoint.
 
 No model API is reachable here, so the "LLM" is the loopback OpenAI-compatible server of the tests
-(``tests/llm/fake_openai.py``) answering like a model would: a correct harness for Tic Tac Toe and Connect
-Four (from ``tests/test_suite.py``), and for every other game a plausible but wrong one, so the learner spends
-its whole iteration budget there. ``--latency`` adds a per-call delay like a real endpoint's.
+(``tests/llm/fake_openai.py``) answering like a model would: a correct harness for Tic Tac Toe, Connect
+Four, Nim and Tower of Hanoi (``tests/test_suite.py``), and for every other game a plausible but wrong one,
+so the learner spends its whole iteration budget there. ``--latency`` adds a per-call delay like a
+real endpoint's.
 
 Measured:
 
@@ -47,8 +48,14 @@ def is_legal_action(obs, action):
     return True
 """
 
-SPEED_GAMES = "TicTacToe-v0,ConnectFour-v0,Nim-v0,Othello-v0,Checkers-v0,Breakthrough-v0,Chess-v0,Crusade-v0"
-FAMILY_GAMES = "ConnectFour-v0,ConnectFour-v0-large,ConnectFour-v0-blind,TicTacToe-v0"
+SPEED_GAMES = (
+    "TicTacToe-v0,ConnectFour-v0,Nim-v0,TowerOfHanoi-v0-extreme,"
+    "Othello-v0,Checkers-v0,Breakthrough-v0,Chess-v0"
+)
+FAMILY_GAMES = (
+    "ConnectFour-v0,ConnectFour-v0-large,ConnectFour-v0-blind,Nim-v0,Nim-v0-medium,Nim-v0-large,"
+    "TowerOfHanoi-v0,TowerOfHanoi-v0-medium,TowerOfHanoi-v0-hard,TowerOfHanoi-v0-hardcore,TowerOfHanoi-v0-extreme"
+)
 LEARN = LearnConfig(n_envs=10, parallelism=1, max_iterations=4)
 
 

@@ -76,7 +76,68 @@ def legal_actions(obs):
     return [f"[{c}]" for c in _columns(obs)]
 '''
 
-SCRIPTED = {"Tic Tac Toe": TICTACTOE, "Connect Four": CONNECT_FOUR}
+TOWER_OF_HANOI = '''import re
+
+
+def _towers(obs):
+    """Tower name → disks bottom to top, from the last board printed."""
+    board = obs.rsplit("Current Board:", 1)[-1]
+    towers = re.findall(r"([A-Z]): \\[([^\\]]*)\\]", board)
+    return {name: [int(d) for d in re.findall(r"\\d+", disks)] for name, disks in towers}
+
+
+def legal_actions(obs):
+    towers = _towers(obs)
+    moves = []
+    for src, disks in towers.items():
+        for dst, others in towers.items():
+            if src != dst and disks and (not others or others[-1] > disks[-1]):
+                moves.append(f"[{src} {dst}]")
+    return moves
+
+
+def propose_action(obs):
+    moves = legal_actions(obs)
+    return moves[0] if moves else "[A C]"
+
+
+def is_legal_action(obs, action):
+    m = re.fullmatch(r"\\s*\\[([A-Z])\\s+([A-Z])\\]\\s*", action)
+    return bool(m) and f"[{m.group(1)} {m.group(2)}]" in legal_actions(obs)
+'''
+
+NIM = '''import re
+
+
+def _piles(obs):
+    """Pile index → objects left, from the last pile listing printed."""
+    listing = obs.rsplit("Current Pile", 1)[-1]
+    return {int(i): int(n) for i, n in re.findall(r"pile (\\d+): (\\d+)", listing)}
+
+
+def legal_actions(obs):
+    return [f"[{i} {q}]" for i, n in _piles(obs).items() for q in range(1, n + 1)]
+
+
+def propose_action(obs):
+    piles = {i: n for i, n in _piles(obs).items() if n > 0}
+    return f"[{min(piles)} 1]" if piles else "[0 1]"
+
+
+def is_legal_action(obs, action):
+    m = re.fullmatch(r"\\s*\\[(\\d+)\\s+(\\d+)\\]\\s*", action)
+    if not m:
+        return False
+    pile, quantity = int(m.group(1)), int(m.group(2))
+    return 1 <= quantity <= _piles(obs).get(pile, 0)
+'''
+
+SCRIPTED = {
+    "Tic Tac Toe": TICTACTOE,
+    "Connect Four": CONNECT_FOUR,
+    "Tower of Hanoi": TOWER_OF_HANOI,
+    "Welcome to Nim": NIM,
+}
 """What the scripted model answers, by the game named in the prompt (the game's own rules text)."""
 
 
@@ -123,14 +184,16 @@ def test_schedule_runs_families_together_base_game_first():
 
 
 def test_paper_columns_come_from_the_published_tables():
-    assert paper_columns("2048-v0", "verifier") == {
+    assert paper_columns("2048-v0", "verifier:gemini-2.5-flash") == {
         "paper_learning_steps": 27,
         "paper_legal_rate": 1.0,
         "paper_eval_set": True,
         "paper_reward": 0.308,
     }
     assert paper_columns("2048-v0", "policy")["paper_reward"] == 0.912
-    assert paper_columns("Chess-v0-long", "verifier")["paper_reward"] is None
+    assert paper_columns("2048-v0", "llm:gemini-2.5-flash")["paper_reward"] == 0.215
+    assert paper_columns("2048-v0", "random")["paper_reward"] is None
+    assert paper_columns("Chess-v0-long", "policy")["paper_reward"] is None
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +207,7 @@ def learned_suite(tmp_path_factory):
 
     with FakeOpenAIServer(slow_reply) as server:
         config = SuiteConfig(
-            games=select_games("ConnectFour-v0-large,Nim-v0,TicTacToe-v0,ConnectFour-v0"),
+            games=select_games("ConnectFour-v0-large,Othello-v0,TicTacToe-v0,ConnectFour-v0"),
             learn=LEARN,
             llm="fake-model",
             base_url=server.base_url,
@@ -168,7 +231,7 @@ def test_suite_learns_reuses_family_harness_and_records_failure(learned_suite):
     games = manifest.games
     assert {g: r["status"] for g, r in games.items()} == {
         "ConnectFour-v0-large": "done",
-        "Nim-v0": "failed",
+        "Othello-v0": "failed",
         "TicTacToe-v0": "done",
         "ConnectFour-v0": "done",
     }
@@ -181,11 +244,11 @@ def test_suite_learns_reuses_family_harness_and_records_failure(learned_suite):
         learned = games[game]["result"]["learned"]
         assert learned["llm_calls"] == 1 and learned["legal_rate"] == 1.0
     # A game the model cannot do fails alone, with its reason; the others finished.
-    assert "no usable harness" in games["Nim-v0"]["error"]["message"]
-    assert (root / "suite" / "games" / "Nim-v0" / "error.txt").read_text().startswith("Traceback")
+    assert "no usable harness" in games["Othello-v0"]["error"]["message"]
+    assert (root / "suite" / "games" / "Othello-v0" / "error.txt").read_text().startswith("Traceback")
     # Two games learned at the same time: their LLM calls overlapped at the endpoint.
     assert server.max_in_flight == 2
-    assert len(server.requests) == manifest.data["totals"]["llm_calls"] + 2  # + Nim's 2 failed tries
+    assert len(server.requests) == manifest.data["totals"]["llm_calls"] + 2  # + Othello's 2 failed tries
 
 
 def test_suite_json_has_the_table_with_paper_columns(learned_suite):
@@ -196,7 +259,7 @@ def test_suite_json_has_the_table_with_paper_columns(learned_suite):
     ttt = rows["TicTacToe-v0"]
     assert ttt["paper_learning_steps"] == 4 and ttt["paper_legal_rate"] == 1.0
     assert ttt["eval_agent"] == "policy" and ttt["eval_legal_rate"] == 1.0 and ttt["eval_wdl"] is not None
-    assert rows["Nim-v0"]["error"].startswith("exception: RuntimeError")
+    assert rows["Othello-v0"]["error"].startswith("exception: RuntimeError")
     assert data["totals"] | {"paper_learning_steps": 0} == {
         "games": 4,
         "pending": 0,
@@ -231,6 +294,24 @@ def _seeded_library(path) -> Library:
     return lib
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    parents = {}
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                with open(f"/proc/{stat}/stat") as handle:
+                    parents[int(stat)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 def test_suite_killed_with_sigkill_resumes_without_redoing_finished_games(tmp_path):
     _seeded_library(tmp_path / "lib")
     out = tmp_path / "s"
@@ -247,10 +328,15 @@ def test_suite_killed_with_sigkill_resumes_without_redoing_finished_games(tmp_pa
                 games = json.loads((out / "suite.json").read_text())["games"]
                 done = [g for g, r in games.items() if r["status"] == "done"]
             time.sleep(0.05)
+        helpers = _descendants(proc.pid)  # fork server, its workers, the sandbox below them
     finally:
         proc.kill()  # SIGKILL, the suite process only: its pool workers must notice and leave by themselves
         proc.wait()
     assert len(done) == 1, "the suite should have been killed after its first game"
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{pid}") for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert helpers and not [pid for pid in helpers if os.path.exists(f"/proc/{pid}")], "orphans left running"
     finished_at = json.loads((out / "suite.json").read_text())["games"][done[0]]["finished"]
 
     assert main(["suite", "--resume", *common]) == 0

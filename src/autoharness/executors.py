@@ -119,21 +119,35 @@ def guarded_call(fn: Callable[[Any], Any], arg: Any, timeout: float | None) -> t
             signal.signal(signal.SIGALRM, previous)
 
 
-def _exit_when_orphaned(poll_seconds: float = 1.0) -> None:
-    """Pool-worker initializer: end this worker if the suite process dies (``kill -9``).
+def _exit_when_orphaned(owner: int, poll_seconds: float = 1.0) -> None:
+    """Pool-worker initializer: end this worker when the process that owns the pool dies (``kill -9``).
 
     Otherwise an orphaned worker would keep learning its game and write into the run directory that a
-    ``--resume`` is about to continue. Forkserver workers are children of the fork server, which exits
-    when the suite process does, so a change of parent pid is the signal.
+    ``--resume`` is about to continue. The owner is watched by pid, not as our parent: a forkserver
+    worker's parent is the fork server, which itself stays up while any worker lives.
     """
-    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while _alive(owner):
             time.sleep(poll_seconds)
         os._exit(70)
 
-    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie counts as dead: it is gone, just not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no procfs: fall back to a signal-0 probe
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 @dataclass(slots=True)
@@ -193,7 +207,10 @@ class LocalExecutor:
     def _start(self, task: _Task) -> None:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=self._ctx, initializer=_exit_when_orphaned
+                max_workers=self.workers,
+                mp_context=self._ctx,
+                initializer=_exit_when_orphaned,
+                initargs=(os.getpid(),),
             )
         future = self._pool.submit(guarded_call, task.fn, task.arg, task.timeout)
         self._running[future] = task

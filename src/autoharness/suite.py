@@ -90,8 +90,8 @@ TABLE_COLUMNS = (
     "paper_reward",
 )
 """Row keys of ``suite.json["table"]``; ``paper_*`` are the paper's published figures for the same game
-(``paper_reward``: 1-player evaluation games only — "flash_plus_harness" for verifier/filter suites,
-"harness_as_policy" for policy suites)."""
+(``paper_reward``: 1-player evaluation games only, for the same kind of agent as ours — see
+``PAPER_REWARD_COLUMN``)."""
 
 
 # ---------------------------------------------------------------- game selection and the paper's columns
@@ -140,17 +140,30 @@ def _paper_tables() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]
     return rows("games145.tsv"), rows("reward_1p.tsv")
 
 
-def paper_columns(game: str, mode: str) -> dict[str, Any]:
-    """The paper's published figures for ``game``, as the ``paper_*`` columns of the table."""
+PAPER_REWARD_COLUMN = {
+    "policy": "harness_as_policy",
+    "verifier": "flash_plus_harness",
+    "filter": "flash_plus_harness",
+    "llm": "gemini_2_5_flash",
+}
+"""Eval agent kind → the paper's reward column for the same kind of agent (``reward_1p.tsv``)."""
+
+
+def paper_columns(game: str, eval_agent: str | None) -> dict[str, Any]:
+    """The paper's published figures for ``game``, as the ``paper_*`` columns of the table.
+
+    ``paper_reward`` is the paper's reward for the agent kind of ``eval_agent`` (a spec like ``policy`` or
+    ``verifier:MODEL``), published for the 1-player evaluation games only; None elsewhere.
+    """
     games, rewards = _paper_tables()
     row = games[game]
     reward_row = rewards.get(game)
-    column = "harness_as_policy" if mode == "policy" else "flash_plus_harness"
+    column = PAPER_REWARD_COLUMN.get(eval_agent.split(":", 1)[0]) if eval_agent else None
     return {
         "paper_learning_steps": int(row["learning_steps"]),
         "paper_legal_rate": float(row["legal_action_rate"]),
         "paper_eval_set": row["eval_set"] == "yes",
-        "paper_reward": float(reward_row[column]) if reward_row else None,
+        "paper_reward": float(reward_row[column]) if reward_row and column else None,
     }
 
 
@@ -414,7 +427,7 @@ class SuiteManifest:
             "seconds": result.get("seconds"),
             "error": f"{error['kind']}: {error['type']}: {error['message']}" if error else None,
         }
-        return row | paper_columns(game, self.config.learn.mode)
+        return row | paper_columns(game, self.config.resolved_eval_agent)
 
     def totals(self) -> dict[str, Any]:
         records = list(self.games.values())
@@ -540,6 +553,7 @@ def with_learn_overrides(config: LearnConfig, **overrides: Any) -> LearnConfig:
 
 
 __all__ = [
+    "PAPER_REWARD_COLUMN",
     "SUITE_FILE",
     "TABLE_COLUMNS",
     "WORKER_PRELOAD",

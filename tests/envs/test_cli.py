@@ -24,10 +24,11 @@ def test_games_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     assert "WildTicTacToe-v0" in out and "paper learning steps" in out
 
 
-def test_show_prints_exactly_the_first_observation(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["show", "Othello-v0", "--seed", "3"]) == 0
+@pytest.mark.parametrize("game_id", ["Othello-v0", "RushHour-v0"])  # RushHour prints while generating
+def test_show_prints_exactly_the_first_observation(game_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", game_id, "--seed", "3"]) == 0
     out = capsys.readouterr().out
-    assert out == make("Othello-v0").reset(3).observation + "\n"
+    assert out == make(game_id).reset(3).observation + "\n"
     assert "Valid moves" not in out
 
 

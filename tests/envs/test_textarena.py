@@ -102,6 +102,13 @@ def test_normalized_reward_maps_each_family_to_unit_interval() -> None:
     assert one.normalized_reward({0: -1.0}, 0) == 0.0  # Bandit/Secretary's invalid-move −1
 
 
+def test_games_debug_prints_are_silenced(capsys: pytest.CaptureFixture[str]) -> None:
+    env = make("NewRecruit-v0")
+    env.reset(0)
+    assert env.step("[Propose] CCAACCCC").legal
+    assert capsys.readouterr().out == ""
+
+
 def test_network_is_cut_in_env_tests() -> None:
     with pytest.raises(NetworkUsed):
         socket.create_connection(("pypi.org", 443))

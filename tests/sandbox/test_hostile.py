@@ -89,6 +89,10 @@ CASES = {
         {FailureKind.TIMEOUT},
     ),
     "ctypes_segfault": ("ctypes.string_at(0)", {FailureKind.KILLED}),
+    "fills_its_tmp": (
+        "with open('/tmp/big', 'wb') as f:\n    f.write(b'x' * (48 << 20))",
+        {FailureKind.EXCEPTION, FailureKind.KILLED},
+    ),
     "huge_print": ("for _ in range(200):\n    print('x' * 100_000)\nreturn 'a'", {FailureKind.OVERSIZED}),
     "huge_return": ("return 'x' * 5_000_000", {FailureKind.OVERSIZED}),
     "str_subclass": ("class S(str):\n    pass\nreturn S('a')", {FailureKind.BAD_RETURN}),
@@ -320,3 +324,13 @@ def test_a_harness_process_that_will_not_exit_does_not_cost_the_next_session(poo
     with pool.session(src, "policy") as s:  # its thread hogs the process; it is not kept after the session
         assert s.propose_action("") == "x"
     assert_pool_works(pool)
+
+
+def test_workers_outlive_the_thread_that_started_them():
+    with WorkerPool(1, limits=TEST_LIMITS) as fresh:
+        starter = threading.Thread(target=assert_pool_works, args=(fresh,))
+        starter.start()
+        starter.join()  # bwrap's die-with-parent is per thread: the worker must not die with this one
+        with fresh.session(GOOD, "policy") as s:
+            assert s.propose_action("ok") == "OK"
+        assert fresh._all[0].spawns == 1

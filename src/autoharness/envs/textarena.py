@@ -33,16 +33,15 @@ Rewards (``reward_range``, ``normalized_reward``): two-player games end with +1 
 TowerOfHanoi...: completion fraction; Blackjack: share of hands won; Bandit: 1 for the best button, else
 TextArena's "regret" of the pick; Secretary: 1 or 0); the −1 some give for an illegal move is clipped to 0.
 
-``StepResult.info`` carries ``end``: TextArena's own reason text when a game ends normally. Resets are
-cached per (game, seed) (some generators take seconds) and the progress lines some games print while
-generating are swallowed, so ``autoharness show`` prints exactly the observation.
+``StepResult.info`` carries ``end``: TextArena's own reason text when a game ends normally. Slow resets
+are cached per (game, seed). The debug lines some games ``print`` are silenced (``print`` is rebound in
+game modules, so threads and the caller's stdout are untouched): ``autoharness show`` prints exactly the
+observation.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import random
 import re
 import sys
@@ -82,24 +81,28 @@ class _RandomRouter(threading.local):
 
 
 _ROUTER = _RandomRouter()
-_routed_module_count = 0
+_adopted_module_count = 0
 
 
-def _route_textarena_random() -> bool:
-    """Rebind ``random`` in every TextArena module imported so far (games are imported lazily by make).
+def _silent(*args: object, **kwargs: object) -> None:
+    """Replaces ``print`` inside game modules (RushHour, FrozenLake, NewRecruit print debug lines)."""
 
-    Returns whether any module was rebound.
-    """
-    global _routed_module_count
-    if len(sys.modules) == _routed_module_count:
+
+def _adopt_textarena_modules() -> bool:
+    """Rebind ``random`` in every TextArena module imported so far, and ``print`` in its game modules
+    (games are imported lazily by ``ta.make``). Returns whether any module was new."""
+    global _adopted_module_count
+    if len(sys.modules) == _adopted_module_count:
         return False
-    rebound = False
+    adopted = False
     for name, module in list(sys.modules.items()):
         if name.startswith("textarena") and getattr(module, "random", None) is random:
             module.random = _ROUTER  # type: ignore[attr-defined]
-            rebound = True
-    _routed_module_count = len(sys.modules)
-    return rebound
+            adopted = True
+        if name.startswith("textarena.envs.") and name != "textarena.envs.registration":
+            module.print = _silent  # type: ignore[attr-defined]
+    _adopted_module_count = len(sys.modules)
+    return adopted
 
 
 _RESET_CACHE: OrderedDict[tuple[str, int], tuple[Any, random.Random]] = OrderedDict()
@@ -136,11 +139,14 @@ class TextArenaEnv:
         if cached is None:
             self._rng = random.Random(seed)
             started = time.perf_counter()
-            with self._running(), contextlib.redirect_stdout(io.StringIO()):  # some games print progress
+            previous, _ROUTER.active = _ROUTER.active, self._rng
+            try:
                 game = ta.make(f"{self.id}-raw")
-                if _route_textarena_random():  # first use of this game's modules: build again, now routed
+                if _adopt_textarena_modules():  # first use of this game's modules: build again, now routed
                     game = ta.make(f"{self.id}-raw")
                 game.reset(num_players=self.num_players, seed=seed)
+            finally:
+                _ROUTER.active = previous
             if time.perf_counter() - started > _SLOW_RESET:
                 with _CACHE_LOCK:
                     _RESET_CACHE[key] = copy.deepcopy((game, self._rng))
@@ -160,7 +166,7 @@ class TextArenaEnv:
         game, player = self._game, self._player
         self._invalid.clear()
         body_key = _SIMULTANEOUS_BODIES.get(self._family)
-        previous, _ROUTER.active = _ROUTER.active, self._rng  # as _Running, inlined: this is the hot path
+        previous, _ROUTER.active = _ROUTER.active, self._rng
         try:
             done, _ = game.step(action)
         except Exception as exc:  # a TextArena bug on some input: surface it, never hide it
@@ -211,9 +217,6 @@ class TextArenaEnv:
         if new._game is not None:
             new._hook_invalid_moves()  # the copied hook still reports to the original env
         return new
-
-    def _running(self) -> _Running:
-        return _Running(self._rng)
 
     def _hook_invalid_moves(self) -> None:
         state = self._game.state
@@ -271,22 +274,6 @@ def _unpack(message: tuple[Any, Any, Any]) -> tuple[int, str, ta.ObservationType
         return sender, text, kind
     fields = {type(v): v for v in message}
     return fields.get(int, ta.GAME_ID), str(fields.get(str, "")), fields.get(ta.ObservationType, kind)
-
-
-class _Running:
-    """Context: route TextArena's ``random`` to one env's generator for the duration of a call."""
-
-    __slots__ = ("_previous", "_rng")
-
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-
-    def __enter__(self) -> None:
-        self._previous = _ROUTER.active
-        _ROUTER.active = self._rng
-
-    def __exit__(self, *exc: object) -> None:
-        _ROUTER.active = self._previous
 
 
 __all__ = ["TextArenaEnv"]

@@ -301,7 +301,7 @@ def main():
         ours.close()
         _, status = os.waitpid(child, 0)
         _sweep(cfg, child)
-        _send(cfd, {"exited": msg["id"], "status": _describe(status), "clean": status == 0})
+        _send(cfd, {"exited": msg["id"], "status": _describe(status)})
 
 
 if __name__ == "__main__":

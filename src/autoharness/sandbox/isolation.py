@@ -124,7 +124,9 @@ def bwrap_args(bwrap: str, limits: SandboxLimits, root: bool) -> list[str]:
     for d in _numpy_dirs():
         args += ["--ro-bind", str(d), f"{LIB_DIR}/{d.name}"]
     args += ["--dev", "/dev", "--proc", "/proc"]
-    args += ["--size", str(limits.tmp_mb << 20), "--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    if _bwrap_version(bwrap) >= (0, 7):  # older bwrap: the tmpfs is only bounded by RLIMIT_FSIZE per file
+        args += ["--size", str(limits.tmp_mb << 20)]
+    args += ["--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp"]
     return args
 
 

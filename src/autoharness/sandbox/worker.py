@@ -15,6 +15,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,9 +23,30 @@ from ..errors import SandboxError
 from .isolation import Isolation, SandboxLimits, bwrap_args, clean_env, python_args, worker_config
 
 _HEADER = struct.Struct(">I")
-_SPAWNER = ThreadPoolExecutor(1, thread_name_prefix="autoharness-sandbox-spawner")
-"""Every worker is started from this one long-lived thread: bwrap's --die-with-parent (PR_SET_PDEATHSIG)
-fires when the *thread* that started it exits, so a worker started by a short-lived thread dies with it."""
+_spawner: ThreadPoolExecutor | None = None
+_spawner_lock = threading.Lock()
+
+
+def _spawner_thread() -> ThreadPoolExecutor:
+    """The one long-lived thread every worker is started from (created per process, on first use).
+
+    bwrap's --die-with-parent (PR_SET_PDEATHSIG) fires when the *thread* that started it exits, so a worker
+    started by a short-lived thread (a rollout thread of the learner) would die with that thread.
+    """
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = ThreadPoolExecutor(1, thread_name_prefix="autoharness-sandbox-spawner")
+        return _spawner
+
+
+def _forget_spawner() -> None:
+    global _spawner, _spawner_lock
+    _spawner = None  # a forked child has no threads: it starts its own spawner when it needs one
+    _spawner_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_spawner)
 _STARTUP_TIMEOUT = 30.0
 _EXIT_TIMEOUT = 5.0
 
@@ -150,17 +172,21 @@ class Worker:
         )
         ours, theirs = socket.socketpair()
         try:
-            self._proc = _SPAWNER.submit(
-                subprocess.Popen,
-                [*prefix, *python_args()],
-                stdin=theirs,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                env=clean_env(),
-                cwd="/",
-                close_fds=True,
-                start_new_session=True,
-            ).result()
+            self._proc = (
+                _spawner_thread()
+                .submit(
+                    subprocess.Popen,
+                    [*prefix, *python_args()],
+                    stdin=theirs,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    env=clean_env(),
+                    cwd="/",
+                    close_fds=True,
+                    start_new_session=True,
+                )
+                .result()
+            )
         except OSError as exc:
             ours.close()
             raise SandboxError(f"cannot start a sandbox worker: {exc}") from exc
