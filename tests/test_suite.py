@@ -178,9 +178,10 @@ def test_select_games_bad_input_says_what_is_wrong(tmp_path):
         select_games(str(bad))
 
 
-def test_schedule_runs_families_together_base_game_first():
-    order = schedule_order(["Chess-v0-long", "TicTacToe-v0", "Chess-v0", "Chess-v0-blind"])
-    assert order == ["Chess-v0", "Chess-v0-blind", "Chess-v0-long", "TicTacToe-v0"]
+def test_schedule_runs_families_together_base_game_first_costliest_first():
+    order = schedule_order(["TicTacToe-v0", "Chess-v0-long", "Nim-v0", "Chess-v0", "Chess-v0-blind"])
+    # Paper learning steps: Chess family 16 + 64 + 19, TicTacToe 4, Nim 1.
+    assert order == ["Chess-v0", "Chess-v0-blind", "Chess-v0-long", "TicTacToe-v0", "Nim-v0"]
 
 
 def test_paper_columns_come_from_the_published_tables():

@@ -22,8 +22,9 @@ running start again (the learner resumes its own run directory), failed games st
 
 Scheduling: games of one family (``Chess-v0``, ``Chess-v0-long``, ...) run one after another, the base game
 first, so each variant starts from the best harness its family has so far (``autoharness.library``); games
-of different families run in parallel, each worker calling the LLM on its own — the configured worker count
-is the LLM concurrency, and the learner's budgets (calls, tokens, money, wall time) apply per game.
+of different families run in parallel, the costliest families first (``schedule_order``), each worker
+calling the LLM on its own — the configured worker count is the LLM concurrency, and the learner's budgets
+(calls, tokens, money, wall time) apply per game.
 A game whose library harness already reaches the target H on the game's own training seeds is not learned
 at all: it costs no LLM call.
 """
@@ -168,11 +169,18 @@ def paper_columns(game: str, eval_agent: str | None) -> dict[str, Any]:
 
 
 def schedule_order(games: list[str]) -> list[str]:
-    """Family by family (first appearance order), the base game of each family first."""
+    """Family by family, the base game of each family first, the costliest families first.
+
+    A family is a chain (its games run one after another), so a suite ends no sooner than its longest
+    family: starting the longest chains first (LPT scheduling) keeps the workers busy to the end. The cost
+    of a game is the paper's LLM calls to learn it (``paper_learning_steps``), the best estimate we have.
+    """
     families: dict[str, list[str]] = {}
     for game in games:
         families.setdefault(get_spec(game).family, []).append(game)
-    return [g for fam, members in families.items() for g in sorted(members, key=lambda g: (g != fam, g))]
+    cost = {fam: sum(get_spec(g).paper_learning_steps for g in members) for fam, members in families.items()}
+    ordered = sorted(families, key=lambda fam: (-cost[fam], fam))
+    return [g for fam in ordered for g in sorted(families[fam], key=lambda g: (g != fam, g))]
 
 
 # ---------------------------------------------------------------- one game, in a worker process

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autoharness import envs
-from autoharness.envs import get_spec, list_games, make, rules_text
+from autoharness.envs import get_spec, list_games, make
 from autoharness.errors import UnknownGame, UsageError
 
 from .moves import move_list_lines
@@ -34,11 +34,14 @@ def test_unknown_id_suggests_the_closest_games(typo: str, expected: str) -> None
     assert "did you mean" in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_rules_text_is_the_player0_prompt_without_move_lists() -> None:
-    rules = rules_text("Chess-v0")
-    assert "UCI" in rules and "Valid moves" not in rules
-    assert move_list_lines(rules_text("SantoriniBaseFixed-v0")) == []
-    assert "[Up]" in rules_text("2048-v0")  # the static action format stays
+def test_opening_observation_keeps_the_rules_but_no_move_lists() -> None:
+    def opening(game_id: str) -> str:
+        return make(game_id).reset(0).observation
+
+    chess = opening("Chess-v0")
+    assert "UCI" in chess and "Valid moves" not in chess
+    assert move_list_lines(opening("SantoriniBaseFixed-v0")) == []
+    assert "[Up]" in opening("2048-v0")  # the static action format stays
 
 
 def test_public_names() -> None:
@@ -50,5 +53,4 @@ def test_public_names() -> None:
         "get_spec",
         "list_games",
         "make",
-        "rules_text",
     }

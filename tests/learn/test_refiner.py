@@ -111,10 +111,10 @@ def test_prompts_are_versioned_and_rendered_without_leftover_fields():
         "contract_verifier",
         "instruction_proposer",
     }
-    msgs = initial_messages(prompts, "TicTacToe-v0", "RULES TEXT", "filter")
+    msgs = initial_messages(prompts, "TicTacToe-v0", "OPENING OBSERVATION", "filter")
     assert [m["role"] for m in msgs] == ["system", "user"]
     assert (
-        "RULES TEXT" in msgs[1]["content"]
+        "OPENING OBSERVATION" in msgs[1]["content"]
         and "def legal_actions(obs: str) -> list[str]" in msgs[1]["content"]
     )
     fb = Feedback("the checker said True for [9]", PROPOSER, 1)

@@ -47,6 +47,11 @@ class Evaluator:
         self.make_env = env_factory
         self._threads = ThreadPoolExecutor(max_workers=config.parallelism, thread_name_prefix="rollout")
 
+    def example_observation(self) -> str:
+        """What ``obs`` holds at the start of the first training game: the prompt shows it so the model
+        parses the real text format from the first version on, instead of guessing it."""
+        return self.make_env(self.game_id).reset(self.config.train_seeds[0]).observation
+
     def close(self) -> None:
         self._threads.shutdown(wait=True)
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..envs import get_spec, rules_text
+from ..envs import get_spec
 from ..errors import BadReply, BudgetExceeded, ConfigError
 from ..llm.base import LLMClient, Message, Params
 from ..sandbox import WorkerPool
@@ -165,7 +165,7 @@ class _Loop:
         self.evaluator = evaluator
         self.progress = progress
         self.prompts = load_prompts(PROMPT_VERSION)
-        self.rules = rules_text(game_id)
+        self.observation = evaluator.example_observation()
         self.scheduler = make_scheduler(
             config.scheduler, c=config.heuristic_weight, seed=config.seed, branching=config.bfs_branching
         )
@@ -227,12 +227,12 @@ class _Loop:
             parent = self.store.node(self.scheduler.select([n.as_search_node() for n in nodes], step))
             feedback = Feedback(parent.feedback, parent.refine_kind or BOTH, parent.evaluation["problems"])
             messages = refine_messages(
-                self.prompts, self.game, self.rules, self.cfg.mode, parent.code or "", feedback
+                self.prompts, self.game, self.observation, self.cfg.mode, parent.code or "", feedback
             )
             kind = "refine_" + feedback.kind
             note = f"refining node {parent.id} ({feedback.kind})"
         else:
-            messages = initial_messages(self.prompts, self.game, self.rules, self.cfg.mode)
+            messages = initial_messages(self.prompts, self.game, self.observation, self.cfg.mode)
             kind, feedback, note = "root", None, "writing the harness"
         self._report("llm", nodes, note=note)
         params = Params(temperature=self.cfg.temperature, max_tokens=self.cfg.max_reply_tokens, seed=step)

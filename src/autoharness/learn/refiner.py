@@ -57,23 +57,26 @@ def load_prompts(version: str = PROMPT_VERSION) -> Prompts:
     return Prompts(version, texts)
 
 
-def initial_messages(prompts: Prompts, game: str, rules: str, mode: str) -> list[Message]:
+def initial_messages(prompts: Prompts, game: str, observation: str, mode: str) -> list[Message]:
     """The "write the harness" prompt that creates the root node."""
     user = prompts.render(
-        "initial", game=game, rules=rules.strip(), contract=prompts.render(f"contract_{mode}")
+        "initial",
+        game=game,
+        observation=observation.strip(),
+        contract=prompts.render(f"contract_{mode}"),
     )
     return [{"role": "system", "content": prompts.render("system")}, {"role": "user", "content": user}]
 
 
 def refine_messages(
-    prompts: Prompts, game: str, rules: str, mode: str, code: str, feedback: Feedback
+    prompts: Prompts, game: str, observation: str, mode: str, code: str, feedback: Feedback
 ) -> list[Message]:
     """Rules + current code + feedback, with the instruction matching the refinement kind."""
     instruction = "instruction_improve" if feedback.failures == 0 else f"instruction_{feedback.kind}"
     user = prompts.render(
         "refine",
         game=game,
-        rules=rules.strip(),
+        observation=observation.strip(),
         contract=prompts.render(f"contract_{mode}"),
         code=code.strip(),
         feedback=feedback.text,
