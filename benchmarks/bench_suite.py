@@ -11,7 +11,10 @@ Measured:
 1. speed-up of the local process pool, 2 workers vs 1, on the same suite (goal ≥ 1.8× on 2 cores); the
    fork server is started before the clock runs (both configurations fork their workers from it);
 2. LLM calls saved by the harness library on game families (a fresh library vs ``--no-library``);
-3. optional (``--ray``): the same suite on a local single-node Ray cluster.
+3. the same on the replayed games: every family whose base game ships a hand-answered transcript
+   (``autoharness/data/transcripts``), no model at all — variants either reuse the family's harness at
+   zero calls or fail for want of an LLM;
+4. optional (``--ray``): the speed-up suite on a local single-node Ray cluster.
 
     .venv/bin/python benchmarks/bench_suite.py [--games ID,...] [--latency 0.5] [--ray] [--json]
 """
@@ -24,6 +27,7 @@ import os
 import sys
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests pac
 from tests.llm.fake_openai import FakeOpenAIServer
 from tests.test_suite import SCRIPTED
 
+from autoharness.envs import get_spec, list_games
 from autoharness.executors import make_executor, map_unordered
 from autoharness.learn.config import LearnConfig
 from autoharness.suite import WORKER_PRELOAD, SuiteConfig, run_suite, select_games
@@ -70,13 +75,20 @@ def scripted(latency: float):
 
 
 def run(
-    games: list[str], *, executor: str, workers: int, base_url: str, library: Path | None, out: Path
+    games: list[str],
+    *,
+    executor: str = "local",
+    workers: int = 2,
+    llm: str | None = "fake-model",
+    base_url: str | None = None,
+    library: Path | None = None,
+    out: Path,
 ) -> dict[str, Any]:
-    """One suite; returns wall time and totals."""
+    """One suite; returns wall time, totals, and the paper's LLM calls for the games we reused."""
     config = SuiteConfig(
         games=games,
         learn=LEARN,
-        llm="fake-model",
+        llm=llm,
         base_url=base_url,
         eval_agent="policy",
         matches=4,
@@ -89,8 +101,24 @@ def run(
     finally:
         ex.close()
     seconds = time.perf_counter() - start
-    totals = manifest.data["totals"]
-    return {"executor": executor, "workers": workers, "seconds": round(seconds, 2), **totals}
+    reused = [row for row in manifest.data["table"] if row["reused"]]
+    return {
+        "executor": executor,
+        "workers": workers,
+        "seconds": round(seconds, 2),
+        **manifest.data["totals"],
+        "reused_games": [row["game"] for row in reused],
+        "paper_calls_of_reused": sum(row["paper_learning_steps"] for row in reused),
+        "failed_games": [row["game"] for row in manifest.data["table"] if row["status"] == "failed"],
+    }
+
+
+def bundled_families() -> list[str]:
+    """Every game of each family whose base game ships a hand-answered transcript (verifier mode)."""
+    directory = resources.files("autoharness").joinpath("data", "transcripts")
+    recorded = [p.name.removesuffix("-verifier.jsonl") for p in directory.iterdir()]
+    families = {get_spec(g).family for g in recorded if get_spec(g).id == g}
+    return [g.id for g in list_games() if g.family in families]
 
 
 def main() -> None:
@@ -101,7 +129,7 @@ def main() -> None:
     parser.add_argument("--ray", action="store_true", help="also run the suite on a local Ray cluster")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    os.environ.setdefault("OPENAI_API_KEY", "scripted")
+    os.environ.pop("OPENAI_API_KEY", None)  # replayed games must replay, not fall back to a live model
     results: dict[str, Any] = {"latency_s": args.latency, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(scripted(args.latency)) as server:
         root = Path(tmp)
@@ -109,24 +137,26 @@ def main() -> None:
         warm = make_executor("local", 1, preload=WORKER_PRELOAD)  # start the fork server outside the timing
         list(map_unordered(warm, abs, [("warm-up", -1)]))
         warm.close()
-        common = {"base_url": server.base_url, "library": None}
-        one = run(games, executor="local", workers=1, out=root / "w1", **common)
-        two = run(games, executor="local", workers=2, out=root / "w2", **common)
+        url = server.base_url
+        one = run(games, workers=1, base_url=url, out=root / "w1")
+        two = run(games, workers=2, base_url=url, out=root / "w2")
         results["speed"] = {"games": games, "one_worker": one, "two_workers": two}
         results["speedup"] = round(one["seconds"] / two["seconds"], 2)
         family = select_games(args.family_games)
-        without = run(family, executor="local", workers=2, out=root / "nolib", **common)
-        with_lib = run(
-            family, executor="local", workers=2, out=root / "lib", **{**common, "library": root / "library"}
-        )
+        without = run(family, base_url=url, out=root / "nolib")
+        with_lib = run(family, base_url=url, library=root / "library", out=root / "lib")
         results["library"] = {
             "games": family,
             "without": without,
             "with": with_lib,
             "llm_calls_saved": without["llm_calls"] - with_lib["llm_calls"],
         }
+        replayed = bundled_families()
+        results["replayed"] = run(
+            replayed, llm=None, library=root / "replayed-library", out=root / "replayed"
+        )
         if args.ray:
-            results["ray"] = run(games, executor="ray", workers=2, out=root / "ray", **common)
+            results["ray"] = run(games, executor="ray", base_url=url, out=root / "ray")
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -139,8 +169,15 @@ def main() -> None:
     print(f"  speed-up 2 vs 1 workers: {results['speedup']:.2f}x (goal >= 1.8x)")
     lib = results["library"]
     print(
-        f"library on {len(family)} games: {lib['without']['llm_calls']} LLM calls without, "
+        f"library, scripted, {len(family)} games: {lib['without']['llm_calls']} LLM calls without, "
         f"{lib['with']['llm_calls']} with ({lib['with']['reused']} reused) -> {lib['llm_calls_saved']} saved"
+    )
+    rep = results["replayed"]
+    print(
+        f"library, replayed transcripts, {rep['games']} games of the recorded families: "
+        f"{rep['llm_calls']} LLM calls, {rep['reused']} variants reused at 0 calls (the paper spent "
+        f"{rep['paper_calls_of_reused']} learning them), failed: {', '.join(rep['failed_games']) or 'none'} "
+        f"({rep['seconds']:.1f} s)"
     )
 
 

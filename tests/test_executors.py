@@ -136,3 +136,12 @@ def test_ray_single_node_runs_tasks_and_survives_a_dead_worker():
         assert outcomes["fine"].value == 2
     finally:
         executor.close()
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the ray extra")
+def test_ray_address_nobody_listens_on_fails_fast():
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"cannot reach a Ray cluster at 127\.0\.0\.1:1"):
+        make_executor("ray", 1, "127.0.0.1:1")
+    assert time.perf_counter() - start < 10

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from .envs.base import Env
-from .errors import BadReply, EnvError
+from .errors import BadReply
 from .llm.base import LLMClient, Message, Params
 from .llm.extract import extract_action
 from .sandbox.failures import HarnessFailure
@@ -140,11 +140,8 @@ class _Base:
         candidates = candidate_actions(observation)
         self._rng.shuffle(candidates)
         for action in candidates[:MAX_CANDIDATES]:
-            try:
-                if self._env.clone().step(action).legal:
-                    return action
-            except EnvError:  # the game crashed on this text: not a move, and only a clone is lost
-                continue
+            if self._env.clone().step(action).legal:
+                return action
         return candidates[0] if candidates else "[]"
 
 

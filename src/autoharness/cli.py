@@ -218,32 +218,40 @@ def _suite_game_line(record: dict[str, object]) -> str:
     result = record.get("result") or {}
     assert isinstance(result, dict)
     learned = result.get("learned") or {}
-    seeded = f" from {result['seeded_from']}" if result.get("seeded_from") else ""
-    how = "reused" if result.get("reused") else "learned"
-    return f"{how}{seeded}: legal {learned.get('legal_rate') or 0:.3f}, {learned.get('llm_calls')} calls"
+    seed = result.get("seeded_from")
+    how = f"reused from {seed}" if result.get("reused") else "learned"
+    if seed and not result.get("reused"):
+        how += f" ({seed}'s harness fell short)"
+    return f"{how}: legal {learned.get('legal_rate') or 0:.3f}, {learned.get('llm_calls')} calls"
 
 
 def _print_suite_table(rows: list[dict[str, object]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("game", "status", "iters", "calls", "legal", "eval", "cost $", "paper calls", "paper legal")
+    def num(value: object, fmt: str = "{}") -> str:
+        return "" if value is None else fmt.format(value)
+
+    table = Table("game", "status", "from library", "iters", "calls", "legal", "eval", "cost $")
+    for name in ("paper calls", "paper legal", "paper reward"):
+        table.add_column(name, style="dim")
     for row in rows:
-        ev = row["eval_wdl"] or (f"{row['eval_reward']:.3f}" if row["eval_reward"] is not None else "")
-        cost = (row["cost_usd"] or 0.0) + (row["eval_cost_usd"] or 0.0)
-        legal = f"{row['legal_rate']:.3f}" if row["legal_rate"] is not None else ""
+        cost = (row["cost_usd"] or 0.0) + (row["eval_cost_usd"] or 0.0)  # type: ignore[operator]
+        tried = row["seeded_from"]
         table.add_row(
             str(row["game"]),
-            str(row["status"]) + (" (reused)" if row["reused"] else ""),
-            str(row["iterations"] if row["iterations"] is not None else ""),
-            str(row["llm_calls"] if row["llm_calls"] is not None else ""),
-            legal,
-            str(ev),
+            str(row["status"]),
+            f"{tried} ({'reused' if row['reused'] else 'fell short'})" if tried else "",
+            num(row["iterations"]),
+            num(row["llm_calls"]),
+            num(row["legal_rate"], "{:.3f}"),
+            row["eval_wdl"] or num(row["eval_reward"], "{:.3f}"),  # type: ignore[arg-type]
             f"{cost:.4f}",
-            str(row["paper_learning_steps"]),
-            f"{row['paper_legal_rate']:.3f}",
+            num(row["paper_learning_steps"]),
+            num(row["paper_legal_rate"], "{:.3f}"),
+            num(row["paper_reward"], "{:.3f}"),
         )
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 180).print(table)
 
 
 def _cmd_library(args: argparse.Namespace) -> int:

@@ -360,7 +360,7 @@ def _play_all(
                     record = run_match(
                         env, agent, opp, index=index, seed=seed, seat=seat, max_steps=max_steps
                     )
-                except (LLMError, EnvError) as exc:  # endpoint gone, budget spent, env crashed on an action
+                except (LLMError, EnvError) as exc:  # endpoint gone, budget spent, env broke its protocol
                     with lock:
                         result.aborted = result.aborted or f"{type(exc).__name__}: {exc}"
                     stop.set()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -259,6 +260,7 @@ class RayExecutor:
         if self._owns_runtime:
             try:
                 if address:
+                    _check_reachable(address)
                     ray.init(address=address, log_to_driver=False)
                 else:
                     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
@@ -295,6 +297,20 @@ class RayExecutor:
         self._running.clear()
         if self._owns_runtime:
             self._ray.shutdown()
+
+
+def _check_reachable(address: str, seconds: float = 5.0) -> None:
+    """Fail fast on a ``host:port`` nobody listens on (Ray itself retries for minutes before it gives up).
+
+    Other address forms (``auto``, ``ray://...``) are left to Ray.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from exc
 
 
 def make_executor(

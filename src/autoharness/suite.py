@@ -37,18 +37,21 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .envs import get_spec, list_games
 from .errors import ConfigError, UnknownGame
 from .executors import Executor, Outcome
 from .learn.config import LearnConfig
 from .library import Library, LibraryEntry, atomic_write
+
+if TYPE_CHECKING:
+    from .learn.evaluator import Evaluation
 
 SUITE_FILE = "suite.json"
 SUITE_FORMAT = "autoharness-suite"
@@ -258,14 +261,17 @@ def run_game(task: GameTask) -> dict[str, Any]:
                 },
             }
     if code is None:
-        code, result["learned"], result["model"] = _learn(task.game, cfg, game_dir / "learn")
+        why = "it has no library harness"
+        if task.seed is not None:
+            why = f"the library harness of {task.seed.game} reaches only H {seed_eval.h:.3f} here"
+        code, result["learned"], result["model"] = _learn(task.game, cfg, game_dir / "learn", why)
     atomic_write(game_dir / "harness.py", code)
     result["eval"] = _evaluate(task.game, cfg, code, game_dir / "eval")
     result["seconds"] = round(time.perf_counter() - start, 2)
     return result | {"code": code}  # the scheduler's copy: a Ray node's disk may not be the driver's
 
 
-def _score_code(game: str, config: LearnConfig, code: str) -> Any:
+def _score_code(game: str, config: LearnConfig, code: str) -> Evaluation:
     """The learner's own evaluation of ``code`` on ``game``'s training seeds (no LLM involved)."""
     from .learn.evaluator import Evaluator
     from .sandbox import WorkerPool
@@ -274,9 +280,10 @@ def _score_code(game: str, config: LearnConfig, code: str) -> Any:
         return Evaluator(game, config, pool).evaluate(code)
 
 
-def _llm_spec(game: str, cfg: SuiteConfig) -> str:
-    """The client spec for learning ``game``: ``--llm``, else what ``autoharness learn`` falls back to
-    ($OPENAI_API_KEY → gpt-4o-mini, else the transcript bundled for this game and mode)."""
+def _llm_spec(game: str, cfg: SuiteConfig, why: str) -> str:
+    """The client spec for learning ``game`` (``why``: the reason it needs learning, for the error):
+    ``--llm``, else what ``autoharness learn`` falls back to ($OPENAI_API_KEY → gpt-4o-mini, else the
+    transcript bundled for this game and mode)."""
     from .learn.command import bundled_transcript
 
     if cfg.llm:
@@ -286,18 +293,18 @@ def _llm_spec(game: str, cfg: SuiteConfig) -> str:
     bundled = bundled_transcript(game, cfg.learn.mode)
     if bundled is None:
         raise ConfigError(
-            f"{game} needs learning but no LLM is configured (--llm) and no transcript is bundled for it"
+            f"{game} needs learning ({why}) but no LLM is configured (--llm) and no transcript is bundled"
         )
     return f"replay:{bundled}"
 
 
-def _learn(game: str, cfg: SuiteConfig, run_dir: Path) -> tuple[str, dict[str, Any], str | None]:
+def _learn(game: str, cfg: SuiteConfig, run_dir: Path, why: str) -> tuple[str, dict[str, Any], str | None]:
     """Run (or resume, after an interruption) the learner; returns (harness code, figures, model)."""
     from .learn.loop import LLM_CACHE, learn
     from .learn.store import RunStore
     from .llm import make_client
 
-    client = make_client(_llm_spec(game, cfg), base_url=cfg.base_url, cache_path=run_dir / LLM_CACHE)
+    client = make_client(_llm_spec(game, cfg, why), base_url=cfg.base_url, cache_path=run_dir / LLM_CACHE)
     res = learn(game, cfg.learn, client, run_dir, resume=(run_dir / RunStore.FILE).exists())
     if res.harness_path is None:
         raise RuntimeError(f"learning {game} produced no usable harness (stopped: {res.stop_reason})")
@@ -553,11 +560,6 @@ def _record(manifest: SuiteManifest, outcome: Outcome, library: Library | None, 
             )
         )
     manifest.mark(game, status="done", finished=_now(), result=result, error=None)
-
-
-def with_learn_overrides(config: LearnConfig, **overrides: Any) -> LearnConfig:
-    """``config`` with the non-None ``overrides`` applied (CLI flags left unset keep the defaults)."""
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
 __all__ = [

@@ -94,6 +94,14 @@ def test_clone_is_independent_and_reports_its_own_illegal_moves() -> None:
         probe.step("[e2e4]")
 
 
+def test_an_action_that_crashes_the_game_is_an_illegal_move() -> None:
+    env = make("Chess-v0")
+    env.reset(0)
+    result = env.step("[e1e1]")  # python-chess raises InvalidMoveError inside TextArena
+    assert not result.legal and result.done and result.info == {"crash": True}
+    assert "InvalidMoveError" in (result.reason or "") and result.rewards == {0: -1.0, 1: 1.0}
+
+
 def test_normalized_reward_maps_each_family_to_unit_interval() -> None:
     two, one = make("TicTacToe-v0"), make("2048-v0")
     assert [two.normalized_reward({0: 1.0, 1: -1.0}, p) for p in (0, 1)] == [1.0, 0.0]

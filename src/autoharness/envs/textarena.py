@@ -33,6 +33,10 @@ Rewards (``reward_range``, ``normalized_reward``): two-player games end with +1 
 TowerOfHanoi...: completion fraction; Blackjack: share of hands won; Bandit: 1 for the best button, else
 TextArena's "regret" of the pick; Secretary: 1 or 0); the −1 some give for an illegal move is clipped to 0.
 
+Some games crash on malformed input rather than rejecting it (Chess: python-chess's ``InvalidMoveError`` on
+``[e1e1]``). An action the game cannot process is reported as illegal, the exception text as the reason and
+``info["crash"] = True``: it is a move the game does not accept, and a learning run must survive it.
+
 ``StepResult.info`` carries ``end``: TextArena's own reason text when a game ends normally. Slow resets
 are cached per (game, seed). The debug lines some games ``print`` are silenced (``print`` is rebound in
 game modules, so threads and the caller's stdout are untouched): ``autoharness show`` prints exactly the
@@ -169,8 +173,14 @@ class TextArenaEnv:
         previous, _ROUTER.active = _ROUTER.active, self._rng
         try:
             done, _ = game.step(action)
-        except Exception as exc:  # a TextArena bug on some input: surface it, never hide it
-            raise EnvError(f"{self.id}: TextArena crashed on action {action!r}: {exc!r}") from exc
+        except Exception as exc:
+            # Some games crash on malformed input instead of calling set_invalid_move (Chess raises
+            # python-chess's InvalidMoveError on '[e1e1]'). An action the game cannot even process is
+            # not a legal move: it ends the game as illegal, with the crash as the env's reason (marked in
+            # ``info["crash"]`` so a report can tell it from a rule the game states).
+            return self._illegal(
+                player, f"the game could not process this action ({exc!r})", None, crash=True
+            )
         finally:
             _ROUTER.active = previous
         if self._invalid:
@@ -234,13 +244,14 @@ class TextArenaEnv:
 
         state.set_invalid_move = set_invalid_move
 
-    def _illegal(self, player: int, reason: str, reward: float | None) -> StepResult:
+    def _illegal(self, player: int, reason: str, reward: float | None, crash: bool = False) -> StepResult:
         if self.num_players == 2:
             rewards = {player: -1.0, 1 - player: 1.0}
         else:
             rewards = {player: reward if reward is not None else -1.0}
         self._done = True
-        return StepResult(legal=False, done=True, reason=reason, rewards=rewards)
+        info: dict[str, object] = {"crash": True} if crash else {}
+        return StepResult(legal=False, done=True, reason=reason, rewards=rewards, info=info)
 
     def _end(self, rewards: dict[int, float], info: dict[str, object]) -> StepResult:
         self._done = True

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from ..errors import ConfigError, LLMAuthError, LLMConnectionError, RunStoreError
+from ..llm.transcript import read_transcript
 from ..search import SCHEDULERS
 from .config import MODES, LearnConfig
 
 CHOICES = {"mode": MODES, "scheduler": SCHEDULERS}
-REPLAY_BANNER = "replaying a recorded transcript answered by hand through the manual backend"
+REPLAY_BANNER = "replaying a recorded transcript, not calling any model"
 
 
 def _flag_type(hint: Any) -> Any:
@@ -106,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"{args.game}-{config.mode}-s{config.seed}"
     spec, bundled = _llm_spec(args, config.mode)
     if bundled:
-        banner = f"[bold yellow]No LLM configured: {REPLAY_BANNER}[/] ({spec.removeprefix('replay:')})"
-        console.print(banner, soft_wrap=True)
+        path = spec.removeprefix("replay:")
+        origins = sorted({record.provenance for record in read_transcript(path)})
+        console.print(f"[bold yellow]No LLM configured: {REPLAY_BANNER}[/] ({path})", soft_wrap=True)
+        console.print(f"[yellow]its replies were {'; '.join(origins)}[/]", soft_wrap=True)
     try:
         client = make_client(spec, base_url=args.base_url, cache_path=Path(out) / LLM_CACHE)
         # The manual backend talks to the person on the terminal: a redrawn line would overwrite it.
