@@ -13,6 +13,7 @@ Specs:
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -44,7 +45,7 @@ def make_client(
     timeout: float = 300.0,
     max_concurrency: int = 4,
     retry: RetryPolicy | None = None,
-    manual_provenance: str = DEFAULT_PROVENANCE,
+    manual_provenance: str | None = None,
 ) -> MeteredClient:
     """Build the backend ``spec`` names, wrapped with the cache (if ``cache_path``), budget and ledger.
 
@@ -61,7 +62,10 @@ def make_client(
     if prefix in ("manual", "replay") and (base_url or api_key):
         raise ConfigError(f"--base-url and an API key apply to model endpoints, not to {prefix}")
     if prefix == "manual":
-        backend = ManualClient(rest or DEFAULT_DIR, provenance=manual_provenance)
+        # Who answers is recorded with every reply: $AUTOHARNESS_MANUAL_LABEL lets the person (or tool)
+        # say so truthfully, e.g. "manual: answered by Ada Lovelace" or "manual: answered by <tool>".
+        label = manual_provenance or os.environ.get("AUTOHARNESS_MANUAL_LABEL") or DEFAULT_PROVENANCE
+        backend = ManualClient(rest or DEFAULT_DIR, provenance=label)
     elif prefix == "replay":
         if not rest:
             raise ConfigError("replay needs a transcript: --llm replay:FILE")
