@@ -7,6 +7,7 @@ can cause are ``UsageError``: one line on stderr, exit status 2, no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -478,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("autoharness: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `autoharness games | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

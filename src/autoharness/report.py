@@ -711,10 +711,11 @@ def _cost_cells(r: dict[str, Any]) -> list[str]:
     ]
 
 
-def write_report(source: Path, out: Path | None = None) -> Path:
+def write_report(source: str | Path, out: str | Path | None = None) -> Path:
     """Collect results under ``source``, draw the plots and write the page; returns the page's path."""
+    source = Path(source)
     data = collect(source)
-    out = out or source / "report.html"
+    out = Path(out) if out is not None else source / "report.html"
     assets = out.parent / f"{out.stem}_files"
     assets.mkdir(parents=True, exist_ok=True)
     images: dict[str, str] = {}
