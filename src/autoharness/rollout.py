@@ -9,6 +9,18 @@ Per-step semantics by mode (the harness contract is in ``autoharness.sandbox.con
   and the env decides (env rejects → ``StepVerdict.CHECKER_WRONG``: the checker let an illegal move through).
   If not ``ok`` the env is asked on a clone: illegal there too → ``PROPOSER_WRONG`` (checker right, proposer
   wrong); legal there → ``CHECKER_TOO_STRICT`` (false negative). Either way the rollout stops.
+
+  Exploration (``explore`` = p, beyond the paper; 0 = the paper's behaviour). A deterministic proposer on a
+  deterministic game would play the same game in every rollout, so a harness would be validated on one line
+  of play. With probability p per step (the rollout's own seeded RNG: runs stay replayable), once the
+  proposal has been judged as above — but on a clone, since it is not the move played — the rollout plays a
+  *different* move the env accepts: candidates (``one_char_variants`` of the proposal and of a few earlier
+  actions of this rollout, plus bracketed tokens of the observation) are tried in a seeded random order on
+  clones, at most ``EXPLORE_TRIES``. That move is judged by ``is_legal_action`` too (it says False →
+  ``CHECKER_TOO_STRICT``, the record's ``explored`` set; the rollout stops like on any failure). When it
+  passes, the step is LEGAL with ``action`` the proposal and ``played`` the move actually played (the next
+  observation follows ``played``). No alternative found → the proposal is played as usual. Exploration only
+  changes which states are visited: every judged step still counts once in the legal-step rate.
 * filter: ``moves = legal_actions(obs)``; every listed move is probed on a clone (``LIST_WRONG`` if one is
   illegal, ``LIST_EMPTY`` if empty while the game goes on); the played move is drawn from the list with the
   rollout's own seeded RNG (a stand-in for the LLM's pick).
@@ -20,6 +32,8 @@ Any ``HarnessFailure`` (exception, timeout, bad return, ...) → ``CODE_FAILURE`
 from __future__ import annotations
 
 import random
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -55,6 +69,13 @@ class StepRecord:
     failure: HarnessFailure | None = None
     listed: tuple[str, ...] = ()  # filter mode: what legal_actions returned
     wrong_listed: tuple[str, ...] = ()  # filter mode: listed moves the env rejects
+    played: str | None = None  # verifier exploration: the move actually played instead of ``action``
+    explored: bool = False  # ``action`` was not proposed by the harness but tried by exploration
+
+    @property
+    def move(self) -> str | None:
+        """The move the real game received at this step (``played`` when exploration replaced ``action``)."""
+        return self.played if self.played is not None else self.action
 
     @property
     def ok(self) -> bool:
@@ -91,8 +112,74 @@ def _finish(rollout: Rollout, env: Env, result: StepResult, normal: bool) -> Rol
     return rollout
 
 
+EXPLORE_TRIES = 8
+"""Alternative moves tried on clones (each ~0.2–0.8 ms) per explored step before giving up."""
+
+EXPLORE_BASES = 3
+"""Earlier actions of the rollout (besides the proposal) whose one-character variants are candidates."""
+
+_OBS_TOKEN = re.compile(r"\[[^\[\]\n]{1,12}\]")
+_SPEAKER = re.compile(r"\[(?:GAME|Player \d+)\]")
+
+
+def one_char_variants(actions: Iterable[str], letters: Iterable[str] | None = None) -> set[str]:
+    """``actions`` and their one-character variants: each digit replaced by every other digit, each lowercase
+    letter by every one of ``letters`` (default: the lowercase letters seen in ``actions``). They reach moves
+    the harness never plays (``[4]`` → ``[5]``, ``[e2e4]`` → ``[e2e3]``): oracle probing and exploration
+    draw their candidates from here."""
+    bases = set(actions)
+    pool = letters if letters is not None else (c for a in bases for c in a)
+    subs_letters = sorted({c for c in pool if c.islower()})
+    variants = set(bases)
+    for action in bases:
+        for i, ch in enumerate(action):
+            subs = "0123456789" if ch.isdigit() else subs_letters if ch.islower() else ""
+            variants.update(action[:i] + c + action[i + 1 :] for c in subs if c != ch)
+    return variants
+
+
+class _Explorer:
+    """Per-rollout exploration state: probability, the seeded RNG, what this rollout has played so far."""
+
+    def __init__(self, p: float, rng: random.Random) -> None:
+        self.p = p
+        self.rng = rng
+        self.history: dict[str, None] = {}  # distinct moves played, in order
+        self.letters: set[str] = set()
+
+    def played(self, move: str | None) -> None:
+        if move is not None and move not in self.history:
+            self.history[move] = None
+            self.letters.update(c for c in move if c.islower())
+
+    def wants(self) -> bool:
+        return self.p > 0 and self.rng.random() < self.p
+
+    def alternative(self, env: Env, obs: str, proposal: str) -> str | None:
+        """A move other than ``proposal`` that a clone of ``env`` accepts, or None after ``EXPLORE_TRIES``."""
+        earlier = list(self.history)
+        bases = [proposal, *self.rng.sample(earlier, min(EXPLORE_BASES, len(earlier)))]
+        letters = self.letters | {c for c in proposal if c.islower()}
+        tokens = {t for t in _OBS_TOKEN.findall(obs[-2000:]) if any(c.isdigit() for c in t)}
+        candidates = sorted(
+            (one_char_variants(bases, letters) | tokens)
+            - {proposal}
+            - {t for t in tokens if _SPEAKER.fullmatch(t)}
+        )
+        for action in self.rng.sample(candidates, min(EXPLORE_TRIES, len(candidates))):
+            if env.clone().step(action).legal:
+                return action
+        return None
+
+
 def _step(
-    env: Env, session: HarnessSession, mode: Mode, rng: random.Random, index: int, turn: Turn
+    env: Env,
+    session: HarnessSession,
+    mode: Mode,
+    rng: random.Random,
+    index: int,
+    turn: Turn,
+    explorer: _Explorer | None = None,
 ) -> tuple[StepRecord, StepResult | None]:
     """One ply in ``mode``: its record, and the real env's result when the env was stepped."""
     obs = turn.observation
@@ -128,6 +215,23 @@ def _step(
             probe = env.clone().step(action)
             verdict = StepVerdict.CHECKER_TOO_STRICT if probe.legal else StepVerdict.PROPOSER_WRONG
             return rec(verdict, action, checker_said=False, env_reason=probe.reason), None
+        if explorer is not None and explorer.wants() and env.clone().step(action).legal:
+            # The proposal is judged (legal, and the checker agreed) without being played.
+            other = explorer.alternative(env, obs, action)
+            if other is not None:
+                said = session.is_legal_action(obs, other)
+                if isinstance(said, HarnessFailure):
+                    return rec(StepVerdict.CODE_FAILURE, other, failure=said, explored=True), None
+                if not said:
+                    verdict = StepVerdict.CHECKER_TOO_STRICT
+                    return rec(verdict, other, checker_said=False, explored=True), None
+                result = env.step(other)
+                if not result.legal:  # the env disagreed with its own clone
+                    verdict = StepVerdict.CHECKER_WRONG
+                    return rec(
+                        verdict, other, checker_said=True, env_reason=result.reason, explored=True
+                    ), result
+                return rec(StepVerdict.LEGAL, action, checker_said=True, played=other), result
         result = env.step(action)
         if not result.legal:
             return rec(StepVerdict.CHECKER_WRONG, action, checker_said=True, env_reason=result.reason), result
@@ -141,19 +245,28 @@ def _step(
     return rec(StepVerdict.LEGAL, proposed), result
 
 
-def play_rollout(env: Env, session: HarnessSession, mode: Mode, seed: int, max_steps: int = 1000) -> Rollout:
+def play_rollout(
+    env: Env, session: HarnessSession, mode: Mode, seed: int, max_steps: int = 1000, explore: float = 0.0
+) -> Rollout:
     """Play one episode with the harness in every seat, stopping at the first non-LEGAL step.
 
     Implements the per-mode semantics in this module's docstring. Probing (verifier: a rejected proposal;
     filter: every listed move) happens on ``env.clone()``, so the played game is never touched by it.
+    ``explore`` is verifier mode's exploration probability (ignored in the other modes; 0 = off).
     Stopping at ``max_steps`` leaves ``done`` False.
     """
+    if not 0.0 <= explore <= 1.0:
+        raise ValueError(f"explore must be in [0, 1], not {explore!r}")
     rollout = Rollout(game=env.id, seed=seed, mode=mode)
-    rng = random.Random(seed)  # filter mode's pick; TextArena reseeds the global RNG, so never use that
+    # Filter mode's pick, verifier mode's exploration; TextArena reseeds the global RNG, so never use that.
+    rng = random.Random(seed)
+    explorer = _Explorer(explore, rng) if mode == "verifier" and explore > 0 else None
     turn = env.reset(seed)
     for index in range(max_steps):
-        record, result = _step(env, session, mode, rng, index, turn)
+        record, result = _step(env, session, mode, rng, index, turn, explorer)
         rollout.steps.append(record)
+        if explorer is not None and record.ok:
+            explorer.played(record.move)
         if not record.ok:
             return rollout if result is None or not result.done else _finish(rollout, env, result, False)
         assert result is not None

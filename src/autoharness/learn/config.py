@@ -20,7 +20,14 @@ EVAL_SEED_START = 1_000_000
 @dataclass(frozen=True, slots=True)
 class LearnConfig:
     """How a harness is learned. Budgets set to ``None`` are unlimited; at least one budget always holds
-    (``max_iterations``)."""
+    (``max_iterations``).
+
+    ``explore`` (verifier mode, beyond the paper): the probability, per step of a training rollout, that after
+    the harness's proposal has been judged the rollout plays a different move the game accepts (also judged
+    by ``is_legal_action``), so a deterministic proposer on a deterministic game still visits varied states
+    across the ``n_envs`` rollouts instead of one line of play repeated. 0 = only the harness's own moves
+    (the paper). Seeded per rollout: runs stay deterministic. Semantics in ``autoharness.rollout``.
+    """
 
     mode: str = field(
         default="verifier", metadata={"help": "how the harness is used: verifier|filter|policy"}
@@ -41,6 +48,9 @@ class LearnConfig:
     probe: bool = field(default=True, metadata={"help": "oracle probing of actions the harness did not play"})
     probe_states: int = field(default=20, metadata={"help": "visited states probed per rollout"})
     probe_actions: int = field(default=8, metadata={"help": "candidate actions probed per state"})
+    explore: float = field(
+        default=0.3, metadata={"help": "verifier mode: chance per training step to play another legal move"}
+    )
     feedback_failures: int = field(default=5, metadata={"help": "failed steps shown to the LLM"})
     temperature: float = field(default=1.0, metadata={"help": "LLM sampling temperature"})
     max_reply_tokens: int | None = field(default=None, metadata={"help": "LLM max tokens per reply"})
@@ -62,6 +72,8 @@ class LearnConfig:
             problems.append("probe_states and probe_actions must be ≥ 0")
         if self.heuristic_weight < 0:
             problems.append("heuristic_weight must be ≥ 0")
+        if not 0 <= self.explore <= 1:
+            problems.append("explore must be in [0, 1]")
         if not 0 < self.target_h <= 1:
             problems.append("target_h must be in (0, 1]")
         for name in ("max_iterations", "max_llm_calls", "max_tokens", "max_cost_usd", "max_wall_seconds"):

@@ -7,7 +7,8 @@ rejects too much, or a legal-move list that is too short, goes unseen. For up to
 states per rollout (evenly spaced), the game is replayed to that state from its seed and up to
 ``probe_actions`` actions the harness did *not* play there are tried on a clone of the env. Candidates come
 from everything the harness played or listed in any rollout of this evaluation and their one-character
-variants (``_candidate_pool``), sampled with a seeded RNG.
+variants (``_candidate_pool``, built on ``rollout.one_char_variants``), sampled with a seeded RNG. A rollout
+that explored (``LearnConfig.explore``) is replayed along the moves it actually played.
 Verifier: a mismatch is ``is_legal_action`` disagreeing with the env (either way). Filter: a mismatch is an
 env-legal action missing from ``legal_actions``. Policy mode does not use a checker, so nothing is probed.
 """
@@ -21,7 +22,7 @@ from typing import Any
 
 from ..envs import make
 from ..envs.base import Env
-from ..rollout import Rollout, StepRecord, play_rollout
+from ..rollout import Rollout, StepRecord, one_char_variants, play_rollout
 from ..sandbox import WorkerPool, check_source
 from ..sandbox.failures import HarnessFailure
 from .config import LearnConfig
@@ -84,9 +85,9 @@ class Evaluator:
         with self.pool.session(source, self.config.mode) as session:
             if session.load_failure is not None:
                 return session.load_failure
-            return play_rollout(
-                self.make_env(self.game_id), session, self.config.mode, seed, self.config.max_steps
-            )
+            cfg = self.config
+            env = self.make_env(self.game_id)
+            return play_rollout(env, session, cfg.mode, seed, cfg.max_steps, explore=cfg.explore)
 
     def _probe(
         self, source: str, rollout: Rollout, pool_actions: list[str]
@@ -106,7 +107,7 @@ class Evaluator:
                 if turn.observation != step.observation:
                     break  # the replay diverged (a non-deterministic env): stop probing this rollout
                 if i in chosen:
-                    skip = {step.action, *step.listed}
+                    skip = {step.action, step.played, *step.listed}
                     options = [a for a in pool_actions if a not in skip]
                     rng = random.Random(f"probe:{rollout.seed}:{i}")
                     for action in rng.sample(options, min(cfg.probe_actions, len(options))):
@@ -114,9 +115,9 @@ class Evaluator:
                         mismatch = self._probe_one(session, env, rollout.seed, i, step, action)
                         if mismatch is not None:
                             found.append(mismatch)
-                if not step.ok or step.action is None:
+                if not step.ok or step.move is None:
                     break
-                result = env.step(step.action)
+                result = env.step(step.move)
                 if result.done or result.next is None:
                     break
                 turn = result.next
@@ -144,24 +145,15 @@ class Evaluator:
 
 
 def _candidate_pool(rollouts: list[Rollout]) -> list[str]:
-    """Actions to probe, in a stable order: every action the harness played or listed in this evaluation,
-    plus their one-character variants (each digit replaced by every other digit, each lowercase letter by
-    every lowercase letter seen in an action). The variants reach moves the harness never plays: a
-    checker that rejects them wrongly is exactly what rollouts cannot see (``[4]`` → ``[5]``,
-    ``[e2e4]`` → ``[e2e3]``)."""
+    """Actions to probe, in a stable order: every action the harness played, proposed or listed in this
+    evaluation, plus their one-character variants (``one_char_variants``). The variants reach moves the
+    harness never plays: a checker that rejects them wrongly is exactly what rollouts cannot see."""
     seen: set[str] = set()
     for r in rollouts:
         for s in r.steps:
-            if s.action is not None:
-                seen.add(s.action)
+            seen.update(a for a in (s.action, s.played) if a is not None)
             seen.update(s.listed)
-    letters = sorted({c for a in seen for c in a if c.islower()})
-    variants = set(seen)
-    for action in seen:
-        for i, ch in enumerate(action):
-            subs = "0123456789" if ch.isdigit() else letters if ch.islower() else ""
-            variants.update(action[:i] + c + action[i + 1 :] for c in subs if c != ch)
-    return sorted(variants)
+    return sorted(one_char_variants(seen))
 
 
 __all__ = ["Evaluator"]
