@@ -8,12 +8,17 @@ Measured:
 
 1. wall time of ``autoharness learn TicTacToe-v0 --llm replay:FILE`` in a fresh process, default config
    (10 rollouts, 2 workers) — goal < 10 s;
-2. evaluator throughput (steps/s over the 10 training rollouts, sandboxed workers) with probing off and on,
-   beside the raw env step rate;
-3. oracle probing: iterations to H = 1.0 with and without probing on the same replies, and what the
-   harness the no-probe run stops with gets wrong (probed actions judged wrongly). For bundled transcripts
+2. evaluator throughput (steps/s over the 10 training rollouts, sandboxed workers) with probing and
+   exploration off, probing off, and the default (both on), beside the raw env step rate;
+3. oracle probing: iterations to H = 1.0 with and without probing on the same replies (exploration at its
+   default), and with neither probing nor exploration (the paper's loop), and what the harness that last run
+   stops with gets wrong (probed actions judged wrongly). For bundled transcripts
    (which can only be replayed with the probing setting they were recorded with) the no-probe figure is
-   the counterfactual on the recorded tree: the first node whose legal-step rate alone is 1.0.
+   the counterfactual on the recorded tree: the first node whose legal-step rate alone is 1.0;
+4. exploration (verifier mode): distinct games (distinct final observations) over the 10 training rollouts
+   of a fixed-policy harness, ``explore`` 0 (the paper) vs the default, on TicTacToe-v0 (the first-free
+   harness, sandboxed) and Chess-v0 (first legal move in UCI order, in process: it needs python-chess, which
+   harness code may not import).
 
     .venv/bin/python benchmarks/bench_learn.py [--json]
 """
@@ -43,9 +48,12 @@ from autoharness.learn.loop import LLM_CACHE, learn  # noqa: E402
 from autoharness.learn.refiner import child_code  # noqa: E402
 from autoharness.learn.store import RunStore  # noqa: E402
 from autoharness.llm import MeteredClient, ResponseCache, export_transcript  # noqa: E402
+from autoharness.rollout import play_rollout  # noqa: E402
 from autoharness.sandbox import WorkerPool  # noqa: E402
+from autoharness.sandbox.pool import Proposal  # noqa: E402
 
 GOAL_REPLAY_SECONDS = 10.0
+DEFAULT_EXPLORE = LearnConfig().explore
 SCENARIOS = {
     "verifier: lax checker → correct": ("verifier", [ttt.LAX, ttt.GOOD]),
     "verifier: stuck proposer → fixed (proposer only)": ("verifier", [ttt.STUCK_PROPOSER, ttt.GOOD]),
@@ -54,14 +62,17 @@ SCENARIOS = {
 }
 
 
-def record(tmp: Path, name: str, mode: str, replies: list[str], probe: bool) -> tuple[Path, Any]:
+def record(
+    tmp: Path, name: str, mode: str, replies: list[str], probe: bool, explore: float = DEFAULT_EXPLORE
+) -> tuple[Path, Any]:
     """Run a scripted scenario through a cache, export it as a transcript; (transcript, result)."""
-    run_dir = tmp / (re.sub(r"\W+", "-", name).strip("-") + ("-probe" if probe else "-no-probe"))
+    suffix = ("-probe" if probe else "-no-probe") + f"-explore{explore}"
+    run_dir = tmp / (re.sub(r"\W+", "-", name).strip("-") + suffix)
     it = iter(replies)
     client = MeteredClient(
         ScriptedLLM(lambda m: next(it, replies[-1])), cache=ResponseCache(run_dir / LLM_CACHE)
     )
-    result = learn("TicTacToe-v0", LearnConfig(mode=mode, probe=probe), client, run_dir)
+    result = learn("TicTacToe-v0", LearnConfig(mode=mode, probe=probe, explore=explore), client, run_dir)
     transcript = tmp / f"{run_dir.name}.jsonl"
     export_transcript(run_dir / LLM_CACHE, transcript)
     return transcript, result
@@ -102,8 +113,12 @@ def throughput() -> dict[str, Any]:
             turn = result.next
     raw = raw_steps / (time.perf_counter() - start)
     out: dict[str, Any] = {"raw_env_steps_per_s": round(raw)}
-    for probe in (False, True):
-        config = LearnConfig(probe=probe)
+    for key, probe, explore in (
+        ("no_probe_no_explore", False, 0.0),
+        ("no_probe", False, DEFAULT_EXPLORE),
+        ("probe", True, DEFAULT_EXPLORE),
+    ):
+        config = LearnConfig(probe=probe, explore=explore)
         with WorkerPool(config.parallelism) as pool, Evaluator("TicTacToe-v0", config, pool) as ev:
             ev.evaluate(code)  # warm the workers
             runs, steps, probes, start = 5, 0, 0, time.perf_counter()
@@ -111,7 +126,6 @@ def throughput() -> dict[str, Any]:
                 e = ev.evaluate(code)
                 steps, probes = steps + e.steps, probes + e.probes
             seconds = time.perf_counter() - start
-        key = "probe" if probe else "no_probe"
         out[key] = {
             "evaluations_per_s": round(runs / seconds, 2),
             "steps_per_s": round(steps / seconds),
@@ -125,8 +139,9 @@ def probing_effect(tmp: Path) -> list[dict[str, Any]]:
     for name, (mode, replies) in SCENARIOS.items():
         _, with_probe = record(tmp, name, mode, replies, True)
         _, without = record(tmp, name, mode, replies, False)
-        store = RunStore(without.run_dir, create=False)
-        best = store.node(without.best_node)
+        _, paper = record(tmp, name, mode, replies, False, explore=0.0)  # neither probing nor exploration
+        store = RunStore(paper.run_dir, create=False)
+        best = store.node(paper.best_node)
         store.close()
         code = best.code or ""
         config = LearnConfig(mode=mode, probe=True)
@@ -137,6 +152,7 @@ def probing_effect(tmp: Path) -> list[dict[str, Any]]:
                 "scenario": name,
                 "iterations_probe": with_probe.iterations,
                 "iterations_no_probe": without.iterations,
+                "iterations_no_probe_no_explore": paper.iterations,
                 "no_probe_result_probe_mismatches": f"{len(check.mismatches)}/{check.probes}",
                 "no_probe_result_true_h": round(check.h, 3),
             }
@@ -159,10 +175,68 @@ def probing_effect(tmp: Path) -> list[dict[str, Any]]:
                 "scenario": f"recorded {transcript.name}",
                 "iterations_probe": _first(nodes, lambda n: n.code is not None and n.h >= 1.0),
                 "iterations_no_probe": _first(nodes, lambda n: n.code is not None and n.legal_rate >= 1.0),
+                "iterations_no_probe_no_explore": None,
                 "no_probe_result_probe_mismatches": "(counterfactual on the recorded tree)",
                 "no_probe_result_true_h": None,
             }
         )
+    return rows
+
+
+class ChessFirstMove:
+    """A fixed Chess policy as an in-process session: the first legal move (UCI order) of the drawn board
+    (no castling or en passant: every move it proposes is legal); the checker accepts any well-formed move."""
+
+    @staticmethod
+    def _board(obs: str) -> Any:
+        import chess
+
+        part = obs.rsplit("Current board:", 1)[-1]
+        rows = [line.split("|")[1].split() for line in part.splitlines() if line.count("|") == 2][:8]
+        fen = "/".join(re.sub(r"\.+", lambda m: str(len(m.group())), "".join(r)) for r in rows)
+        return chess.Board(f"{fen} {'w' if 'playing White' in obs else 'b'} - - 0 1")
+
+    def is_legal_action(self, obs: str, action: str) -> bool:
+        return re.fullmatch(r"\s*\[[a-h][1-8][a-h][1-8][qrbn]?\]\s*", action) is not None
+
+    def verify(self, obs: str) -> Proposal:
+        moves = sorted(m.uci() for m in self._board(obs).legal_moves)
+        action = f"[{moves[0]}]" if moves else "[e2e4]"
+        return Proposal(action, self.is_legal_action(obs, action))
+
+
+def exploration() -> list[dict[str, Any]]:
+    rows = []
+    seeds = LearnConfig().train_seeds
+    code = child_code(ttt.GOOD, "verifier", "both", None)
+    with WorkerPool(1) as pool:
+        with pool.session(code, "verifier") as warm:  # start the worker outside the timings
+            warm.verify(make("TicTacToe-v0").reset(0).observation)
+        for game in ("TicTacToe-v0", "Chess-v0"):
+            for explore in (0.0, DEFAULT_EXPLORE):
+                start = time.perf_counter()
+                if game == "Chess-v0":
+                    session: Any = ChessFirstMove()
+                    runs = [play_rollout(make(game), session, "verifier", s, explore=explore) for s in seeds]
+                else:
+                    with pool.session(code, "verifier") as session:
+                        runs = [
+                            play_rollout(make(game), session, "verifier", s, explore=explore) for s in seeds
+                        ]
+                seconds = time.perf_counter() - start
+                steps = sum(len(r.steps) for r in runs)
+                rows.append(
+                    {
+                        "game": game,
+                        "explore": explore,
+                        "distinct_games": len({r.steps[-1].observation for r in runs if r.steps}),
+                        "rollouts": len(runs),
+                        "steps": steps,
+                        "explored_steps": sum(s.played is not None for r in runs for s in r.steps),
+                        "legal_rate": round(sum(r.legal_steps for r in runs) / steps, 3),
+                        "seconds": round(seconds, 2),
+                    }
+                )
     return rows
 
 
@@ -180,6 +254,7 @@ def main() -> None:
             "replay": replay_wall_time(Path(tmp) / "replay"),
             "throughput": throughput(),
             "probing": probing_effect(Path(tmp) / "probing"),
+            "exploration": exploration(),
         }
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -189,7 +264,7 @@ def main() -> None:
         print(f" (goal < {r['goal_seconds']} s)")
         t = figures["throughput"]
         print(f"raw env: {t['raw_env_steps_per_s']} steps/s")
-        for key in ("no_probe", "probe"):
+        for key in ("no_probe_no_explore", "no_probe", "probe"):
             v = t[key]
             print(
                 f"evaluator ({key}): {v['steps_per_s']} steps/s, {v['evaluations_per_s']} evaluations/s, "
@@ -198,8 +273,16 @@ def main() -> None:
         for row in figures["probing"]:
             print(
                 f"{row['scenario']}: iterations to 1.0 with probing {row['iterations_probe']}, without "
-                f"{row['iterations_no_probe']}; no-probe result {row['no_probe_result_probe_mismatches']} "
-                f"probes wrong, true H {row['no_probe_result_true_h']}"
+                f"{row['iterations_no_probe']}, without probing or exploration "
+                f"{row['iterations_no_probe_no_explore']}; that run's result "
+                f"{row['no_probe_result_probe_mismatches']} probes wrong, "
+                f"true H {row['no_probe_result_true_h']}"
+            )
+        for row in figures["exploration"]:
+            print(
+                f"exploration {row['game']} explore={row['explore']}: {row['distinct_games']} distinct games "
+                f"of {row['rollouts']} ({row['steps']} steps, {row['explored_steps']} explored, legal rate "
+                f"{row['legal_rate']}, {row['seconds']} s)"
             )
     if not figures["replay"]["ok"]:
         raise SystemExit("replay wall time over its goal")

@@ -109,3 +109,73 @@ def test_code_failure_stops_the_rollout_with_the_failure(pool):
 def test_step_cap_leaves_the_game_unfinished(pool):
     r = rollout(pool, GOOD, "policy", max_steps=3)
     assert len(r.steps) == 3 and r.legal_steps == 3 and not r.done and r.rewards is None
+
+
+# Exploration (verifier mode): a deterministic harness on a deterministic game still visits varied states.
+
+STRICT_78 = harness(
+    "'[' + free(obs)[0] + ']'", "action.strip('[]') in free(obs) and action not in ('[7]', '[8]')"
+)
+"""First-free proposer (self-play ends at step 6 with 7 and 8 never proposed) and a checker rejecting 7, 8."""
+
+KNIGHTS = """
+def propose_action(obs):
+    board = obs.rsplit("Current board:", 1)[-1]
+    rows = [line.split("|")[1].split() for line in board.splitlines() if line.count("|") == 2]
+    white = "playing White" in obs
+    home, away, piece = ("b1", "c3", "N") if white else ("b8", "c6", "n")
+    at = lambda sq: rows[8 - int(sq[1])]["abcdefgh".index(sq[0])]
+    return f"[{home}{away}]" if at(home) == piece else f"[{away}{home}]"
+
+def is_legal_action(obs, action):
+    return len(action) in (6, 7) and action[0] == "[" and action[-1] == "]"
+"""
+"""Chess: shuffle the b-knights out and back (a draw by repetition); a lax checker (well-formed UCI)."""
+
+
+def episodes(pool, source, seeds, explore, game="TicTacToe-v0", max_steps=1000):
+    with pool.session(source, "verifier") as session:
+        assert session.load_failure is None
+        return [play_rollout(make(game), session, "verifier", s, max_steps, explore=explore) for s in seeds]
+
+
+def test_explore_zero_is_the_papers_rollout(pool):
+    before = episodes(pool, GOOD, range(10), 0.0)
+    assert len({tuple(s.observation for s in r.steps) for r in before}) == 1  # one line of play, ten times
+    with pool.session(GOOD, "verifier") as session:
+        default = [play_rollout(make("TicTacToe-v0"), session, "verifier", s) for s in range(10)]
+    assert [r.steps for r in before] == [r.steps for r in default]
+    assert all(s.played is None and not s.explored and s.move == s.action for r in before for s in r.steps)
+
+
+def test_exploration_visits_different_games_and_is_replayable(pool):
+    explored = episodes(pool, GOOD, range(10), 0.3)
+    assert len({tuple(s.observation for s in r.steps) for r in explored}) >= 5
+    assert all(r.done and r.first_failure is None for r in explored)  # H is still the legal-step rate: 1.0
+    played = [s for r in explored for s in r.steps if s.played is not None]
+    assert played and all(s.ok and s.checker_said and s.played != s.action for s in played)
+    again = episodes(pool, GOOD, range(10), 0.3)
+    assert [r.steps for r in again] == [r.steps for r in explored]  # same seed → same records
+
+
+def test_exploration_catches_an_over_strict_checker_the_harness_never_exposes(pool):
+    assert all(r.first_failure is None for r in episodes(pool, STRICT_78, range(10), 0.0))
+    stops = [r.first_failure for r in episodes(pool, STRICT_78, range(10), 0.3)]
+    caught = [s for s in stops if s is not None]
+    assert caught and all(s.verdict is StepVerdict.CHECKER_TOO_STRICT for s in caught)
+    assert all(s.explored and s.action in ("[7]", "[8]") and s.checker_said is False for s in caught)
+
+
+def test_exploration_on_chess(pool):
+    plain = episodes(pool, KNIGHTS, range(3), 0.0, "Chess-v0", max_steps=40)
+    assert len({tuple(s.observation for s in r.steps) for r in plain}) == 1  # the same repetition draw
+    assert all(r.done and r.legal_steps == len(r.steps) == 16 for r in plain)
+    runs = episodes(pool, KNIGHTS, range(3), 0.5, "Chess-v0", max_steps=40)
+    assert any(s.played is not None for r in runs for s in r.steps)
+    assert len({tuple(s.observation for s in r.steps) for r in runs}) == 3
+    assert runs == episodes(pool, KNIGHTS, range(3), 0.5, "Chess-v0", max_steps=40)
+
+
+def test_explore_outside_zero_one_is_refused(pool):
+    with pytest.raises(ValueError, match="explore"):
+        episodes(pool, GOOD, [0], 1.5)

@@ -351,19 +351,21 @@ def test_cli_suite_runs_prints_the_table_and_refuses_bad_input(tmp_path, capsys,
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     _seeded_library(tmp_path / "lib")
     out = str(tmp_path / "s")
-    common = ["--out", out, "--library", str(tmp_path / "lib"), "--workers", "1"]
+    common = ["--out", out, "--workers", "1"]
     args = ["suite", "--games", "TicTacToe-v0", "--matches", "2", "--n-envs", "3", *common]
-    assert main(args) == 0
+    assert main([*args, "--library", str(tmp_path / "lib")]) == 0
     text = capsys.readouterr().out
     assert "TicTacToe-v0" in text and "1/1 done" in text and "reused" in text
     assert main(args) == 2  # the suite exists: --resume or another --out
     assert main(["suite", "--resume", *common]) == 0  # nothing left to do
+    assert main(["suite", "--resume", "--matches", "4", *common]) == 2  # the stored config runs
     assert main(["suite", "--games", "Chezz-v0", "--out", str(tmp_path / "t")]) == 2
     assert main(["suite", "--resume", "--out", str(tmp_path / "none")]) == 2
     assert main(["suite", "--games", "TicTacToe-v0", "--address", "x:1", "--out", str(tmp_path / "u")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 4 and all(line.startswith("autoharness: error:") for line in err)
-    assert "did you mean" in err[1] and "no suite to resume" in err[2]
+    assert len(err) == 5 and all(line.startswith("autoharness: error:") for line in err)
+    assert "already holds a suite" in err[0] and "drop --matches" in err[1]
+    assert "did you mean" in err[2] and "no suite to resume" in err[3] and "--address" in err[4]
 
 
 def test_game_timeout_is_recorded_as_that_games_failure(tmp_path):

@@ -150,24 +150,30 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from .errors import ConfigError
     from .executors import make_executor
     from .learn.config import LearnConfig
     from .library import default_root
     from .suite import WORKER_PRELOAD, SuiteConfig, run_suite, select_games
 
     out = Path(args.out)
+    learn_flags = (
+        *("mode", "max_iterations", "max_llm_calls", "max_tokens", "max_cost_usd", "max_wall_seconds"),
+        *("seed", "parallelism", "n_envs"),
+    )
+    suite_flags = ("games", "llm", "base_url", "eval_agent", "matches", "game_timeout", "library")
+    given = [name for name in (*suite_flags, *learn_flags) if getattr(args, name) is not None]
     config = None
-    if not args.resume:
-        overrides = {
-            "mode": args.mode,
-            "max_iterations": args.max_iterations,
-            "max_llm_calls": args.max_llm_calls,
-            "seed": args.seed,
-            "parallelism": args.parallelism,
-            "n_envs": args.n_envs,
-        }
+    if args.retry_failed and not args.resume:
+        raise ConfigError("--retry-failed only applies with --resume")
+    if args.resume:
+        if given or args.no_library:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given or ["no_library"])
+            raise ConfigError(f"--resume runs the suite's stored config; drop {flags}")
+    else:
+        overrides = {name: getattr(args, name) for name in learn_flags}
         config = SuiteConfig(
-            games=select_games(args.games),
+            games=select_games(args.games or "all"),
             learn=LearnConfig(**{k: v for k, v in overrides.items() if v is not None}),
             llm=args.llm,
             base_url=args.base_url,
@@ -186,7 +192,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         done += 1
         error = record.get("error")
         detail = error["message"] if isinstance(error, dict) else _suite_game_line(record)
-        print(f"[{done:>3}] {game:<28} {status:<6} {detail}", flush=True)
+        print(f"[{done:>3}] {game:<28} {status:<6} {detail}", file=sys.stderr, flush=True)
 
     try:
         manifest = run_suite(
@@ -421,9 +427,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_report)
 
     p = sub.add_parser("suite", help="learn then evaluate many games (all 145, the eval32 set, or a list)")
-    p.add_argument("--games", default="all", help="all | eval32 | FILE of ids (one a line) | ID,ID,...")
+    p.add_argument("--games", help="all (default) | eval32 | FILE of ids (one a line) | ID,ID,...")
     p.add_argument("--mode", choices=("verifier", "filter", "policy"), help="harness mode (default verifier)")
-    p.add_argument("--llm", help="model for learning (and LLM agents), e.g. gpt-4o-mini or replay:FILE")
+    p.add_argument(
+        "--llm",
+        help="model for learning and LLM agents, e.g. gpt-4o-mini or replay:FILE "
+        "(default as in learn: $OPENAI_API_KEY's gpt-4o-mini, else each game's bundled transcript)",
+    )
     p.add_argument("--base-url", help="OpenAI-compatible endpoint")
     p.add_argument("--out", default="runs/suite", help="suite directory (default runs/suite)")
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="process pool or Ray")
@@ -438,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--game-timeout", type=float, help="seconds per game before it is recorded as failed")
     p.add_argument("--max-iterations", type=int, help="learning budget per game: code versions")
     p.add_argument("--max-llm-calls", type=int, help="learning budget per game: LLM calls")
+    p.add_argument("--max-tokens", type=int, help="learning budget per game: prompt + completion tokens")
+    p.add_argument("--max-cost-usd", type=float, help="learning budget per game: money (price table)")
+    p.add_argument("--max-wall-seconds", type=float, help="learning budget per game: wall time of the run")
     p.add_argument("--seed", type=int, help="run seed of every game's learner")
     p.add_argument("--parallelism", type=int, help="sandbox workers per game")
     p.add_argument("--n-envs", type=int, help="training rollouts per code version")

@@ -10,7 +10,8 @@ others go on.
   worker starts in milliseconds instead of re-importing TextArena, nltk and the OpenAI SDK (seconds each),
   and no worker inherits the parent's threads. A worker that dies (OOM kill, segfault, ``os._exit``)
   breaks the whole stdlib pool and every task in flight with it; the executor then reruns those tasks one
-  at a time in a fresh pool, so the culprit is named and the bystanders finish normally.
+  at a time in a fresh pool, so the culprit is named and the bystanders finish normally. Workers end
+  themselves when the process owning the pool dies, so a ``kill -9`` leaves nothing running.
 * :class:`RayExecutor` — one Ray task per game (``max_retries=0``); joins the cluster at ``address`` or
   starts a local single-node one. Needs the ``ray`` extra (``pip install 'autoharness[ray]'``).
 
@@ -255,6 +256,8 @@ class RayExecutor:
             raise ConfigError(
                 "--executor ray needs Ray: install the extra with pip install 'autoharness[ray]'"
             ) from exc
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {workers}")
         self._ray = ray
         self._owns_runtime = not ray.is_initialized()
         if self._owns_runtime:
@@ -267,8 +270,6 @@ class RayExecutor:
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ConfigError(f"cannot join the Ray cluster at {address!r}: {exc}") from exc
         cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
-        if workers is not None and workers < 1:
-            raise ConfigError(f"--workers must be at least 1, got {workers}")
         self.workers = workers or max(1, cluster_cpus)
         self._remote = ray.remote(num_cpus=1, max_retries=0)(guarded_call)
         self._running: dict[Any, str] = {}

@@ -34,7 +34,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -264,7 +263,8 @@ def run_game(task: GameTask) -> dict[str, Any]:
         why = "it has no library harness"
         if task.seed is not None:
             why = f"the library harness of {task.seed.game} reaches only H {seed_eval.h:.3f} here"
-        code, result["learned"], result["model"] = _learn(task.game, cfg, game_dir / "learn", why)
+        start_from = task.seed.code if task.seed is not None else None
+        code, result["learned"], result["model"] = _learn(task.game, cfg, game_dir / "learn", why, start_from)
     atomic_write(game_dir / "harness.py", code)
     result["eval"] = _evaluate(task.game, cfg, code, game_dir / "eval")
     result["seconds"] = round(time.perf_counter() - start, 2)
@@ -281,31 +281,28 @@ def _score_code(game: str, config: LearnConfig, code: str) -> Evaluation:
 
 
 def _llm_spec(game: str, cfg: SuiteConfig, why: str) -> str:
-    """The client spec for learning ``game`` (``why``: the reason it needs learning, for the error):
-    ``--llm``, else what ``autoharness learn`` falls back to ($OPENAI_API_KEY → gpt-4o-mini, else the
-    transcript bundled for this game and mode)."""
-    from .learn.command import bundled_transcript
+    """The client spec for learning ``game``, resolved as ``autoharness learn`` does; ``why`` (the reason it
+    needs learning) goes into the error when no LLM is configured."""
+    from .learn.command import resolve_llm
 
-    if cfg.llm:
-        return cfg.llm
-    if os.environ.get("OPENAI_API_KEY"):
-        return "gpt-4o-mini"
-    bundled = bundled_transcript(game, cfg.learn.mode)
-    if bundled is None:
-        raise ConfigError(
-            f"{game} needs learning ({why}) but no LLM is configured (--llm) and no transcript is bundled"
-        )
-    return f"replay:{bundled}"
+    try:
+        return resolve_llm(cfg.llm, game, cfg.learn.mode)[0]
+    except ConfigError as exc:
+        raise ConfigError(f"{game} needs learning ({why}): {exc}") from exc
 
 
-def _learn(game: str, cfg: SuiteConfig, run_dir: Path, why: str) -> tuple[str, dict[str, Any], str | None]:
-    """Run (or resume, after an interruption) the learner; returns (harness code, figures, model)."""
+def _learn(
+    game: str, cfg: SuiteConfig, run_dir: Path, why: str, start_from: str | None
+) -> tuple[str, dict[str, Any], str | None]:
+    """Run (or resume, after an interruption) the learner, from the family's harness when there is one
+    (``start_from``: refining it is cheaper than writing from nothing); returns (code, figures, model)."""
     from .learn.loop import LLM_CACHE, learn
     from .learn.store import RunStore
     from .llm import make_client
 
     client = make_client(_llm_spec(game, cfg, why), base_url=cfg.base_url, cache_path=run_dir / LLM_CACHE)
-    res = learn(game, cfg.learn, client, run_dir, resume=(run_dir / RunStore.FILE).exists())
+    resume = (run_dir / RunStore.FILE).exists()
+    res = learn(game, cfg.learn, client, run_dir, resume=resume, initial_code=start_from)
     if res.harness_path is None:
         raise RuntimeError(f"learning {game} produced no usable harness (stopped: {res.stop_reason})")
     learned = {

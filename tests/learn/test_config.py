@@ -26,11 +26,30 @@ def test_training_seeds_are_distinct_and_below_evaluation_seeds():
         ({"seed": 1000}, "seed must be in"),
         ({"n_envs": 0}, "n_envs must be"),
         ({"target_h": 1.5}, "target_h"),
+        ({"explore": 1.5}, "explore must be in"),
+        ({"explore": -0.1}, "explore must be in"),
     ],
 )
 def test_bad_values_are_one_clear_config_error(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         LearnConfig(**kwargs)
+
+
+def test_explore_defaults_on_and_has_a_cli_flag():
+    import argparse
+
+    from autoharness.learn.command import add_arguments
+
+    assert LearnConfig().explore == 0.3 and LearnConfig(explore=0).explore == 0
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args(["TicTacToe-v0", "--explore", "0"]).explore == 0.0
+
+
+def test_a_stored_config_from_before_exploration_resumes_without_it():
+    stored = LearnConfig().to_dict()
+    del stored["explore"]
+    assert LearnConfig.from_dict(stored).explore == 0.0
 
 
 def test_round_trip_and_unknown_fields():

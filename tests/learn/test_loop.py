@@ -95,19 +95,24 @@ def test_reply_without_code_is_a_failed_node_and_the_run_goes_on(tmp_path):
 
 def test_budget_of_llm_calls_stops_the_run_with_the_best_node(tmp_path):
     llm = ScriptedLLM(lambda messages: LAX)
-    result = learn(GAME, LearnConfig(max_llm_calls=3, **FAST), llm, tmp_path / "run")
+    config = LearnConfig(max_llm_calls=3, explore=0.0, **FAST)  # the paper's rollouts: LAX fails on move 2
+    result = learn(GAME, config, llm, tmp_path / "run")
     assert llm.calls == 3 and result.iterations == 3
     assert result.stop_reason.startswith("budget: LLM calls 3")
     assert result.best_node == 1  # equal H everywhere: the earliest node wins
     assert result.legal_rate == 0.5
 
 
-@pytest.mark.parametrize(("probe", "iterations", "solved_by"), [(True, 2, GOOD), (False, 1, STRICT)])
-def test_oracle_probing_catches_an_over_strict_checker(tmp_path, probe, iterations, solved_by):
+@pytest.mark.parametrize(
+    ("probe", "explore", "iterations"), [(True, 0.0, 2), (False, 0.0, 1), (False, 0.3, 2), (True, 0.3, 2)]
+)
+def test_probing_or_exploration_catches_an_over_strict_checker(tmp_path, probe, explore, iterations):
+    """STRICT rejects cells 7 and 8, which its first-free proposer never reaches in self-play: only the
+    paper's loop (no probing, no exploration) takes it for solved."""
     llm = ScriptedLLM(sequence(STRICT, GOOD))
-    result = learn(GAME, LearnConfig(probe=probe, **FAST), llm, tmp_path / "run")
+    result = learn(GAME, LearnConfig(probe=probe, explore=explore, **FAST), llm, tmp_path / "run")
     assert result.iterations == iterations and result.legal_rate == 1.0 and result.h == 1.0
-    if probe:
+    if iterations == 2:
         assert "is_legal_action rejected a move the game accepts" in llm.requests[1][0][-1]["content"]
 
 
@@ -122,3 +127,28 @@ def test_replayed_run_builds_the_same_tree(tmp_path):
     replayed = learn(GAME, LearnConfig(**FAST), make_client(f"replay:{transcript}"), tmp_path / "replayed")
     assert _tree(recorded) == _tree(tmp_path / "replayed")
     assert (first.best_node, first.iterations) == (replayed.best_node, replayed.iterations)
+
+
+def _code(reply: str) -> str:
+    return reply.split("```python\n", 1)[1].rsplit("```", 1)[0]
+
+
+def test_a_given_harness_is_the_root_and_costs_no_llm_call_when_it_already_works(tmp_path):
+    llm = ScriptedLLM(sequence())  # any call would raise StopIteration
+    result = learn(GAME, LearnConfig(**FAST), llm, tmp_path / "run", initial_code=_code(GOOD))
+    assert (result.llm_calls, result.iterations, result.legal_rate, result.stop_reason) == (
+        0,
+        1,
+        1.0,
+        "solved",
+    )
+    assert [row[2] for row in _tree(tmp_path / "run")] == ["given"]
+
+
+def test_a_given_harness_that_falls_short_is_refined_not_rewritten(tmp_path):
+    llm = ScriptedLLM(sequence(GOOD))
+    result = learn(GAME, LearnConfig(**FAST), llm, tmp_path / "run", initial_code=_code(LAX))
+    tree = _tree(tmp_path / "run")
+    assert [(row[1], row[2]) for row in tree] == [(None, "given"), (1, "refine_both")]
+    assert result.llm_calls == 1 and result.legal_rate == 1.0
+    assert "# Current harness" in llm.requests[0][0][-1]["content"]  # the refine prompt, with LAX's code

@@ -20,6 +20,7 @@ from ..search import SCHEDULERS
 from .config import MODES, LearnConfig
 
 CHOICES = {"mode": MODES, "scheduler": SCHEDULERS}
+DEFAULT_MODEL = "gpt-4o-mini"  # with $OPENAI_API_KEY and no --llm
 REPLAY_BANNER = "replaying a recorded transcript, not calling any model"
 
 
@@ -64,17 +65,18 @@ def bundled_transcript(game: str, mode: str) -> Path | None:
     return Path(str(path)) if path.is_file() else None
 
 
-def _llm_spec(args: argparse.Namespace, mode: str) -> tuple[str, bool]:
-    """(client spec, is the bundled replay); a clear error when no LLM is configured at all."""
-    if args.llm:
-        return args.llm, False
+def resolve_llm(llm: str | None, game: str, mode: str) -> tuple[str, bool]:
+    """(client spec, is the bundled replay): ``--llm``, else $OPENAI_API_KEY's default model, else the
+    transcript bundled for ``game`` in ``mode``; a clear error when none of them exists."""
+    if llm:
+        return llm, False
     if os.environ.get("OPENAI_API_KEY"):
-        return "gpt-4o-mini", False
-    bundled = bundled_transcript(args.game, mode)
+        return DEFAULT_MODEL, False
+    bundled = bundled_transcript(game, mode)
     if bundled is None:
         raise ConfigError(
             f"no LLM configured (pass --llm MODEL, set OPENAI_API_KEY, or --llm manual) and no recorded "
-            f"transcript is bundled for {args.game} in {mode} mode"
+            f"transcript is bundled for {game} in {mode} mode"
         )
     return f"replay:{bundled}", True
 
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = LearnConfig(**given)
     out = args.out or Path("runs") / f"{args.game}-{config.mode}-s{config.seed}"
-    spec, bundled = _llm_spec(args, config.mode)
+    spec, bundled = resolve_llm(args.llm, args.game, config.mode)
     if bundled:
         path = spec.removeprefix("replay:")
         origins = sorted({record.provenance for record in read_transcript(path)})
@@ -161,4 +163,4 @@ class _Display:
             self._console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-__all__ = ["REPLAY_BANNER", "add_arguments", "bundled_transcript", "run"]
+__all__ = ["DEFAULT_MODEL", "REPLAY_BANNER", "add_arguments", "bundled_transcript", "resolve_llm", "run"]

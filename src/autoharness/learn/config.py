@@ -16,6 +16,10 @@ TRAIN_SEED_STRIDE = 1000
 Evaluation (``autoharness.evaluate``) uses seeds ≥ ``EVAL_SEED_START``, so the two never overlap."""
 EVAL_SEED_START = 1_000_000
 
+ADDED_LATER: dict[str, Any] = {"explore": 0.0}
+"""Fields added after runs were first stored, with the value such a run had: resuming a stored run whose
+config lacks them keeps its behaviour (it ran without exploration) instead of taking today's default."""
+
 
 @dataclass(frozen=True, slots=True)
 class LearnConfig:
@@ -98,7 +102,7 @@ class LearnConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"stored config has unknown fields: {', '.join(unknown)}")
-        return cls(**data)
+        return cls(**{**ADDED_LATER, **data})
 
 
 __all__ = ["EVAL_SEED_START", "MODES", "TRAIN_SEED_STRIDE", "LearnConfig"]

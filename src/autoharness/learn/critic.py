@@ -4,7 +4,9 @@ At most ``limit`` failed steps (default 5) are shown, duplicates (same action, s
 failure) dropped, taken round-robin over kinds of failure (checker
 let an illegal move through, proposer wrong, checker too strict, list wrong, code failure, probe
 mismatch) so one frequent mistake does not hide another. Each shows the observation (its tail when long),
-the action, what the checker said, what the env said, and the traceback of a code failure.
+the action, what the checker said, what the env said, and the traceback of a code failure. When training
+rollouts explored (verifier mode, ``LearnConfig.explore``) the text says so: some observations follow a move
+other than the one ``propose_action`` proposed, and a failed move tried by exploration is marked as such.
 
 Conditional refinement (the paper's rule, extended):
 
@@ -73,6 +75,11 @@ def _describe_step(seed: int, step: StepRecord) -> str:
         lines.append(f"Listed but illegal: {list(step.wrong_listed)!r}")
     if step.action is not None:
         lines.append(f"Action: {step.action!r}")
+    if step.explored:
+        lines.append(
+            "This move was not proposed by propose_action: the training game tried it (a move the game "
+            "accepts) to explore other positions. is_legal_action must judge every move correctly."
+        )
     if step.checker_said is not None:
         lines.append(f"is_legal_action said: {step.checker_said}")
     if step.verdict is StepVerdict.CHECKER_TOO_STRICT:
@@ -134,6 +141,17 @@ def _reward_text(ev: Evaluation) -> str:
     )
 
 
+def _explore_note(ev: Evaluation) -> str:
+    explored = sum(s.played is not None for r in ev.rollouts for s in r.steps)
+    if not explored:
+        return ""
+    return (
+        f" To visit varied positions, {explored} of these steps played a different legal move after "
+        "propose_action's proposal had been judged, so the observation after such a step follows the move "
+        "actually played, not the proposal."
+    )
+
+
 def critique(ev: Evaluation, limit: int = 5) -> Feedback:
     """Feedback for the LLM about ``ev``, with at most ``limit`` failed steps."""
     if ev.static_issues:
@@ -160,13 +178,15 @@ def critique(ev: Evaluation, limit: int = 5) -> Feedback:
     if not items:
         if ev.mode == "policy":
             return Feedback(_reward_text(ev), BOTH, 0)
-        return Feedback(f"All {ev.steps} steps in {len(ev.rollouts)} games were legal.", BOTH, 0)
+        text = f"All {ev.steps} steps in {len(ev.rollouts)} games were legal."
+        return Feedback(text + _explore_note(ev), BOTH, 0)
     kind = PROPOSER if ev.mode == "verifier" and all(k == PROPOSER for k, _ in items) else BOTH
     shown = items[:limit]
     header = (
         f"Legal-step rate {ev.legal_rate:.3f} over {len(ev.rollouts)} games ({ev.steps} steps)"
         + (f"; {len(ev.mismatches)} of {ev.probes} probed actions judged wrongly" if ev.probes else "")
         + f". {total} problem(s) found ({len(items)} distinct); {len(shown)} shown."
+        + _explore_note(ev)
     )
     blocks = [f"### Problem {i}\n{text}" for i, (_, text) in enumerate(shown, 1)]
     return Feedback("\n\n".join([header, *blocks]), kind, total)

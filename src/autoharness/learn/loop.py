@@ -97,8 +97,13 @@ def learn(
     progress: Progress | None = None,
     resume: bool = False,
     env_factory: EnvFactory | None = None,
+    initial_code: str | None = None,
 ) -> LearnResult:
-    """Learn a harness for ``game_id``; the run lives in ``out_dir`` (created, or resumed with ``resume``)."""
+    """Learn a harness for ``game_id``; the run lives in ``out_dir`` (created, or resumed with ``resume``).
+
+    ``initial_code`` (e.g. the harness of the game's family from the library) becomes the root instead of
+    an LLM-written one: it is evaluated first, and refined only if it falls short.
+    """
     get_spec(game_id)  # unknown game → UnknownGame before anything is written
     out_dir = Path(out_dir)
     if not resume and (out_dir / RunStore.FILE).exists():
@@ -108,7 +113,7 @@ def learn(
         meta = _open_run(store, game_id, config, client, resume)
         kwargs = {} if env_factory is None else {"env_factory": env_factory}
         with WorkerPool(config.parallelism) as pool, Evaluator(game_id, config, pool, **kwargs) as evaluator:
-            stop = _Loop(store, game_id, config, client, evaluator, progress).run()
+            stop = _Loop(store, game_id, config, client, evaluator, progress, initial_code).run()
         return _finish(store, meta, config, stop, progress)
     finally:
         store.close()
@@ -157,8 +162,10 @@ class _Loop:
         client: LLMClient,
         evaluator: Evaluator,
         progress: Progress | None,
+        initial_code: str | None = None,
     ) -> None:
         self.store = store
+        self.initial_code = initial_code
         self.game = game_id
         self.cfg = config
         self.client = client
@@ -220,23 +227,12 @@ class _Loop:
 
     def _iterate(self, nodes: list[NodeRow]) -> None:
         start = time.monotonic()
-        step = len(nodes)
-        refinable = [n for n in nodes if n.code is not None]
         parent: NodeRow | None = None
-        if refinable:
-            parent = self.store.node(self.scheduler.select([n.as_search_node() for n in nodes], step))
-            feedback = Feedback(parent.feedback, parent.refine_kind or BOTH, parent.evaluation["problems"])
-            messages = refine_messages(
-                self.prompts, self.game, self.observation, self.cfg.mode, parent.code or "", feedback
-            )
-            kind = "refine_" + feedback.kind
-            note = f"refining node {parent.id} ({feedback.kind})"
+        if not nodes and self.initial_code is not None:  # a given root (e.g. from the library): no LLM call
+            code, call, failure_text = self.initial_code, None, ""
+            kind, note = "given", "evaluating the given harness"
         else:
-            messages = initial_messages(self.prompts, self.game, self.observation, self.cfg.mode)
-            kind, feedback, note = "root", None, "writing the harness"
-        self._report("llm", nodes, note=note)
-        params = Params(temperature=self.cfg.temperature, max_tokens=self.cfg.max_reply_tokens, seed=step)
-        code, call, failure_text = self._ask(messages, params, feedback.kind if feedback else BOTH, parent)
+            parent, kind, note, code, call, failure_text = self._write(nodes)
         if code is None:
             ev = Evaluation(mode=self.cfg.mode)
             summary = {**ev.summary(), "problems": 1, "bad_reply": failure_text}
@@ -260,6 +256,29 @@ class _Loop:
             call=call,
         )
         self._report("node", self.store.nodes(), last_h=ev.h, note=note)
+
+    def _write(
+        self, nodes: list[NodeRow]
+    ) -> tuple[NodeRow | None, str, str, str | None, CallRow | None, str]:
+        """Ask the LLM for the next code version: the root, or a refinement of the node the scheduler picks.
+        Returns (parent, node kind, progress note, code or None, the call, why the reply was unusable)."""
+        step = len(nodes)
+        parent: NodeRow | None = None
+        if any(n.code is not None for n in nodes):
+            parent = self.store.node(self.scheduler.select([n.as_search_node() for n in nodes], step))
+            feedback = Feedback(parent.feedback, parent.refine_kind or BOTH, parent.evaluation["problems"])
+            messages = refine_messages(
+                self.prompts, self.game, self.observation, self.cfg.mode, parent.code or "", feedback
+            )
+            kind, refine = "refine_" + feedback.kind, feedback.kind
+            note = f"refining node {parent.id} ({feedback.kind})"
+        else:
+            messages = initial_messages(self.prompts, self.game, self.observation, self.cfg.mode)
+            kind, refine, note = "root", BOTH, "writing the harness"
+        self._report("llm", nodes, note=note)
+        params = Params(temperature=self.cfg.temperature, max_tokens=self.cfg.max_reply_tokens, seed=step)
+        code, call, failure_text = self._ask(messages, params, refine, parent)
+        return parent, kind, note, code, call, failure_text
 
     def _ask(
         self, messages: list[Message], params: Params, kind: str, parent: NodeRow | None

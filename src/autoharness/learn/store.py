@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     id INTEGER PRIMARY KEY,
     parent INTEGER REFERENCES nodes(id),
     depth INTEGER NOT NULL,
-    kind TEXT NOT NULL,            -- root | refine_both | refine_proposer | rewrite
+    kind TEXT NOT NULL,            -- root | given | refine_both | refine_proposer (+ :bad_reply)
     code TEXT,                     -- NULL: the reply had no usable code (a failed child)
     h REAL NOT NULL,
     legal_rate REAL NOT NULL,
