@@ -614,12 +614,7 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
                     "paper: Flash+harness reward",
                     "paper: policy reward",
                     "paper: Flash legal rate",
-                    "LLM calls",
-                    "tokens",
-                    "cost USD",
-                    "caught",
-                    "fallbacks",
-                    "harness failures",
+                    *COST_HEADERS,
                     "eval dir",
                 ],
                 rows,
@@ -654,12 +649,7 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
                     "score",
                     "legal rate",
                     "opp. legal rate",
-                    "LLM calls",
-                    "tokens",
-                    "cost USD",
-                    "caught",
-                    "fallbacks",
-                    "harness failures",
+                    *COST_HEADERS,
                     "eval dir",
                 ],
                 rows,
@@ -698,6 +688,10 @@ def _eval_source(e: EvalData) -> str:
         else " · no harness"
     )
     return f"<code>{html.escape(str(e.path))}</code> · {_fmt(e.payload.get('created'))}{used}"
+
+
+COST_HEADERS = ("LLM calls", "tokens", "cost USD", "caught", "fallbacks", "harness failures")
+"""Column names of ``_cost_cells``, in its order."""
 
 
 def _cost_cells(r: dict[str, Any]) -> list[str]:
