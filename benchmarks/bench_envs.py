@@ -8,6 +8,9 @@ returning the rendered, stripped observation). The two alternate episode by epis
 its best of ``--repeats``, and time is the process's CPU time: other jobs on a shared machine inflate wall
 time by tens of percent. Exit status 1 when the adapter costs more than 10% over raw on any game; the
 "vs text" column compares with raw + the minimal rendering of messages to text.
+
+The last lines time ``env.clone()`` (the learner probes legality and explores on clones, several per step)
+on Chess-v0 and Othello-v0 after ``CLONE_PLIES`` plies: µs per clone, and per clone + one move on it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ GAMES = {
     "2048-v0": ["[Up]", "[Down]", "[Left]", "[Right]"],
 }
 GOAL = 0.10
+CLONE_GAMES = ("Chess-v0", "Othello-v0")
+CLONE_PLIES = 20
 _LISTED = re.compile(r"(?:Valid|Available) moves:(.*)", re.IGNORECASE)
 _TOKEN = re.compile(r"\[[^\[\]\n]+\]")
 
@@ -99,6 +104,29 @@ def best_times(game_id: str, episodes: list[tuple[int, list[str]]], repeats: int
     return [sum(side) for side in best]
 
 
+def clone_cost(game_id: str, repeats: int, n: int = 200) -> tuple[int, float, float]:
+    """(plies played, µs per ``clone()``, µs per ``clone()`` + one move on the clone), best of ``repeats``."""
+    seed, actions = next(
+        (s, a) for s, a in record(game_id, 1, max_plies=CLONE_PLIES + 1) if len(a) > CLONE_PLIES
+    )
+    env = make(game_id)
+    env.reset(seed)
+    for action in actions[:CLONE_PLIES]:
+        env.step(action)
+    move = actions[CLONE_PLIES]
+    best_clone = best_step = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        for _ in range(n):
+            env.clone()
+        best_clone = min(best_clone, (time.process_time() - start) / n)
+        start = time.process_time()
+        for _ in range(n):
+            env.clone().step(move)
+        best_step = min(best_step, (time.process_time() - start) / n)
+    return CLONE_PLIES, best_clone * 1e6, best_step * 1e6
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=3000, help="moves per game (default 3000)")
@@ -117,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{game_id:<14} {n:>6} {n / raw:>9,.0f} {n / text:>11,.0f} {n / ours:>10,.0f}"
             f" {overhead:>+9.1%} {ours / text - 1:>+8.1%}"
+        )
+    for game_id in CLONE_GAMES:
+        plies, clone_us, step_us = clone_cost(game_id, args.repeats)
+        print(
+            f"clone {game_id:<14} after {plies} plies: {clone_us:7.1f} µs/clone, {step_us:7.1f} µs/clone+step"
         )
     verdict = "OK" if worst <= GOAL else "OVER GOAL"
     print(f"worst overhead {worst:+.1%} (goal ≤ {GOAL:.0%}): {verdict}")
