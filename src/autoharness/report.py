@@ -268,9 +268,13 @@ def plot_learning(run: RunData, path: Path) -> Path:
         if run.summary.get("mode") == "policy"
         else "H (legal-action rate)",
         ylim=(-0.03, 1.05),
+        xlim=(0.5, len(nodes) + 0.5),  # whole iterations, also for a one-node run
         title=f"{run.summary.get('game', run.path.name)}: learning",
     )
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(nodes) <= 20:
+        ax.set_xticks(range(1, len(nodes) + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     pos = _tree_positions(nodes)
