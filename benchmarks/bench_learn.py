@@ -170,14 +170,20 @@ def probing_effect(tmp: Path) -> list[dict[str, Any]]:
         store = RunStore(out, create=False)
         nodes = store.nodes()
         store.close()
+        stop_no_probe = _first(nodes, lambda n: n.code is not None and n.legal_rate >= 1.0)
+        accepted = nodes[stop_no_probe - 1] if stop_no_probe else None  # what a no-probe run would keep
         rows.append(
             {
                 "scenario": f"recorded {transcript.name}",
                 "iterations_probe": _first(nodes, lambda n: n.code is not None and n.h >= 1.0),
-                "iterations_no_probe": _first(nodes, lambda n: n.code is not None and n.legal_rate >= 1.0),
-                "iterations_no_probe_no_explore": None,
-                "no_probe_result_probe_mismatches": "(counterfactual on the recorded tree)",
-                "no_probe_result_true_h": None,
+                "iterations_no_probe": stop_no_probe,
+                "iterations_no_probe_no_explore": "n/a (counterfactual on the recorded tree)",
+                "no_probe_result_probe_mismatches": (
+                    f"{accepted.evaluation['mismatches']}/{accepted.evaluation['probes']}"
+                    if accepted
+                    else None
+                ),
+                "no_probe_result_true_h": round(accepted.h, 3) if accepted else None,
             }
         )
     return rows
