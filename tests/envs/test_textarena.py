@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 import random
 import socket
 
 import pytest
+import textarena as ta
 
-from autoharness.envs import make
+from autoharness.envs import StepResult, Turn, make
+from autoharness.envs import textarena as adapter
+from autoharness.envs.hints import strip_move_lists
 from autoharness.errors import EnvError
 
 from .conftest import NetworkUsed
@@ -120,3 +124,101 @@ def test_games_debug_prints_are_silenced(capsys: pytest.CaptureFixture[str]) -> 
 def test_network_is_cut_in_env_tests() -> None:
     with pytest.raises(NetworkUsed):
         socket.create_connection(("pypi.org", 443))
+
+
+def _mutable_parts(root: object) -> dict[int, object]:
+    """Every list, dict, set and plain object reachable from ``root`` (by id; the objects kept alive)."""
+    seen: dict[int, object] = {}
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, str | bytes | int | float | type | enum.Enum) or obj is None:
+            continue
+        if type(obj).__name__ == "_BoardState":  # python-chess's own copy shares these undo snapshots
+            continue
+        if isinstance(obj, list | dict | set):
+            seen[id(obj)] = obj
+            stack.extend(obj.values() if isinstance(obj, dict) else obj)
+            if isinstance(obj, dict):
+                stack.extend(obj.keys())
+        elif isinstance(obj, tuple):
+            stack.extend(obj)
+        elif hasattr(obj, "__dict__") and not callable(obj):
+            seen[id(obj)] = obj
+            stack.extend(vars(obj).values())
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("game_id", "moves"),
+    [
+        ("Othello-v0", ["[2, 3]", "[2, 2]", "[2, 1]"]),
+        ("Chess-v0", ["[e2e4]", "[e7e5]", "[g1f3]"]),
+        ("2048-v0", ["[Left]", "[Up]", "[Right]"]),
+        ("TicTacToe-v0", ["[4]", "[0]", "[8]"]),
+    ],
+)
+def test_clone_shares_no_mutable_state_and_replays_identically(game_id: str, moves: list[str]) -> None:
+    env = make(game_id)
+    env.reset(5)
+    env.step(moves[0])
+    probe = env.clone()
+    shared = _mutable_parts(env._game).keys() & _mutable_parts(probe._game).keys()
+    assert not shared, [type(_mutable_parts(env._game)[i]) for i in shared]
+    assert probe._rng is not env._rng and probe._rng.getstate() == env._rng.getstate()
+    # the clone, a clone of the clone and the original play the same moves to the same observations
+    twice = probe.clone()
+    seen = [[e.step(m).next.observation for m in moves[1:]] for e in (probe, twice)]
+    assert seen[0] == seen[1]
+    assert [env.step(m).next.observation for m in moves[1:]] == seen[0]
+
+
+def test_clones_at_one_position_share_only_the_rng_snapshot() -> None:
+    env = make("2048-v0")
+    env.reset(1)
+    first, second = env.clone(), env.clone()
+    first.step("[Left]")  # draws a tile from first's generator only
+    assert second._rng.getstate() == env._rng.getstate() != first._rng.getstate()
+    assert second.step("[Left]").next == env.step("[Left]").next
+    third = env.clone()  # after a step: a fresh snapshot, not the stale one
+    assert third._rng.getstate() == env._rng.getstate()
+
+
+def test_fast_result_constructors_equal_the_dataclasses() -> None:
+    turn = adapter._make_turn(1, "x")
+    assert type(turn) is Turn and turn == Turn(player=1, observation="x")
+    result = adapter._going_on(turn)
+    assert type(result) is StepResult and result == StepResult(legal=True, done=False, next=turn)
+    assert result.info == {} and result.info is not adapter._going_on(turn).info
+
+
+_BLOCKS = [
+    "[GAME] Valid moves: [a], [b]",  # a whole message that is a list, first and later
+    "[Player 0] [a]",
+    "[GAME] Board\n . x .\nAvailable Moves: '[0]', '[1]'\n(continued)",
+    "[GAME] Your options:\n  [x]\n  [y]\nthen the rest",
+    "[GAME] İstanbul valid moves: [q]\nValid moves: [q], [r]",  # lower() lengthens 'İ'
+    "[GAME] no list here",
+    "[GAME] Legal actions: [1]",
+]
+
+
+@pytest.mark.parametrize("order", range(12))
+def test_stripping_message_by_message_equals_stripping_the_joined_text(order: int) -> None:
+    rng = random.Random(order)
+    blocks = rng.sample(_BLOCKS, rng.randint(1, len(_BLOCKS)))
+    whole = strip_move_lists("\n".join(blocks))
+    if all(len(b.lower()) == len(b) for b in blocks):
+        assert "".join(strip_move_lists("\n" + b) for b in blocks)[1:] == whole
+
+
+def test_observation_with_non_ascii_news_matches_whole_text_stripping() -> None:
+    env = make("TicTacToe-v0")
+    env.reset(0)
+    env.step("[4]")
+    texts = ["İİ valid moves: [3]\nValid moves: [1], [2]", "Current Board: x\nAvailable Moves: '[0]'", "ok"]
+    messages = [(-1, text, ta.ObservationType.GAME_BOARD) for text in texts]
+    env._game.get_observation = lambda: (0, list(messages))
+    turn = env._turn()
+    news = strip_move_lists("\n".join(f"[GAME] {text}" for text in texts))
+    assert turn.observation == f"[GAME] {env.rules(0)}\n{news}"
