@@ -80,12 +80,46 @@ def test_random_agent_probes_clones_and_only_plays_legal_moves(game):
     assert all(a.stats.legal_rate == 1.0 for a in agents)
 
 
-def test_random_agent_uses_the_harness_legal_list(pool):
-    env = make("TicTacToe-v0")
+def test_random_agent_probes_pairs_of_tokens_for_two_part_moves():
+    env = make("TowerOfHanoi-v0")
+    agent = RandomAgent()
+    end = play_match(env, [agent], seed=1_000_003, max_steps=20)
+    assert end.plies > 3 and agent.stats.legal_rate == 1.0  # moves are [A C]: no single token is one
+
+
+@pytest.mark.parametrize("game", ["Othello-v0", "Chess-v0"])
+def test_random_agent_plays_from_the_env_oracle_where_probing_finds_nothing(game):
+    env = make(game)
+    agents = [RandomAgent() for _ in range(env.num_players)]
+    end = play_match(env, agents, seed=1_000_003, max_steps=40)
+    assert end.plies == 40 and all(a.stats.legal_rate == 1.0 for a in agents)
+    again = [RandomAgent() for _ in range(env.num_players)]
+    assert play_match(make(game), again, seed=1_000_003, max_steps=40) == end  # seeded
+
+
+class _CountingSession:
+    """Wraps a sandbox session, counting ``legal_actions`` calls."""
+
+    def __init__(self, session):
+        self._session = session
+        self.load_failure = session.load_failure
+        self.calls = 0
+
+    def legal_actions(self, observation):
+        self.calls += 1
+        return self._session.legal_actions(observation)
+
+
+def test_random_agent_prefers_the_oracle_then_the_harness_legal_list(pool):
     with pool.session(TICTACTOE, "filter") as session:
-        agents = [RandomAgent(session), RandomAgent()]
+        counting = _CountingSession(session)
+        agents = [RandomAgent(counting), RandomAgent()]
+        play_match(make("TicTacToe-v0"), agents, seed=1_000_000)
+        assert counting.calls == 0 and agents[0].stats.legal_rate == 1.0  # TicTacToe has an oracle
+        env = make("TicTacToe-v0")
+        env.legal_moves = lambda: None  # a game without one: the harness's list comes next
         play_match(env, agents, seed=1_000_000)
-    assert agents[0].stats.legal_rate == 1.0 and not agents[0].stats.harness_failures
+    assert counting.calls > 0 and agents[0].stats.legal_rate == 1.0 and not agents[0].stats.harness_failures
 
 
 def test_policy_agent_plays_the_harness(pool):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from autoharness.envs import make
-from autoharness.rollout import StepVerdict, play_rollout
+from autoharness.rollout import StepVerdict, play_rollout, summarize
 from autoharness.sandbox import FailureKind, WorkerPool
 
 FREE_CELLS = """
@@ -109,6 +109,38 @@ def test_code_failure_stops_the_rollout_with_the_failure(pool):
 def test_step_cap_leaves_the_game_unfinished(pool):
     r = rollout(pool, GOOD, "policy", max_steps=3)
     assert len(r.steps) == 3 and r.legal_steps == 3 and not r.done and r.rewards is None
+
+
+# Policy mode against a random opponent: the harness plays one seat, the env's oracle the other.
+
+
+def seated(pool: WorkerPool, source: str, seat: int, seed: int = 0, mode: str = "policy"):
+    with pool.session(source, mode) as session:
+        return play_rollout(make("TicTacToe-v0"), session, mode, seed, seat=seat)
+
+
+@pytest.mark.parametrize("seat", [0, 1])
+def test_policy_against_random_records_only_the_harness_seat(pool, seat):
+    r = seated(pool, GOOD, seat, seed=3)
+    assert r.done and r.seat == seat and r.first_failure is None
+    assert r.steps and all(s.player == seat for s in r.steps)
+    assert [s.index for s in r.steps] == [2 * i + seat for i in range(len(r.steps))]  # plies of the game
+    assert seated(pool, GOOD, seat, seed=3) == r  # the opponent is seeded from the rollout seed
+    assert summarize([r])["episodes"][0]["seat"] == seat
+
+
+def test_policy_against_random_still_stops_at_the_harness_illegal_move(pool):
+    r = seated(pool, harness("'[4]'", "True"), 1)
+    assert [s.verdict for s in r.steps] in (
+        [StepVerdict.PROPOSER_WRONG],
+        [StepVerdict.LEGAL, StepVerdict.PROPOSER_WRONG],
+    )
+    assert not r.done and r.rewards == {1: -1.0, 0: 1.0} and "occupied" in r.steps[-1].env_reason
+
+
+def test_seat_needs_policy_mode_in_a_two_player_game(pool):
+    with pytest.raises(ValueError, match="policy mode"):
+        seated(pool, GOOD, 0, mode="verifier")
 
 
 # Exploration (verifier mode): a deterministic harness on a deterministic game still visits varied states.

@@ -1,4 +1,4 @@
-"""Play one harness against one real game, every seat, and record each step for the critic.
+"""Play one harness against one real game (every seat, or one vs random); record each step for the critic.
 
 Data flows one way: env → **rollout** → critic → refiner → tree. A rollout stops at the first illegal move
 or harness failure (the paper's protocol): training needs that first mistake, with everything around it.
@@ -25,6 +25,14 @@ Per-step semantics by mode (the harness contract is in ``autoharness.sandbox.con
   illegal, ``LIST_EMPTY`` if empty while the game goes on); the played move is drawn from the list with the
   rollout's own seeded RNG (a stand-in for the LLM's pick).
 * policy: ``a = propose_action(obs)`` is played; env rejects → ``PROPOSER_WRONG``.
+
+  Against a random opponent (``seat`` given; policy mode in 2-player games whose env has a legal-move
+  oracle, ``envs.base.HasLegalMoves``): the harness plays only seat ``seat``; the other seat's turns are
+  played by ``agents.RandomAgent`` — uniform among ``legal_moves()``, RNG seeded from the rollout seed and
+  seat, so a rollout replays exactly. Opponent moves are not steps: no record, not in the legal-step rate,
+  never shown to the critic as the harness's mistakes (the harness sees them in its next observation, as
+  in any match). ``max_steps`` caps plies of both seats. An opponent move the env rejects (cannot happen
+  with a correct oracle) ends the game with the env's outcome.
 
 Any ``HarnessFailure`` (exception, timeout, bad return, ...) → ``CODE_FAILURE`` with the failure attached.
 """
@@ -93,6 +101,7 @@ class Rollout:
     done: bool = False  # the game ended normally (not cut by a failure or the step cap)
     rewards: dict[int, float] | None = None
     normalized_rewards: dict[int, float] | None = None
+    seat: int | None = None  # the harness's only seat against a random opponent; None: it plays every seat
 
     @property
     def legal_steps(self) -> int:
@@ -246,23 +255,48 @@ def _step(
 
 
 def play_rollout(
-    env: Env, session: HarnessSession, mode: Mode, seed: int, max_steps: int = 1000, explore: float = 0.0
+    env: Env,
+    session: HarnessSession,
+    mode: Mode,
+    seed: int,
+    max_steps: int = 1000,
+    explore: float = 0.0,
+    seat: int | None = None,
 ) -> Rollout:
-    """Play one episode with the harness in every seat, stopping at the first non-LEGAL step.
+    """Play one episode with the harness in every seat (or only ``seat``), stopping at the first
+    non-LEGAL step.
 
     Implements the per-mode semantics in this module's docstring. Probing (verifier: a rejected proposal;
     filter: every listed move) happens on ``env.clone()``, so the played game is never touched by it.
     ``explore`` is verifier mode's exploration probability (ignored in the other modes; 0 = off).
-    Stopping at ``max_steps`` leaves ``done`` False.
+    ``seat`` (policy mode, 2-player games only): the harness plays that seat, a seeded random opponent
+    the other. Stopping at ``max_steps`` leaves ``done`` False.
     """
     if not 0.0 <= explore <= 1.0:
         raise ValueError(f"explore must be in [0, 1], not {explore!r}")
-    rollout = Rollout(game=env.id, seed=seed, mode=mode)
+    if seat is not None and (mode != "policy" or env.num_players != 2 or seat not in (0, 1)):
+        raise ValueError(
+            f"seat={seat!r} needs policy mode in a 2-player game (got {mode}, {env.num_players}P)"
+        )
+    rollout = Rollout(game=env.id, seed=seed, mode=mode, seat=seat)
     # Filter mode's pick, verifier mode's exploration; TextArena reseeds the global RNG, so never use that.
     rng = random.Random(seed)
     explorer = _Explorer(explore, rng) if mode == "verifier" and explore > 0 else None
     turn = env.reset(seed)
+    opponent = None
+    if seat is not None:
+        from .agents import RandomAgent  # agents → envs, llm, sandbox: imported here, not at module load
+
+        opponent = RandomAgent()
+        opponent.begin_match(env, 1 - seat, seed)
     for index in range(max_steps):
+        if opponent is not None and turn.player != seat:
+            result = env.step(opponent.act(turn.observation, turn.player))
+            if result.done:
+                return _finish(rollout, env, result, True)
+            assert result.next is not None
+            turn = result.next
+            continue
         record, result = _step(env, session, mode, rng, index, turn, explorer)
         rollout.steps.append(record)
         if explorer is not None and record.ok:
@@ -287,6 +321,7 @@ def summarize(rollouts: list[Rollout]) -> dict[str, object]:
         ended = "game over" if r.done else (str(stop.verdict) if stop else "step cap")
         episodes.append(
             {"seed": r.seed, "steps": len(r.steps), "legal_steps": r.legal_steps, "ended": ended}
+            | ({"seat": r.seat} if r.seat is not None else {})
             | {"rewards": r.rewards, "normalized_rewards": r.normalized_rewards}
         )
         if stop is not None:

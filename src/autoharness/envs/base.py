@@ -63,4 +63,25 @@ class Env(Protocol):
         ...
 
 
-__all__ = ["Env", "StepResult", "Turn"]
+@runtime_checkable
+class HasLegalMoves(Protocol):
+    """Optional capability: an env that can name the legal moves of the player to move.
+
+    An oracle for baselines, opponents and tests only — what it returns must never reach the observation
+    an agent sees. ``legal_moves()`` returns the moves (action strings ``step`` accepts), or None when this
+    game (or this turn) has no such list; callers then fall back to probing. Check with
+    ``isinstance(env, HasLegalMoves)`` or use ``legal_moves_of(env)``.
+    """
+
+    def legal_moves(self) -> list[str] | None:
+        """The legal moves of the player to move, or None when unknown."""
+        ...
+
+
+def legal_moves_of(env: object) -> list[str] | None:
+    """``env.legal_moves()`` when the env has the capability, else None (never raises for a plain Env)."""
+    method = getattr(env, "legal_moves", None)
+    return method() if callable(method) else None
+
+
+__all__ = ["Env", "HasLegalMoves", "StepResult", "Turn", "legal_moves_of"]

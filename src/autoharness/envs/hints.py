@@ -15,6 +15,9 @@ Kept on purpose:
 * state the player legitimately sees even though it bounds the choices: a player's hand
   (GameOfPureStrategy, HighSociety, Golf's cards), board coordinates drawn in empty cells
   (UltimateTicTacToe, QuantumTicTacToe), Tak's stone counts (``Available Flat Stones: 15``).
+
+``listed_moves`` reads the bracketed moves out of exactly the segments ``strip_move_lists`` removes: the
+adapter's legal-move oracle (``TextArenaEnv.legal_moves``) for baselines and opponents, never the agent.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ _LIST_LINE = re.compile(
     # the label, an aside such as "(exact tokens)", the colon
     rf"[ \t]*(?:[-*•][ \t]*)?(?:{_LABEL})[ \t]*(?:\([^)\n]*\))?[ \t]*:"
     # the list: indented lines below a bare label, or the rest of the line
-    r"(?:[ \t]*(?:\n[ \t]+\S[^\n]*)+|[^\n]*)",
+    r"(?P<moves>[ \t]*(?:\n[ \t]+\S[^\n]*)+|[^\n]*)",
     re.IGNORECASE,
 )
 """A move list, matched at the start of a line."""
@@ -46,29 +49,54 @@ _LIVE_LIST_IN_PROMPT = frozenset({"SantoriniBaseFixed-v0"})
 """Games whose opening prompt itself carries the current move list (found by the all-games test)."""
 
 
-def strip_move_lists(text: str) -> str:
-    """``text`` without its move-list lines (and the indented lines of a list that starts below its label)."""
+def _list_matches(text: str) -> list[re.Match[str]]:
+    """The move lists of ``text`` (``_LIST_LINE`` matches at line starts, non-overlapping, in order)."""
     lower = text.lower()
     words = [word for word in _KEYWORDS if word in lower]
     if not words:
-        return text
+        return []
     line_starts = set()
     for word in words:
         at = lower.find(word)
         while at != -1:
             line_starts.add(lower.rfind("\n", 0, at) + 1)
             at = lower.find(word, at + 1)
-    kept, done_to = [], 0
+    matches, done_to = [], 0
     for start in sorted(line_starts):
         match = _LIST_LINE.match(text, start) if start >= done_to else None
         if match is not None:
-            # drop the list with the newline before it (or after it, for a list on the first line)
-            kept.append(text[done_to : max(start - 1, done_to)])
+            matches.append(match)
             done_to = match.end() + (start == 0 and text[match.end() : match.end() + 1] == "\n")
-    if not kept:
+    return matches
+
+
+def strip_move_lists(text: str) -> str:
+    """``text`` without its move-list lines (and the indented lines of a list that starts below its label)."""
+    matches = _list_matches(text)
+    if not matches:
         return text
+    kept, done_to = [], 0
+    for match in matches:
+        # drop the list with the newline before it (or after it, for a list on the first line)
+        start = match.start()
+        kept.append(text[done_to : max(start - 1, done_to)])
+        done_to = match.end() + (start == 0 and text[match.end() : match.end() + 1] == "\n")
     kept.append(text[done_to:])
     return "".join(kept)
+
+
+_MOVE = re.compile(r"\[[^\[\]\n]+\]")
+
+
+def listed_moves(text: str) -> list[str] | None:
+    """The bracketed moves inside exactly the move lists ``strip_move_lists`` removes from ``text``, in
+    order, without duplicates; None when ``text`` holds no move list. Only the list part after the label's
+    colon is read (a sender tag such as ``[GAME]`` in front of the label is not a move)."""
+    matches = _list_matches(text)
+    if not matches:
+        return None
+    found = [move for match in matches for move in _MOVE.findall(match.group("moves"))]
+    return list(dict.fromkeys(found))
 
 
 def strips_prompt(game_id: str) -> bool:
@@ -76,4 +104,4 @@ def strips_prompt(game_id: str) -> bool:
     return game_id in _LIVE_LIST_IN_PROMPT
 
 
-__all__ = ["strip_move_lists", "strips_prompt"]
+__all__ = ["listed_moves", "strip_move_lists", "strips_prompt"]

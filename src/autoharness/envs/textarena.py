@@ -12,6 +12,11 @@ player resubmit once) is not used: the *first* rejected move ends our episode (`
 with the outcome TextArena gives once the allowance is spent — two players: offender −1, other +1; one
 player: the reward the game passes to ``set_invalid_move`` (its completion fraction), else −1.
 
+Legal-move oracle (``legal_moves``, the optional ``envs.base.HasLegalMoves``): the moves TextArena lists
+for the player to move, read from this turn's *unstripped* messages (``hints.listed_moves``) — for random
+baselines, training opponents and tests, never part of an observation. 36 of the 145 games have one
+(``ORACLE_GAMES``); the others answer None.
+
 Games whose semantics differ, found by playing all 145:
 
 * Snake, Surround (simultaneous moves): an action without a direction token kills the mover's snake without
@@ -66,7 +71,7 @@ import textarena as ta
 
 from ..errors import EnvError
 from .base import StepResult, Turn
-from .hints import strip_move_lists, strips_prompt
+from .hints import listed_moves, strip_move_lists, strips_prompt
 from .registry import GameSpec
 
 _SIMULTANEOUS_BODIES = {"Snake": "snakes", "Surround": "players"}
@@ -74,6 +79,27 @@ _SIMULTANEOUS_BODIES = {"Snake": "snakes", "Surround": "players"}
 
 _NOT_A_BREACH = {"Minesweeper": re.compile(r"^You hit a mine")}
 """Families that report a lost game through ``set_invalid_move``: the reason text that marks it."""
+
+ORACLE_GAMES = frozenset(
+    {
+        *("Chess-v0", "Chess-v0-long", "Crusade-v0", "FifteenPuzzle-v0", "ReverseTicTacToe-v0"),
+        *("KuhnPoker-v0", "KuhnPoker-v0-extreme", "KuhnPoker-v0-long", "KuhnPoker-v0-medium"),
+        "KuhnPoker-v0-short",
+        *("Othello-v0", "Othello-v0-big", "Othello-v0-huge", "Othello-v0-small", "Othello-v0-tiny"),
+        *(f"PigDice-v0{suffix}" for suffix in ("", "-long", "-short")),
+        *(f"PigDice-v0-{target}" for target in range(50, 501, 50)),
+        *("SimpleTak-v0", "SimpleTak-v0-extreme", "SimpleTak-v0-large", "SimpleTak-v0-medium"),
+        *("SpiteAndMalice-v0", "Stratego-v0", "TicTacToe-v0", "WildTicTacToe-v0"),
+    }
+)
+"""The 36 of the 145 games that list the mover's legal moves every turn, which ``legal_moves`` reads.
+
+Found by playing all 145 (``tests/envs/test_legal_moves.py`` re-checks the set and that every listed move
+is accepted). Not in it: the games that print no list (TowerOfHanoi, Checkers, Sudoku, Chess-v0-blind,
+Othello-v0-hard, ...), and the ones whose list is not the legal moves: FrozenLake (every direction, even
+off the board), Sokoban (``up, down, left, right``, unbracketed), Golf and IndianPoker (templates such as
+``[swap X Y]``, ``[bet X]``), SantoriniBaseFixed (only in the opening prompt, stale by the second player's
+turn)."""
 
 _GAME_ID = ta.GAME_ID
 _PROMPT = ta.ObservationType.PROMPT
@@ -224,6 +250,8 @@ class TextArenaEnv:
         self._invalid: list[tuple[str, float | None]] = []
         self._player = 0
         self._done = True
+        self._news: list[Any] = []
+        """This turn's TextArena messages as produced (unstripped): what ``legal_moves`` reads."""
 
     # -- protocol -------------------------------------------------------------------------------------
 
@@ -304,6 +332,26 @@ class TextArenaEnv:
         low, high = self.reward_range
         return min(1.0, max(0.0, (rewards[player] - low) / (high - low)))
 
+    def legal_moves(self) -> list[str] | None:
+        """The moves TextArena itself lists for the player to move this turn, or None (see ``ORACLE_GAMES``).
+
+        An oracle for baselines, opponents and tests, never shown to the agent: the bracketed moves inside
+        the very list segments ``hints.strip_move_lists`` removes, read from the unstripped messages of this
+        turn (the last message that holds a list). None when the game is over, when the game is not in
+        ``ORACLE_GAMES``, or when this turn's messages hold no list."""
+        if self._done or self.id not in ORACLE_GAMES:
+            return None
+        roles = self._game.state.role_mapping
+        found = None
+        for message in self._news:
+            sender, text, kind = _unpack(message)
+            if kind is not _PROMPT:
+                name = "GAME" if sender == _GAME_ID else roles.get(sender, sender)
+                moves = listed_moves(f"\n[{name}] {text}")
+                if moves is not None:
+                    found = moves
+        return found
+
     def rules(self, player: int = 0) -> str:
         """``player``'s opening prompt in the current game: rules and action format, no move list."""
         if player in self._prompts:
@@ -374,6 +422,7 @@ class TextArenaEnv:
         game = self._game
         player, messages = game.get_observation()
         self._player = player
+        self._news = messages
         roles = game.state.role_mapping
         stripping = self._strip is not _keep
         blocks = _BLOCKS
@@ -529,4 +578,4 @@ def _unpack(message: tuple[Any, Any, Any]) -> tuple[int, str, ta.ObservationType
     return fields.get(int, ta.GAME_ID), str(fields.get(str, "")), fields.get(ta.ObservationType, kind)
 
 
-__all__ = ["TextArenaEnv"]
+__all__ = ["ORACLE_GAMES", "TextArenaEnv"]

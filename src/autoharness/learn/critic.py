@@ -134,8 +134,12 @@ def _failure_key(failure: HarnessFailure | None) -> tuple[str, str] | None:
 
 def _reward_text(ev: Evaluation) -> str:
     finished = sum(r.done for r in ev.rollouts)
+    seats = {
+        "random": "Your code played one seat per game (first and second in turn) against a random player. ",
+        "self-play": "Your code played both seats of every game. ",
+    }.get(ev.opponent or "", "")
     return (
-        f"No illegal move and no code failure in {len(ev.rollouts)} games ({ev.steps} steps); "
+        seats + f"No illegal move and no code failure in {len(ev.rollouts)} games ({ev.steps} steps); "
         f"{finished} reached the end of the game. Mean normalised reward: {ev.reward:.3f} (1 = best). "
         "Improve propose_action's play to win more, keeping every move legal."
     )

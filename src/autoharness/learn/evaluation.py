@@ -6,9 +6,15 @@ Heuristic value H (what the tree search maximises):
   over the rollouts (a rollout stops at its first illegal move or code failure, so one mistake early
   costs the rest of that game). Probe agreement is 1 − mismatches / probes (1 with probing off).
 * policy: H = 0 if any rollout made an illegal move or a code failure, else 0.5 + 0.5·r, where r is the
-  mean over rollouts of the mean over seats of ``Env.normalized_reward`` (the env maps its raw reward
-  range to [0, 1]); a rollout cut by the step cap scores r = 0. The harness plays every seat, so in a
-  zero-sum 2-player game r ≈ 0.5 for any game played to the end: policy H there mostly rewards finishing.
+  mean over rollouts of the harness's normalised reward (``Env.normalized_reward``: the env maps its raw
+  reward range to [0, 1]); a rollout cut by the step cap scores r = 0.
+
+  - 1-player games: the harness's one seat.
+  - 2-player games with a legal-move oracle (``opponent == "random"``): each rollout's harness seat
+    (``Rollout.seat``, alternating), against a seeded random opponent — winning every game gives H = 1.
+  - 2-player games without one (``opponent == "self-play"``): the harness plays both seats and r is the
+    mean over seats. In a zero-sum game that is ≈ 0.5 for any game played to the end, so H caps at 0.75
+    and mostly rewards finishing; a target H above 0.75 cannot be reached there.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ class Evaluation:
     static_issues: list[StaticIssue] = field(default_factory=list)
     probes: int = 0
     mismatches: list[ProbeMismatch] = field(default_factory=list)
+    opponent: str | None = None
+    """2-player policy mode: ``"random"`` or ``"self-play"`` (see the module docstring); else None."""
 
     @property
     def steps(self) -> int:
@@ -63,7 +71,8 @@ class Evaluation:
 
     @property
     def reward(self) -> float:
-        """Mean normalised end-of-game reward (seats averaged; an unfinished rollout counts 0)."""
+        """Mean normalised end-of-game reward of the harness's seat (seats averaged in self-play; an
+        unfinished rollout counts 0)."""
         if not self.rollouts:
             return 0.0
         return sum(_seat_mean(r) for r in self.rollouts) / len(self.rollouts)
@@ -87,8 +96,8 @@ class Evaluation:
         return [(r.seed, f) for r in self.rollouts if (f := r.first_failure) is not None]
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready digest stored with the node."""
-        return {
+        """JSON-ready digest stored with the node (``opponent`` and its note only in 2-player policy mode)."""
+        summary: dict[str, Any] = {
             "h": self.h,
             "legal_rate": self.legal_rate,
             "reward": self.reward,
@@ -105,16 +114,30 @@ class Evaluation:
                     "legal_steps": r.legal_steps,
                     "done": r.done,
                     "reward": _seat_mean(r),
+                    **({"seat": r.seat} if r.seat is not None else {}),
                     "failure": r.first_failure.verdict.value if r.first_failure else None,
                 }
                 for r in self.rollouts
             ],
         }
+        if self.opponent is not None:
+            summary["opponent"] = self.opponent
+            if self.opponent == "self-play":
+                summary["note"] = (
+                    "no legal-move oracle for this game: the harness plays both seats, so the mean reward is "
+                    "about 0.5 and H caps at 0.75"
+                )
+        return summary
 
 
 def _seat_mean(rollout: Rollout) -> float:
+    """The harness's normalised reward: its seat's against an opponent, else the mean over seats."""
     rewards = rollout.normalized_rewards
-    return sum(rewards.values()) / len(rewards) if rewards else 0.0
+    if not rewards:
+        return 0.0
+    if rollout.seat is not None:
+        return rewards.get(rollout.seat, 0.0)
+    return sum(rewards.values()) / len(rewards)
 
 
 __all__ = ["Evaluation", "ProbeMismatch"]

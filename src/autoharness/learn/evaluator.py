@@ -2,6 +2,12 @@
 
 H is defined in ``evaluation``.
 
+Policy mode in 2-player games: when the env has a legal-move oracle for the game (``envs.base.HasLegalMoves``
+returns a list at the first turn), the harness plays one seat per rollout — seat ``i % 2`` for the i-th
+training seed, so both seats are covered — against a seeded random opponent (``rollout.play_rollout``'s
+``seat``). Without an oracle it plays both seats (self-play) and the evaluation says so
+(``Evaluation.opponent``).
+
 Oracle probing (beyond the paper). A rollout only tests the actions the harness played, so a checker that
 rejects too much, or a legal-move list that is too short, goes unseen. For up to ``probe_states`` visited
 states per rollout (evenly spaced), the game is replayed to that state from its seed and up to
@@ -21,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..envs import make
-from ..envs.base import Env
+from ..envs.base import Env, legal_moves_of
 from ..rollout import Rollout, StepRecord, one_char_variants, play_rollout
 from ..sandbox import WorkerPool, check_source
 from ..sandbox.failures import HarnessFailure
@@ -29,6 +35,7 @@ from .config import LearnConfig
 from .evaluation import Evaluation, ProbeMismatch
 
 EnvFactory = Callable[[str], Env]
+_UNSET = object()
 
 
 class Evaluator:
@@ -47,6 +54,7 @@ class Evaluator:
         self.pool = pool
         self.make_env = env_factory
         self._threads = ThreadPoolExecutor(max_workers=config.parallelism, thread_name_prefix="rollout")
+        self._opponent: object = _UNSET
 
     def example_observation(self) -> str:
         """What ``obs`` holds at the start of the first training game: the prompt shows it so the model
@@ -67,7 +75,11 @@ class Evaluator:
         ev = Evaluation(mode=cfg.mode, static_issues=check_source(source, cfg.mode))  # type: ignore[arg-type]
         if ev.static_issues:
             return ev
-        for item in self._threads.map(lambda seed: self._rollout(source, seed), cfg.train_seeds):
+        ev.opponent = self.opponent
+        seats = self._seats()
+        for item in self._threads.map(
+            lambda seed, seat: self._rollout(source, seed, seat), cfg.train_seeds, seats
+        ):
             if isinstance(item, HarnessFailure):
                 ev.load_failure = item
                 return ev
@@ -81,13 +93,33 @@ class Evaluator:
                 ev.mismatches.extend(found)
         return ev
 
-    def _rollout(self, source: str, seed: int) -> Rollout | HarnessFailure:
+    @property
+    def opponent(self) -> str | None:
+        """Who plays the other seat in 2-player policy mode: ``"random"`` (the env's legal-move oracle
+        drives it) or ``"self-play"`` (no oracle for this game: the harness plays both seats); None in
+        1-player games and the other modes (the harness plays every seat, as in the paper)."""
+        if self._opponent is _UNSET:
+            opponent = None
+            if self.config.mode == "policy":
+                env = self.make_env(self.game_id)
+                if env.num_players == 2:
+                    env.reset(self.config.train_seeds[0])
+                    opponent = "random" if legal_moves_of(env) is not None else "self-play"
+            self._opponent = opponent
+        return self._opponent  # type: ignore[return-value]
+
+    def _seats(self) -> list[int | None]:
+        """The harness's seat in each training rollout: alternating vs a random opponent, else None."""
+        seeds = self.config.train_seeds
+        return [i % 2 for i in range(len(seeds))] if self.opponent == "random" else [None] * len(seeds)
+
+    def _rollout(self, source: str, seed: int, seat: int | None = None) -> Rollout | HarnessFailure:
         with self.pool.session(source, self.config.mode) as session:
             if session.load_failure is not None:
                 return session.load_failure
             cfg = self.config
             env = self.make_env(self.game_id)
-            return play_rollout(env, session, cfg.mode, seed, cfg.max_steps, explore=cfg.explore)
+            return play_rollout(env, session, cfg.mode, seed, cfg.max_steps, explore=cfg.explore, seat=seat)
 
     def _probe(
         self, source: str, rollout: Rollout, pool_actions: list[str]

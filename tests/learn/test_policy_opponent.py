@@ -1,0 +1,75 @@
+"""Policy mode in 2-player games: the harness plays one seat per rollout against a seeded random opponent
+(the env's legal-move oracle), so H = 0.5 + 0.5·(its own reward) can reach past self-play's 0.75 cap."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from autoharness.envs import make
+from autoharness.learn.config import LearnConfig
+from autoharness.learn.evaluator import Evaluator
+from autoharness.sandbox import WorkerPool
+from tests.learn.tictactoe import _FREE, CORRECT_CHECKER, FIRST_FREE
+
+FIRST = _FREE + CORRECT_CHECKER + FIRST_FREE
+EDGES_FIRST = (
+    _FREE
+    + CORRECT_CHECKER
+    + """
+def propose_action(obs):
+    free = _free(obs)
+    return next(f"[{c}]" for c in "135702864" if c in free)
+"""
+)
+"""A legal policy that plays to lose: edges first, where no line of its own is ever completed early."""
+ILLEGAL = _FREE + CORRECT_CHECKER + '\ndef propose_action(obs):\n    return "[4]"\n'
+
+CONFIG = LearnConfig(mode="policy", n_envs=4, parallelism=2)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[WorkerPool]:
+    with WorkerPool(2) as p:
+        yield p
+
+
+def no_oracle(game_id: str):
+    env = make(game_id)
+    env.legal_moves = lambda: None  # type: ignore[attr-defined]
+    return env
+
+
+def test_harness_plays_alternate_seats_against_random_and_can_pass_075(pool):
+    with Evaluator("TicTacToe-v0", CONFIG, pool) as evaluator:
+        good, again = evaluator.evaluate(FIRST), evaluator.evaluate(FIRST)
+        losing = evaluator.evaluate(EDGES_FIRST)
+        illegal = evaluator.evaluate(ILLEGAL)
+    assert good.opponent == "random" and [r.seat for r in good.rollouts] == [0, 1, 0, 1]
+    assert all(s.player == r.seat for r in good.rollouts for s in r.steps)
+    assert good.h > 0.75 and good.legal_rate == 1.0
+    assert (again.h, again.summary()) == (good.h, good.summary())  # deterministic for fixed seeds
+    assert losing.legal_rate == 1.0 and losing.h < good.h
+    assert illegal.h == 0.0
+    summary = good.summary()
+    assert summary["opponent"] == "random" and "note" not in summary
+    assert [r["seat"] for r in summary["rollouts"]] == [0, 1, 0, 1]
+
+
+def test_without_an_oracle_the_harness_plays_both_seats_and_says_so(pool):
+    with Evaluator("TicTacToe-v0", CONFIG, pool, env_factory=no_oracle) as evaluator:
+        ev = evaluator.evaluate(FIRST)
+    assert ev.opponent == "self-play" and all(r.seat is None for r in ev.rollouts)
+    assert ev.h == 0.75  # one seat wins, the other loses: the self-play cap
+    assert "0.75" in ev.summary()["note"]
+
+
+def test_one_player_games_and_other_modes_keep_playing_every_seat(pool):
+    with Evaluator("TowerOfHanoi-v0", CONFIG, pool) as evaluator:
+        assert evaluator.opponent is None
+    verifier = LearnConfig(mode="verifier", n_envs=2, parallelism=2)
+    with Evaluator("TicTacToe-v0", verifier, pool) as evaluator:
+        ev = evaluator.evaluate(FIRST)
+    assert ev.opponent is None and "opponent" not in ev.summary()
+    assert all(r.seat is None for r in ev.rollouts) and {s.player for s in ev.rollouts[0].steps} == {0, 1}
