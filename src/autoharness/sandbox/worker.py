@@ -63,6 +63,10 @@ class WorkerLost(Exception):
         self.ended = ended  # the other end closed: for a session, the harness process died
 
 
+SPIN_SECONDS = 100e-6
+"""How long a reader re-tries before sleeping in poll (see ``Channel._fill``)."""
+
+
 class Channel:
     """Length-prefixed JSON frames over one socket, every read and write under a deadline."""
 
@@ -95,11 +99,16 @@ class Channel:
                 raise WorkerLost(f"process gone ({exc.strerror})", ended=True) from exc
 
     def _fill(self, need: int, deadline: float) -> None:
+        spin_until = time.monotonic() + SPIN_SECONDS
         while len(self._buf) < need:
-            self.wait_readable(deadline)  # the answer is never there yet: poll first, then read once
             try:
                 chunk = os.read(self._fd, 1 << 20)
             except BlockingIOError:
+                # A short harness call answers within microseconds: re-trying the read for a bounded moment
+                # avoids a sleep + wake-up of this process (tens of µs on a VM) per call; a longer call
+                # falls through to poll and costs no CPU while it runs.
+                if time.monotonic() >= spin_until:
+                    self.wait_readable(deadline)
                 continue
             except OSError as exc:
                 raise WorkerLost(f"process gone ({exc.strerror})", ended=True) from exc
