@@ -114,9 +114,10 @@ def run(
 
 
 def bundled_families() -> list[str]:
-    """Every game of each family whose base game ships a hand-answered transcript (verifier mode)."""
+    """Every game of each family whose base game ships a recorded transcript in verifier mode."""
     directory = resources.files("autoharness").joinpath("data", "transcripts")
-    recorded = [p.name.removesuffix("-verifier.jsonl") for p in directory.iterdir()]
+    suffix = "-verifier.jsonl"
+    recorded = [p.name.removesuffix(suffix) for p in directory.iterdir() if p.name.endswith(suffix)]
     families = {get_spec(g).family for g in recorded if get_spec(g).id == g}
     return [g.id for g in list_games() if g.family in families]
 
