@@ -24,6 +24,7 @@ from typing import TextIO
 
 from ..errors import ConfigError, LLMConnectionError
 from .base import DEFAULT_PARAMS, Completion, Message, Params, Usage
+from .cost import estimate_prompt_tokens, estimate_tokens
 
 DEFAULT_DIR = Path("autoharness-manual")
 DEFAULT_PROVENANCE = "manual: answered by hand through the manual backend"
@@ -73,15 +74,19 @@ class ManualClient:
         self.read_stdin = self.stdin.isatty() if read_stdin is None else read_stdin
 
     def complete(self, messages: list[Message], params: Params = DEFAULT_PARAMS) -> list[Completion]:
-        # Calls are answered one at a time: a person cannot follow several prompts at once.
+        # Calls are answered one at a time: a person cannot follow several prompts at once. Nobody counts
+        # tokens here, so usage is the same 4-characters-a-token estimate used for silent servers (marked).
+        texts = [self._ask(messages, params.sample_offset + i, i + 1, params.n) for i in range(params.n)]
+        prompt = estimate_prompt_tokens(messages)
         return [
             Completion(
-                text=self._ask(messages, params.sample_offset + i, i + 1, params.n),
-                usage=Usage(),
+                text=text,
+                usage=Usage(prompt, estimate_tokens(text)),
                 model=self.model,
                 provenance=self.provenance,
+                extra={"usage": "estimated"},
             )
-            for i in range(params.n)
+            for text in texts
         ]
 
     def _ask(self, messages: list[Message], sample: int, position: int, total: int) -> str:
