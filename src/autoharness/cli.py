@@ -7,6 +7,7 @@ can cause are ``UsageError``: one line on stderr, exit status 2, no traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -480,6 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Library warnings (an LLM call being retried, ...) reach the terminal as one plain line each.
+    logging.basicConfig(level=logging.WARNING, format="autoharness: %(message)s")
     handler: Handler = args.handler
     try:
         return handler(args)

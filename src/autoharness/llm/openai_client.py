@@ -8,6 +8,7 @@ one-line message that says what to check.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from .retry import RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:  # the SDK takes seconds to import: loaded only once a client is built
     import openai
+
+log = logging.getLogger("autoharness.llm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +180,16 @@ class OpenAIClient:
                 mapped = map_error(exc, self.base_url, attempt, self.timeout)
                 if not mapped.retryable or attempt == self.retry.max_attempts:
                     raise mapped.error from exc
-                time.sleep(self.retry.delay(attempt, mapped.retry_after))
+                delay = self.retry.delay(attempt, mapped.retry_after)
+                log.warning(
+                    "LLM call to %s failed (%s), attempt %d of %d; retrying in %.1f s",
+                    self.base_url,
+                    type(mapped.error).__name__,
+                    attempt,
+                    self.retry.max_attempts,
+                    delay,
+                )
+                time.sleep(delay)
         raise AssertionError("unreachable: the last attempt raises")
 
     def _completions(self, response: Any, messages: list[Message]) -> list[Completion]:
