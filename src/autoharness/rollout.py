@@ -113,8 +113,9 @@ class Rollout:
 
 
 def _finish(rollout: Rollout, env: Env, result: StepResult, normal: bool) -> Rollout:
-    """Record how the game ended: rewards whenever the env gave them, ``done`` only for a normal end."""
-    rollout.done = normal
+    """Record how the game ended: rewards whenever the env gave them, ``done`` only for a normal end (not
+    after a failure, nor when the game itself crashed: ``info["crash"]``)."""
+    rollout.done = normal and not result.info.get("crash")
     if result.rewards is not None:
         rollout.rewards = dict(result.rewards)
         rollout.normalized_rewards = {p: env.normalized_reward(result.rewards, p) for p in result.rewards}

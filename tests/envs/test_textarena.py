@@ -106,6 +106,21 @@ def test_an_action_that_crashes_the_game_is_an_illegal_move() -> None:
     assert "InvalidMoveError" in (result.reason or "") and result.rewards == {0: -1.0, 1: 1.0}
 
 
+def test_a_bug_inside_the_game_is_not_blamed_on_the_move() -> None:
+    env = make("Checkers-v0")
+    env.reset(0)
+    board = [["."] * 8 for _ in range(8)]  # Red's last piece moves to where it is stuck: Red has no moves,
+    board[2][1], board[0][1], board[0][5] = (
+        "r",
+        "b",
+        "b",
+    )  # and TextArena 0.7.4 then calls set_winners wrongly
+    env._game.state.game_state["board"] = board
+    result = env.step("[2 1 1 0]")
+    assert result.legal and result.done and result.rewards is None and result.info["crash"] is True
+    assert "set_winners" in str(result.info["end"])
+
+
 def test_normalized_reward_maps_each_family_to_unit_interval() -> None:
     two, one = make("TicTacToe-v0"), make("2048-v0")
     assert [two.normalized_reward({0: 1.0, 1: -1.0}, p) for p in (0, 1)] == [1.0, 0.0]

@@ -40,7 +40,10 @@ TextArena's "regret" of the pick; Secretary: 1 or 0); the −1 some give for an 
 
 Some games crash on malformed input rather than rejecting it (Chess: python-chess's ``InvalidMoveError`` on
 ``[e1e1]``). An action the game cannot process is reported as illegal, the exception text as the reason and
-``info["crash"] = True``: it is a move the game does not accept, and a learning run must survive it.
+``info["crash"] = True``: it is a move the game does not accept, and a learning run must survive it. A
+programming error inside the game (``TypeError``, ``AttributeError``, ...: Checkers crashes in
+``set_winners`` on a winning move) is not the mover's fault: the move counts as legal and the game ends with
+no result (``done``, ``rewards`` None, ``info["crash"]``).
 
 ``StepResult.info`` carries ``end``: TextArena's own reason text when a game ends normally. Slow resets
 are cached per (game, seed). The debug lines some games ``print`` are silenced (``print`` is rebound in
@@ -166,6 +169,10 @@ _ATOMIC = frozenset({int, str, float, bool, type(None), bytes, _OBSERVATION_TYPE
 
 def _keep(text: str) -> str:
     return text
+
+
+_BROKEN_GAME = (TypeError, AttributeError, NameError, UnboundLocalError)
+"""Exceptions that mean TextArena's own code is broken, whatever the action (see ``TextArenaEnv.step``)."""
 
 
 class _Routes(dict[str, Any]):
@@ -297,11 +304,18 @@ class TextArenaEnv:
         previous, _ROUTER.active = _ROUTER.active, self._routes
         try:
             done, _ = game.step(action)
+        except _BROKEN_GAME as exc:
+            # A programming error inside TextArena (Checkers: ``set_winners() got an unexpected keyword
+            # argument`` on a move that wins) is the game's fault, not the mover's: the game ends with no
+            # outcome (``rewards`` None) and the move is not called illegal.
+            self._done = True
+            end = f"TextArena crashed after this move ({exc!r}); the game ends without a result"
+            return StepResult(legal=True, done=True, info={"crash": True, "end": end})
         except Exception as exc:
-            # Some games crash on malformed input instead of calling set_invalid_move (Chess raises
-            # python-chess's InvalidMoveError on '[e1e1]'). An action the game cannot even process is
-            # not a legal move: it ends the game as illegal, with the crash as the env's reason (marked in
-            # ``info["crash"]`` so a report can tell it from a rule the game states).
+            # Other games crash on malformed input instead of calling set_invalid_move (Chess raises
+            # python-chess's InvalidMoveError, a ValueError, on '[e1e1]'). An action the game cannot even
+            # process is not a legal move: it ends the game as illegal, with the crash as the env's reason
+            # (marked in ``info["crash"]`` so a report can tell it from a rule the game states).
             return self._illegal(
                 player, f"the game could not process this action ({exc!r})", None, crash=True
             )
