@@ -112,3 +112,14 @@ def test_resume_with_a_bigger_budget_continues_a_stopped_run(transcript, capsys,
     assert "after 2 iterations" in capsys.readouterr().out
     assert main(["learn", "TicTacToe-v0", *replay, "--resume", "--n-envs", "3"]) == 2
     assert "cannot resume with a different n_envs" in _error_line(capsys)
+
+
+def test_without_out_a_second_run_gets_a_new_directory(tmp_path) -> None:
+    from autoharness.learn.command import _fresh_run_dir
+
+    base = tmp_path / "runs" / "TicTacToe-v0-verifier-s0"
+    assert _fresh_run_dir(base) == base
+    base.mkdir(parents=True)
+    assert _fresh_run_dir(base) == base.with_name("TicTacToe-v0-verifier-s0-2")
+    base.with_name("TicTacToe-v0-verifier-s0-2").mkdir()
+    assert _fresh_run_dir(base).name == "TicTacToe-v0-verifier-s0-3"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import os
 import types
 from importlib import resources
@@ -37,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--llm", help="model name, or replay:FILE / manual (default: $OPENAI_API_KEY's gpt-4o-mini)"
     )
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or OpenAI)")
-    p.add_argument("--out", type=Path, help="run directory (default: runs/GAME-MODE-sSEED)")
+    p.add_argument("--out", type=Path, help="run directory (default: a new runs/GAME-MODE-sSEED[-N])")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     hints = get_type_hints(LearnConfig)
     for f in dataclasses.fields(LearnConfig):
@@ -81,6 +82,13 @@ def resolve_llm(llm: str | None, game: str, mode: str) -> tuple[str, bool]:
     return f"replay:{bundled}", True
 
 
+def _fresh_run_dir(base: Path) -> Path:
+    """``base``, or ``base-2``, ``base-3``, ... : without ``--out`` a new run never collides with an old one
+    (an explicit ``--out`` that holds a run is refused unless ``--resume``)."""
+    candidates = (base if n == 1 else base.with_name(f"{base.name}-{n}") for n in itertools.count(1))
+    return next(p for p in candidates if not p.exists())
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -106,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(LearnConfig.from_dict(stored), **given)
     else:
         config = LearnConfig(**given)
-    out = args.out or Path("runs") / f"{args.game}-{config.mode}-s{config.seed}"
+    out = args.out or _fresh_run_dir(Path("runs") / f"{args.game}-{config.mode}-s{config.seed}")
     spec, bundled = resolve_llm(args.llm, args.game, config.mode)
     if bundled:
         path = spec.removeprefix("replay:")
