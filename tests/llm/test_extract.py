@@ -224,3 +224,16 @@ def test_no_required_names_returns_last_usable_block() -> None:
 )
 def test_extract_action(reply: str, action: str | None) -> None:
     assert extract_action(reply) == action
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def propose_action(obs):\n    return " + "-" * 200_000 + "1\n",  # MemoryError in CPython's parser
+        "def propose_action(obs):\n    return " + "(" * 300 + "1" + ")" * 300 + "\n",  # nesting limit
+    ],
+    ids=["parser-stack-overflow", "too-deeply-nested"],
+)
+def test_code_the_parser_gives_up_on_is_a_bad_reply_not_a_crash(code: str) -> None:
+    with pytest.raises(BadReply, match="does not parse"):
+        extract_code(f"```python\n{code}```", ("propose_action",))

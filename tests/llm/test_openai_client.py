@@ -235,3 +235,10 @@ def test_provider_that_insists_on_n_1_gets_one_request_per_sample() -> None:
     with FakeOpenAIServer(always("x")) as server:
         replies = client(server, provider=one_at_a_time).complete(HI, Params(n=3))
     assert len(replies) == 3 and [r.get("n") for r in server.requests] == [None, None, None]
+
+
+def test_a_hostile_retry_after_is_ignored_not_slept_on() -> None:
+    policy = RetryPolicy(max_attempts=3, base_delay=0.5, max_delay=2.0)
+    for value in (float("nan"), float("inf"), -5.0, 1e9):
+        delay = policy.delay(1, value)
+        assert 0.0 <= delay <= 2.0

@@ -334,3 +334,17 @@ def test_workers_outlive_the_thread_that_started_them():
         with fresh.session(GOOD, "policy") as s:
             assert s.propose_action("ok") == "OK"
         assert fresh._all[0].spawns == 1
+
+
+def test_a_checker_that_hangs_during_verify_is_not_blamed_on_the_proposer(pool):
+    from autoharness.sandbox.pool import VERIFY_FUNCTIONS
+
+    hanging_checker = (
+        "def propose_action(obs):\n    return '[1]'\n\n"
+        "def is_legal_action(obs, action):\n    while True:\n        pass\n"
+    )
+    with pool.session(hanging_checker, "verifier") as s:
+        proposal = s.verify("obs")
+    assert proposal.failure is not None and proposal.failure.kind is FailureKind.TIMEOUT
+    assert proposal.failure.function == VERIFY_FUNCTIONS  # the critic then refines both functions
+    assert_pool_works(pool)

@@ -71,7 +71,7 @@ def _longest_parsing_prefix(code: str) -> str | None:
         if not candidate.strip():
             break
         try:
-            tree = ast.parse(candidate)
+            tree = _parse(candidate)
         except SyntaxError:
             continue
         rest = [line for line in lines[end:] if line.strip()]
@@ -125,14 +125,14 @@ def _parse_candidates(blocks: list[_Block]) -> list[tuple[_Block, ast.Module]]:
             continue
         code = block.code
         try:
-            tree = ast.parse(code)
+            tree = _parse(code)
         except SyntaxError:
             if block.closed:
                 continue
             prefix = _longest_parsing_prefix(code)
             if prefix is None:
                 continue
-            code, tree = prefix, ast.parse(prefix)
+            code, tree = prefix, _parse(prefix)
         parsed.append((_Block(code, block.lang, block.closed), tree))
     return parsed
 
@@ -186,7 +186,7 @@ def extract_code(reply: str, required: tuple[str, ...] = ()) -> str:
     if not parsed:
         loose = _unfenced_code(text)
         if loose is not None:
-            parsed = [(_Block(loose, "", True), ast.parse(loose))]
+            parsed = [(_Block(loose, "", True), _parse(loose))]
     if not parsed:
         broken = [b for b in blocks if b.lang in _PY_LANGS and b.code.strip()]
         if broken:
@@ -196,7 +196,7 @@ def extract_code(reply: str, required: tuple[str, ...] = ()) -> str:
         return parsed[-1][0].code
     chosen = _select(parsed, required)
     code = "\n\n\n".join(parsed[i][0].code for i in chosen)
-    defined = _functions(ast.parse(code)) if code else set()
+    defined = _functions(_parse(code)) if code else set()
     missing = [name for name in required if name not in defined]
     if missing:
         cut = " (the reply was cut off: its last code block is not closed)" if truncated else ""
@@ -209,10 +209,20 @@ def extract_code(reply: str, required: tuple[str, ...] = ()) -> str:
 
 def _syntax_error(code: str) -> str:
     try:
-        ast.parse(code)
+        _parse(code)
     except SyntaxError as exc:
-        return f"line {exc.lineno}: {exc.msg}"
+        return f"line {exc.lineno}: {exc.msg}" if exc.lineno else exc.msg
     return "unknown syntax error"
+
+
+def _parse(code: str) -> ast.Module:
+    """``ast.parse``, with the parser's own limits (nesting depth, size: ``MemoryError`` /
+    ``RecursionError``; NUL bytes: ``ValueError``) reported as the syntax error they are for a reply, so
+    any reply ends in ``BadReply``, never in a crash."""
+    try:
+        return ast.parse(code)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise SyntaxError(f"the code cannot be parsed ({type(exc).__name__}: {exc})") from exc
 
 
 _ACTION = re.compile(r"\[([^\[\]\n]+)\](?!\()")

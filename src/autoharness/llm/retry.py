@@ -3,6 +3,7 @@ or the server's own ``Retry-After`` when it sends one (also capped, so a hostile
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ class RetryPolicy:
         ``Retry-After`` is honoured as given (up to ``max_delay``); otherwise "equal jitter": half the
         exponential step plus a random half, so parallel workers that failed together spread out.
         """
-        if retry_after is not None:
+        if retry_after is not None and math.isfinite(retry_after):  # a hostile "nan" or "inf" is ignored
             return min(max(retry_after, 0.0), self.max_delay)
         step = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return step / 2 + self.rng.uniform(0, step / 2)

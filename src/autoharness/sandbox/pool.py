@@ -63,6 +63,10 @@ def _checked(function: str, value: object) -> object | HarnessFailure:
     return HarnessFailure(FailureKind.BAD_RETURN, f"returned {type(value).__name__}", function)
 
 
+VERIFY_FUNCTIONS = "propose_action/is_legal_action"
+"""``HarnessFailure.function`` of a failure during ``verify`` that no single function can be blamed for."""
+
+
 class HarnessSession:
     """One harness source loaded in one fresh sandboxed process. Use via ``WorkerPool.session``."""
 
@@ -181,7 +185,9 @@ class HarnessSession:
 
     def verify(self, obs: str) -> Proposal:
         """``propose_action(obs)`` then ``is_legal_action(obs, action)`` in a single round trip."""
-        reply = self._request("verify", "propose_action", [obs])
+        # A timeout or a dead process during this exchange could be either function's doing: name both, so
+        # the critic does not blame (and keep) the wrong one.
+        reply = self._request("verify", VERIFY_FUNCTIONS, [obs])
         if isinstance(reply, HarnessFailure):
             return Proposal(None, None, reply)
         if "action" not in reply:  # propose_action itself failed
