@@ -124,3 +124,15 @@ def test_prompts_are_versioned_and_rendered_without_leftover_fields():
     assert "Rewrite only propose_action" in text and "$" not in text
     improve = refine_messages(prompts, "G", "R", "policy", "code", Feedback("won 2 of 10", BOTH, 0))
     assert "Improve the harness" in improve[1]["content"]
+
+
+def test_splice_keeps_a_child_statement_that_also_defines_other_names() -> None:
+    checker = "def is_legal_action(obs, action):\n    return {}\n\n"
+    parent = "A = 1\n\n" + checker.format("A == 1") + "def propose_action(obs):\n    return 'x'\n"
+    child = "A, B = 2, 3\n\n" + checker.format("True") + "def propose_action(obs):\n    return str(B)\n"
+    spliced = splice_checker(parent, child)
+    namespace: dict[str, object] = {}
+    exec(compile(spliced, "<spliced test code>", "exec"), namespace)  # test-authored code, not a model's
+    assert namespace["propose_action"]("obs") == "3"  # B survived
+    assert namespace["A"] == 1 and namespace["is_legal_action"]("obs", "a") is True  # the parent's A wins
+    assert "return A == 1" in spliced and "return True" not in spliced

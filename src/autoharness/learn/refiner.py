@@ -142,8 +142,10 @@ def _checker_closure(tree: ast.Module) -> list[ast.stmt]:
 def splice_checker(parent: str, child: str) -> str:
     """``child`` with the parent's ``is_legal_action`` and its dependencies restored verbatim.
 
-    The child's own definitions of those names are dropped (imports are kept: re-importing is harmless);
-    the parent's statements go where the child's first dropped one was, or at the end.
+    Child statements that define only those names are dropped (imports are kept: re-importing is
+    harmless); a statement that also defines other names (``A, B = 2, 3``) is kept, since the child's code
+    may need the others. The parent's statements go where the child's first dropped one was, but never
+    before a kept statement that rebinds one of their names (the parent's must win), else at the end.
     """
     parent_tree = ast.parse(parent)
     keep = _checker_closure(parent_tree)
@@ -153,23 +155,26 @@ def splice_checker(parent: str, child: str) -> str:
     block = "".join(_segment(parent_lines, s).rstrip("\n") + "\n\n\n" for s in keep).rstrip("\n") + "\n"
     names = set().union(*(_defines(s) for s in keep))
     child_lines = child.splitlines(keepends=True)
+    body = ast.parse(child).body
+    shared = [set() if isinstance(st, ast.Import | ast.ImportFrom) else _defines(st) & names for st in body]
+    dropped = [bool(common) and common == _defines(st) for common, st in zip(shared, body, strict=True)]
+    # just after the last kept statement that rebinds a checker name, or 0
+    after_rebinds = max((i + 1 for i, common in enumerate(shared) if common and not dropped[i]), default=0)
+    first_drop = next((i for i, d in enumerate(dropped) if d and i >= after_rebinds), None)
+    place_at = first_drop if first_drop is not None else after_rebinds or len(body)
     out: list[str] = []
-    placed = False
     cursor = 0
-    for stmt in ast.parse(child).body:
+    for i, stmt in enumerate(body):
         start = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))]) - 1
         out.extend(child_lines[cursor:start])
         cursor = stmt.end_lineno or start
-        drop = _defines(stmt) & names and not isinstance(stmt, ast.Import | ast.ImportFrom)
-        if drop:
-            if not placed:
-                out.append(block)
-                placed = True
-        else:
+        if i == place_at:
+            out.append(block)
+        if not dropped[i]:
             out.extend(child_lines[start:cursor])
     out.extend(child_lines[cursor:])
     text = "".join(out).rstrip("\n") + "\n"
-    if not placed:
+    if place_at == len(body):
         text += "\n\n" + block
     return text
 
