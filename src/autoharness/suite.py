@@ -276,8 +276,8 @@ def _score_code(game: str, config: LearnConfig, code: str) -> Evaluation:
     from .learn.evaluator import Evaluator
     from .sandbox import WorkerPool
 
-    with WorkerPool(config.parallelism) as pool:
-        return Evaluator(game, config, pool).evaluate(code)
+    with WorkerPool(config.parallelism) as pool, Evaluator(game, config, pool) as evaluator:
+        return evaluator.evaluate(code)
 
 
 def _llm_spec(game: str, cfg: SuiteConfig, why: str) -> str:

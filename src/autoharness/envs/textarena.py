@@ -308,9 +308,9 @@ class TextArenaEnv:
             # A programming error inside TextArena (Checkers: ``set_winners() got an unexpected keyword
             # argument`` on a move that wins) is the game's fault, not the mover's: the game ends with no
             # outcome (``rewards`` None) and the move is not called illegal.
-            self._done = True
-            end = f"TextArena crashed after this move ({exc!r}); the game ends without a result"
-            return StepResult(legal=True, done=True, info={"crash": True, "end": end})
+            return self._broken(
+                f"TextArena crashed after this move ({exc!r}); the game ends without a result"
+            )
         except Exception as exc:
             # Other games crash on malformed input instead of calling set_invalid_move (Chess raises
             # python-chess's InvalidMoveError, a ValueError, on '[e1e1]'). An action the game cannot even
@@ -333,8 +333,8 @@ class TextArenaEnv:
                 return self._illegal(player, "no direction token such as '[up]' in the action", None)
         if done:
             rewards = game.state.rewards
-            if rewards is None:
-                raise EnvError(f"{self.id}: game ended without rewards")
+            if rewards is None:  # TextArena ended the game without an outcome: its fault, not the mover's
+                return self._broken("TextArena ended the game without a result")
             reason = game.state.game_info.get(player, {}).get("reason")
             return self._end({pid: float(r) for pid, r in rewards.items()}, {"end": reason} if reason else {})
         return _going_on(self._turn())
@@ -423,6 +423,11 @@ class TextArenaEnv:
         self._done = True
         info: dict[str, object] = {"crash": True} if crash else {}
         return StepResult(legal=False, done=True, reason=reason, rewards=rewards, info=info)
+
+    def _broken(self, end: str) -> StepResult:
+        """The game broke down after a move it did not reject: it ends with no result, the move not blamed."""
+        self._done = True
+        return StepResult(legal=True, done=True, info={"crash": True, "end": end})
 
     def _end(self, rewards: dict[int, float], info: dict[str, object]) -> StepResult:
         self._done = True

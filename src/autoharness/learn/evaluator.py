@@ -76,14 +76,21 @@ class Evaluator:
         if ev.static_issues:
             return ev
         ev.opponent = self.opponent
-        seats = self._seats()
-        for item in self._threads.map(
-            lambda seed, seat: self._rollout(source, seed, seat), cfg.train_seeds, seats
-        ):
-            if isinstance(item, HarnessFailure):
-                ev.load_failure = item
+        with self.pool.session(source, cfg.mode) as session:  # a load failure costs one load, not n_envs
+            if session.load_failure is not None:
+                ev.load_failure = session.load_failure
                 return ev
-            ev.rollouts.append(item)
+        seats = self._seats()
+        # Every rollout is waited for (list) before anything returns: none may outlive this evaluation.
+        for item in list(
+            self._threads.map(lambda seed, seat: self._rollout(source, seed, seat), cfg.train_seeds, seats)
+        ):
+            if isinstance(item, HarnessFailure):  # a load that failed only now (e.g. nondeterministic code)
+                ev.load_failure = ev.load_failure or item
+            else:
+                ev.rollouts.append(item)
+        if ev.load_failure is not None:
+            return ev
         if cfg.probe and cfg.mode != "policy" and cfg.probe_states and cfg.probe_actions:
             pool_actions = _candidate_pool(ev.rollouts)
             for count, found in self._threads.map(

@@ -269,7 +269,7 @@ class WorkerPool:
         with self._cond:
             while True:
                 if self._closed:
-                    raise ConfigError("this worker pool is closed")
+                    raise SandboxError("this worker pool is closed")
                 if self._idle:
                     worker = self._idle.pop()
                     break
