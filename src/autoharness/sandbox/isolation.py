@@ -1,14 +1,15 @@
 """How a worker is confined: the bubblewrap command line, the rlimits, and which of them this machine allows.
 
-Layers, outermost first: bubblewrap (own network/pid/ipc/uts namespaces, a read-only view of only the Python
-install and numpy, a private size-capped tmpfs, environment cleared, capabilities dropped, dies with its
-parent), then inside it a throw-away uid per harness (when we start as root) and rlimits. Without bwrap the
+Layers, outermost first: bubblewrap (own network/pid/ipc/uts namespaces, a read-only view of the system
+directories /usr, /bin, /lib*, /sbin plus the Python install and numpy — not /home, /root, /etc secrets or the
+project —, a private size-capped tmpfs, environment cleared, capabilities dropped, dies with its parent), then inside it a throw-away uid per harness (when we start as root) and rlimits. Without bwrap the
 worker runs with rlimits only, and we say so loudly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.metadata
 import importlib.util
 import os
@@ -203,13 +204,22 @@ def detect() -> Isolation:
     warnings.warn(
         textwrap.shorten(
             f"SANDBOX WEAKENED: {iso.reason}. Harness code will run with rlimits only: it can read your "
-            "files and reach the network. Run scripts/bootstrap.sh or install bubblewrap.",
+            "files, reach the network and, running as root, read this process's environment (API keys). "
+            "Run scripts/bootstrap.sh or install bubblewrap.",
             400,
         ),
         RuntimeWarning,
         stacklevel=2,
     )
+    _undumpable()
     return iso
+
+
+def _undumpable() -> None:
+    """Without bwrap a harness runs under our uid: make this process non-dumpable so that a non-root
+    harness cannot read ``/proc/<our pid>/environ`` (API keys) or ptrace us. (Root keeps its powers.)"""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
 
 
 def sandbox_status() -> dict[str, object]:
@@ -222,7 +232,7 @@ def sandbox_status() -> dict[str, object]:
         "bwrap": iso.bwrap,
         "bwrap_problem": iso.reason,
         "namespaces": ["net", "pid", "ipc", "uts", "cgroup", *([] if iso.root else ["user"])] if bw else [],
-        "filesystem": "read-only python + numpy, private tmpfs /tmp" if bw else "full (unrestricted)",
+        "filesystem": "read-only /usr, /bin, /lib*, Python prefix; private tmpfs /tmp" if bw else "full",
         "environment_cleared": True,
         "capabilities_dropped": bw,
         "own_uid_per_harness": bw and iso.root,
