@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 from rich.table import Table
 
+from ._files import atomic_write
 from .agents import (
     Agent,
     FilterAgent,
@@ -425,9 +426,7 @@ def save_eval(
         "results": [r.to_dict() for r in results],
     }
     path = out / EVAL_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, json.dumps(payload, indent=2))
     return path
 
 

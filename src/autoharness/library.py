@@ -22,12 +22,12 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ._files import atomic_write
 from .envs import get_spec
 from .errors import ConfigError
 from .learn.config import MODES
@@ -201,19 +201,4 @@ def _read_json(path: Path) -> Any:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file in the same directory and rename: readers see the old or the new file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-__all__ = ["BUNDLE_FORMAT", "ENV_VAR", "Library", "LibraryEntry", "atomic_write", "default_root"]
+__all__ = ["BUNDLE_FORMAT", "ENV_VAR", "Library", "LibraryEntry", "default_root"]

@@ -43,11 +43,12 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._files import atomic_write
 from .envs import get_spec, list_games
 from .errors import ConfigError, UnknownGame
 from .executors import Executor, Outcome
 from .learn.config import LearnConfig
-from .library import Library, LibraryEntry, atomic_write
+from .library import Library, LibraryEntry
 
 if TYPE_CHECKING:
     from .learn.evaluator import Evaluation

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .._files import atomic_write
 from ..envs import get_spec
 from ..errors import BadReply, BudgetExceeded, ConfigError
 from ..llm.base import LLMClient, Message, Params
@@ -324,7 +325,7 @@ def _finish(
             f"# date: {datetime.now(UTC).isoformat(timespec='seconds')}",
             f"# run id: {meta['run_id']} (node {best.id} of {len(nodes)}, prompts {meta['prompt_version']})",
         ]
-        _atomic_write(harness_path, "\n".join(header) + "\n\n" + (best.code or "").rstrip("\n") + "\n")
+        atomic_write(harness_path, "\n".join(header) + "\n\n" + (best.code or "").rstrip("\n") + "\n")
     summary = {
         "run_id": meta["run_id"],
         "game": meta["game"],
@@ -345,7 +346,7 @@ def _finish(
         "tree": [{"id": n.id, "parent": n.parent, "kind": n.kind, "h": round(n.h, 6)} for n in nodes],
     }
     summary_path = store.dir / "summary.json"
-    _atomic_write(summary_path, json.dumps(summary, indent=2) + "\n")
+    atomic_write(summary_path, json.dumps(summary, indent=2) + "\n")
     result = LearnResult(
         run_dir=store.dir,
         run_id=meta["run_id"],
@@ -378,12 +379,6 @@ def _finish(
             )
         )
     return result
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 __all__ = ["LLM_CACHE", "LearnProgress", "LearnResult", "learn"]

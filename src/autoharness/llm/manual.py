@@ -15,13 +15,13 @@ there is taken at once, so a restarted run picks up where it stopped.
 from __future__ import annotations
 
 import json
-import os
 import select
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
+from .._files import atomic_write
 from ..errors import ConfigError, LLMConnectionError
 from .base import DEFAULT_PARAMS, Completion, Message, Params, Usage
 from .cost import estimate_prompt_tokens, estimate_tokens
@@ -113,9 +113,7 @@ class ManualClient:
             json.dumps({"messages": messages, "sample": sample}, indent=1, ensure_ascii=False),
             encoding="utf-8",
         )
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(render_prompt(messages, sample, reply_path), encoding="utf-8")
-        os.replace(tmp, path)  # a watcher never sees half a prompt
+        atomic_write(path, render_prompt(messages, sample, reply_path))  # a watcher never sees half a prompt
         return number, path
 
     def _instructions(

@@ -1,9 +1,10 @@
 """How a worker is confined: the bubblewrap command line, the rlimits, and which of them this machine allows.
 
-Layers, outermost first: bubblewrap (own network/pid/ipc/uts namespaces, a read-only view of the system
-directories /usr, /bin, /lib*, /sbin plus the Python install and numpy — not /home, /root, /etc secrets or the
-project —, a private size-capped tmpfs, environment cleared, capabilities dropped, dies with its parent), then inside it a throw-away uid per harness (when we start as root) and rlimits. Without bwrap the
-worker runs with rlimits only, and we say so loudly.
+Layers, outermost first: bubblewrap (own network/pid/ipc/uts namespaces; a read-only view of the system
+directories /usr, /bin, /lib*, /sbin plus the Python install and numpy — not /home, /root, /etc or the
+project; a private size-capped tmpfs; environment cleared; capabilities dropped; dies with its parent), then
+inside it a throw-away uid per harness (when we start as root) and rlimits. Without bwrap the worker runs with
+rlimits only, and we say so loudly.
 """
 
 from __future__ import annotations
