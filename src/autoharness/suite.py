@@ -36,6 +36,7 @@ import io
 import json
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -303,7 +304,8 @@ def _learn(
 
     client = make_client(_llm_spec(game, cfg, why), base_url=cfg.base_url, cache_path=run_dir / LLM_CACHE)
     resume = (run_dir / RunStore.FILE).exists()
-    res = learn(game, cfg.learn, client, run_dir, resume=resume, initial_code=start_from)
+    with closing(client):  # a suite worker learns many games: release each game's cache connection
+        res = learn(game, cfg.learn, client, run_dir, resume=resume, initial_code=start_from)
     if res.harness_path is None:
         raise RuntimeError(f"learning {game} produced no usable harness (stopped: {res.stop_reason})")
     learned = {

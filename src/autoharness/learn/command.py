@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 import os
 import types
+from contextlib import closing
 from importlib import resources
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -108,9 +109,11 @@ def run(args: argparse.Namespace) -> int:
         except RunStoreError as exc:
             raise ConfigError(str(exc)) from exc
         try:
-            stored = store.meta()["config"]
+            stored = store.meta().get("config")
         finally:
             store.close()
+        if stored is None:  # killed before its first write: there is nothing to continue
+            raise ConfigError(f"{args.out} holds no started run to resume; remove it and start again")
         config = dataclasses.replace(LearnConfig.from_dict(stored), **given)
     else:
         config = LearnConfig(**given)
@@ -124,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         client = make_client(spec, base_url=args.base_url, cache_path=Path(out) / LLM_CACHE)
         # The manual backend talks to the person on the terminal: a redrawn line would overwrite it.
-        with _Display(console, live=not spec.startswith("manual")) as display:
+        with closing(client), _Display(console, live=not spec.startswith("manual")) as display:
             result = learn(args.game, config, client, out, progress=display.update, resume=args.resume)
     except (LLMConnectionError, LLMAuthError) as exc:
         raise ConfigError(f"{exc} (the run in {out} is kept: continue it with --resume)") from exc

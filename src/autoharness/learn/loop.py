@@ -126,6 +126,8 @@ def _open_run(
     prompts = load_prompts(PROMPT_VERSION)
     if resume:
         meta = store.meta()
+        if "config" not in meta:
+            raise ConfigError(f"{store.dir} holds no started run to resume; remove it and start again")
         if meta.get("game") != game_id:
             raise ConfigError(f"{store.dir} is a run of {meta.get('game')!r}, not {game_id!r}")
         stored = LearnConfig.from_dict(meta["config"])
