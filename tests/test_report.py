@@ -15,7 +15,8 @@ from matplotlib.image import imread
 from autoharness.cli import main
 from autoharness.errors import ConfigError
 from autoharness.evaluate import AgentSpec, evaluate, save_eval
-from autoharness.report import collect, paper_table, write_report
+from autoharness.paper import paper_table
+from autoharness.report import collect, write_report
 
 LEARN_SUMMARY = {  # the shape ``autoharness learn`` writes (learn/loop.py)
     "run_id": "r1",

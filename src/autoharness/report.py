@@ -15,17 +15,13 @@ Plots (matplotlib, Agg, PNG beside the page in ``<page>_files/``):
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +30,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .errors import ConfigError
 from .evaluate import EVAL_FILE, load_eval
+from .paper import paper_table
 
 SUMMARY_FILE = "summary.json"
 MAX_DEPTH = 3
@@ -175,13 +172,6 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 # --- the paper's published figures ------------------------------------------------------------------
-
-
-@cache
-def paper_table(name: str) -> dict[str, dict[str, str]]:
-    """A bundled paper table (``games145``, ``reward_1p``, ``legal_rate_1p``) keyed by game id."""
-    text = resources.files("autoharness.data.paper").joinpath(f"{name}.tsv").read_text(encoding="utf-8")
-    return {row["game"]: row for row in csv.DictReader(io.StringIO(text), delimiter="\t")}
 
 
 # --- plots -------------------------------------------------------------------------------------------
@@ -773,6 +763,5 @@ __all__ = [
     "RunData",
     "SuiteData",
     "collect",
-    "paper_table",
     "write_report",
 ]

@@ -31,16 +31,12 @@ at all: it costs no LLM call.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +46,7 @@ from .errors import ConfigError, UnknownGame
 from .executors import Executor, Outcome
 from .learn.config import LearnConfig
 from .library import Library, LibraryEntry
+from .paper import paper_table
 
 if TYPE_CHECKING:
     from .learn.evaluator import Evaluation
@@ -133,18 +130,6 @@ def select_games(spec: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-@cache
-def _paper_tables() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
-    """(games145 rows by game, reward_1p rows by game), read from the bundled paper data."""
-    data = resources.files("autoharness.data.paper")
-
-    def rows(name: str) -> dict[str, dict[str, str]]:
-        text = data.joinpath(name).read_text(encoding="utf-8")
-        return {row["game"]: row for row in csv.DictReader(io.StringIO(text), delimiter="\t")}
-
-    return rows("games145.tsv"), rows("reward_1p.tsv")
-
-
 PAPER_REWARD_COLUMN = {
     "policy": "harness_as_policy",
     "verifier": "flash_plus_harness",
@@ -160,9 +145,8 @@ def paper_columns(game: str, eval_agent: str | None) -> dict[str, Any]:
     ``paper_reward`` is the paper's reward for the agent kind of ``eval_agent`` (a spec like ``policy`` or
     ``verifier:MODEL``), published for the 1-player evaluation games only; None elsewhere.
     """
-    games, rewards = _paper_tables()
-    row = games[game]
-    reward_row = rewards.get(game)
+    row = paper_table("games145")[game]
+    reward_row = paper_table("reward_1p").get(game)
     column = PAPER_REWARD_COLUMN.get(eval_agent.split(":", 1)[0]) if eval_agent else None
     return {
         "paper_learning_steps": int(row["learning_steps"]),

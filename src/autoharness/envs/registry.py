@@ -7,14 +7,12 @@ detection and RNG isolation.
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 from ..errors import UnknownGame
+from ..paper import paper_table
 from .base import Env
 
 
@@ -38,9 +36,8 @@ class GameSpec:
 
 @cache
 def _specs() -> dict[str, GameSpec]:
-    text = resources.files("autoharness.data.paper").joinpath("games145.tsv").read_text(encoding="utf-8")
     specs = {}
-    for row in csv.DictReader(io.StringIO(text), delimiter="\t"):
+    for row in paper_table("games145").values():
         spec = GameSpec(
             id=row["game"],
             players=int(row["players"]),
