@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -90,6 +92,19 @@ def test_replay_reproduces_the_recorded_run_and_refuses_to_overwrite(transcript,
         main(["learn", "TicTacToe-v0", "--llm", f"replay:{transcript}", "--out", str(out), "--resume"]) == 0
     )
     assert json.loads((out / "summary.json").read_text())["tree"] == summary["tree"]
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)])
+def test_results_are_readable_by_the_team_as_the_umask_allows(transcript, umask, mode, tmp_path):
+    out = tmp_path / "run"
+    old = os.umask(umask)
+    try:
+        assert main(["learn", "TicTacToe-v0", "--llm", f"replay:{transcript}", "--out", str(out), *FAST]) == 0
+    finally:
+        os.umask(old)
+    for name in ("harness.py", "summary.json"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == mode, name
+    assert not list(out.glob(".*.tmp"))
 
 
 def test_without_llm_the_bundled_transcript_is_replayed_and_says_so(
