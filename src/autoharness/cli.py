@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from .errors import AutoharnessError, UsageError
 from .learn.command import add_arguments as learn_arguments
+from .learn.command import add_cache_arguments
 
 if TYPE_CHECKING:
     from .llm.base import LLMClient
@@ -52,14 +53,17 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _llm_factory(base_url: str | None) -> Callable[[str], LLMClient]:
-    """How eval/play build a client for ``MODEL`` of an agent spec: the LLM layer's one door, imported only
-    when an LLM agent is really built."""
+def _llm_factory(args: argparse.Namespace) -> Callable[[str], LLMClient]:
+    """How eval/play build a client for ``MODEL`` of an agent spec: the LLM layer's one door (with the
+    shared cache ``--cache``/``--no-cache`` select), imported only when an LLM agent is really built."""
+    from .llm.cache import chosen_cache
+
+    cache = chosen_cache(args.cache, args.no_cache)
 
     def build(model: str) -> LLMClient:
         from .llm import make_client
 
-        return make_client(model, base_url=base_url)
+        return make_client(model, base_url=args.base_url, cache_path=cache)
 
     return build
 
@@ -85,7 +89,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             opponent=opponent,
             harness_source=source,
             matches=args.matches,
-            make_llm=_llm_factory(args.base_url),
+            make_llm=_llm_factory(args),
             max_steps=args.max_steps,
             workers=args.workers,
             on_match=lambda result, _: progress.update(
@@ -124,7 +128,7 @@ def _cmd_play(args: argparse.Namespace) -> int:
         seed=args.seed,
         opponent=opponent,
         harness_source=source,
-        make_llm=_llm_factory(args.base_url),
+        make_llm=_llm_factory(args),
     )
     verdict = record.outcome or f"reward {record.reward:.3f}"
     why = f" — {record.reason}" if record.reason else ""
@@ -155,6 +159,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     from .executors import make_executor
     from .learn.config import LearnConfig
     from .library import default_root
+    from .llm.cache import chosen_cache
     from .suite import WORKER_PRELOAD, SuiteConfig, run_suite, select_games
 
     out = Path(args.out)
@@ -162,17 +167,19 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         *("mode", "max_iterations", "max_llm_calls", "max_tokens", "max_cost_usd", "max_wall_seconds"),
         *("seed", "parallelism", "n_envs"),
     )
-    suite_flags = ("games", "llm", "base_url", "eval_agent", "matches", "game_timeout", "library")
+    suite_flags = ("games", "llm", "base_url", "eval_agent", "matches", "game_timeout", "library", "cache")
     given = [name for name in (*suite_flags, *learn_flags) if getattr(args, name) is not None]
     config = None
     if args.retry_failed and not args.resume:
         raise ConfigError("--retry-failed only applies with --resume")
     if args.resume:
-        if given or args.no_library:
-            flags = ", ".join("--" + name.replace("_", "-") for name in given or ["no_library"])
+        if given or args.no_library or args.no_cache:
+            dropped = given or ["no_library" if args.no_library else "no_cache"]
+            flags = ", ".join("--" + name.replace("_", "-") for name in dropped)
             raise ConfigError(f"--resume runs the suite's stored config; drop {flags}")
     else:
         overrides = {name: getattr(args, name) for name in learn_flags}
+        shared_cache = chosen_cache(args.cache, args.no_cache)
         config = SuiteConfig(
             games=select_games(args.games or "all"),
             learn=LearnConfig(**{k: v for k, v in overrides.items() if v is not None}),
@@ -182,6 +189,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
             matches=args.matches,
             game_timeout=args.game_timeout,
             library=None if args.no_library else str(args.library or default_root()),
+            cache=None if shared_cache is None else str(shared_cache),
         )
     executor = make_executor(args.executor, args.workers, args.address, WORKER_PRELOAD)
     done = 0
@@ -410,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="matches played at once (threads; for LLM agents)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for the LLM agents")
     p.add_argument("--out", help="eval dir to write (default runs/eval-GAME-STAMP)")
+    add_cache_arguments(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_cmd_eval)
 
@@ -420,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seat", type=int, default=0, help="your seat in a 2-player game")
     p.add_argument("--seed", type=int, default=1_000_000)
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for an LLM opponent")
+    add_cache_arguments(p)
     p.set_defaults(handler=_cmd_play)
 
     p = sub.add_parser("report", help="write a static HTML report with plots from a run, eval or suite dir")
@@ -444,6 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="with --resume: run failed games again")
     p.add_argument("--library", help="harness library directory (default: $AUTOHARNESS_LIBRARY or XDG)")
     p.add_argument("--no-library", action="store_true", help="neither reuse nor store library harnesses")
+    add_cache_arguments(p)
     p.add_argument("--eval-agent", help="agent spec for evaluation (default: by mode; 'none' skips it)")
     p.add_argument("--matches", type=int, help="evaluation matches per game (default: paper protocol)")
     p.add_argument("--game-timeout", type=float, help="seconds per game before it is recorded as failed")

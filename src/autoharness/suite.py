@@ -186,6 +186,7 @@ class SuiteConfig:
     matches: int | None = None  # None → the paper's protocol (20 / 40)
     game_timeout: float | None = None  # seconds per game (learn + evaluate) before it is recorded failed
     library: str | None = None  # library directory; None → no library
+    cache: str | None = None  # the shared LLM cache file (learning and LLM agents); None → none
 
     @property
     def resolved_eval_agent(self) -> str | None:
@@ -286,7 +287,12 @@ def _learn(
     from .learn.store import RunStore
     from .llm import make_client
 
-    client = make_client(_llm_spec(game, cfg, why), base_url=cfg.base_url, cache_path=run_dir / LLM_CACHE)
+    client = make_client(
+        _llm_spec(game, cfg, why),
+        base_url=cfg.base_url,
+        cache_path=cfg.cache,
+        record_path=run_dir / LLM_CACHE,
+    )
     resume = (run_dir / RunStore.FILE).exists()
     with closing(client):  # a suite worker learns many games: release each game's cache connection
         res = learn(game, cfg.learn, client, run_dir, resume=resume, initial_code=start_from)
@@ -316,7 +322,7 @@ def _evaluate(game: str, cfg: SuiteConfig, code: str, out: Path) -> dict[str, An
         from .llm import make_client
 
         def make_llm(model: str) -> Any:
-            return make_client(model, base_url=cfg.base_url)
+            return make_client(model, base_url=cfg.base_url, cache_path=cfg.cache)
 
     results = evaluate(
         game, [AgentSpec.parse(agent)], harness_source=code, matches=cfg.matches, make_llm=make_llm

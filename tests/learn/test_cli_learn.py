@@ -138,3 +138,28 @@ def test_without_out_a_second_run_gets_a_new_directory(tmp_path) -> None:
     assert _fresh_run_dir(base) == base.with_name("TicTacToe-v0-verifier-s0-2")
     base.with_name("TicTacToe-v0-verifier-s0-2").mkdir()
     assert _fresh_run_dir(base).name == "TicTacToe-v0-verifier-s0-3"
+
+
+def test_two_identical_learns_into_different_dirs_pay_once(monkeypatch, capsys, tmp_path, private_user_cache):
+    """The per-user cache is shared across runs; each run still records its own calls (replay, resume)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    with FakeOpenAIServer(lambda body: LAX if len(server.requests) % 2 else GOOD) as server:
+        argv = ["learn", "TicTacToe-v0", "--llm", "m", "--base-url", server.base_url, *FAST]
+        assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+        assert len(server.requests) == 2
+        assert main([*argv, "--out", str(tmp_path / "b")]) == 0
+        assert len(server.requests) == 2  # the second run was answered from the shared cache
+        assert "2 LLM calls (2 answered from the cache)" in capsys.readouterr().out
+        assert main([*argv, "--out", str(tmp_path / "c"), "--no-cache"]) == 0
+        assert len(server.requests) == 4  # --no-cache pays again
+    summaries = [json.loads((tmp_path / d / "summary.json").read_text()) for d in "abc"]
+    assert summaries[0]["tree"] == summaries[1]["tree"] == summaries[2]["tree"]
+    assert [s["cached_llm_calls"] for s in summaries] == [0, 2, 0]
+    assert (private_user_cache / "autoharness" / "llm_cache.sqlite").is_file()
+    for run in "bc":
+        with ResponseCache(tmp_path / run / LLM_CACHE) as own:
+            assert len(own) == 2  # the run's own record is complete, cached or not
+        assert export_transcript(tmp_path / run / LLM_CACHE, tmp_path / f"{run}.jsonl") == 2
+    capsys.readouterr()
+    assert main(["learn", "TicTacToe-v0", "--cache", "x", "--no-cache", "--out", str(tmp_path / "d")]) == 2
+    assert "contradict" in _error_line(capsys)

@@ -120,3 +120,20 @@ def test_manual_answers_are_cached_like_any_backend(tmp_path: Path) -> None:
     helper.join()
     again = metered.complete(CHAT)[0]
     assert again.cached and again.text == "[1]"
+
+
+def test_same_text_but_another_request_is_a_new_prompt(tmp_path: Path) -> None:
+    """Refining one node twice asks the same text with another seed: never the earlier reply."""
+    client, _ = manual(tmp_path)
+    helper = answer_when_asked(tmp_path, 1, "first child")
+    assert client.complete(CHAT, Params(seed=1))[0].text == "first child"
+    helper.join()
+    helper = answer_when_asked(tmp_path, 2, "second child")
+    assert client.complete(CHAT, Params(seed=2))[0].text == "second child"
+    helper.join()
+    helper = answer_when_asked(tmp_path, 3, "another sample")
+    assert client.complete(CHAT, Params(seed=1, sample_offset=1))[0].text == "another sample"
+    helper.join()
+    assert client.complete(CHAT, Params(seed=1))[0].text == "first child"  # the same request: reused
+    keys = {json.loads(p.read_text())["key"] for p in tmp_path.glob("*.prompt.json")}
+    assert len(keys) == 3

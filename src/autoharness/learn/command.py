@@ -41,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or OpenAI)")
     p.add_argument("--out", type=Path, help="run directory (default: a new runs/GAME-MODE-sSEED[-N])")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    add_cache_arguments(p)
     hints = get_type_hints(LearnConfig)
     for f in dataclasses.fields(LearnConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -54,6 +55,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, choices=MODES, default=argparse.SUPPRESS, help=help_text)
         else:
             p.add_argument(flag, type=kind, default=argparse.SUPPRESS, metavar=f.name.upper(), help=help_text)
+
+
+def add_cache_arguments(p: argparse.ArgumentParser) -> None:
+    """``--cache PATH`` / ``--no-cache``: the shared LLM cache (learn, eval, play and suite all take them)."""
+    p.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="shared LLM reply cache: an identical request is never paid twice, across runs "
+        "(default: $XDG_CACHE_HOME/autoharness/llm_cache.sqlite)",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="no shared cache (a learn run still records its own calls in its directory, for resume/replay)",
+    )
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -95,11 +111,13 @@ def run(args: argparse.Namespace) -> int:
 
     from ..envs import get_spec
     from ..llm import make_client
+    from ..llm.cache import chosen_cache
     from .loop import LLM_CACHE, learn
     from .store import RunStore
 
     console = Console(stderr=True)
     get_spec(args.game)
+    shared_cache = chosen_cache(args.cache, args.no_cache)
     given = _given(args)
     if args.resume:
         if args.out is None:
@@ -125,15 +143,18 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[bold yellow]No LLM configured: {REPLAY_BANNER}[/] ({path})", soft_wrap=True)
         console.print(f"[yellow]its replies were {'; '.join(origins)}[/]", soft_wrap=True)
     try:
-        client = make_client(spec, base_url=args.base_url, cache_path=Path(out) / LLM_CACHE)
+        client = make_client(
+            spec, base_url=args.base_url, cache_path=shared_cache, record_path=Path(out) / LLM_CACHE
+        )
         # The manual backend talks to the person on the terminal: a redrawn line would overwrite it.
         with closing(client), _Display(console, live=not spec.startswith("manual")) as display:
             result = learn(args.game, config, client, out, progress=display.update, resume=args.resume)
     except (LLMConnectionError, LLMAuthError) as exc:
         raise ConfigError(f"{exc} (the run in {out} is kept: continue it with --resume)") from exc
+    from_cache = f" ({result.cached_calls} answered from the cache)" if result.cached_calls else ""
     print(
         f"{result.game} ({result.mode}): best node {result.best_node}, legal rate {result.legal_rate:.3f} "
-        f"(H {result.h:.3f}) after {result.iterations} iterations, {result.llm_calls} LLM calls, "
+        f"(H {result.h:.3f}) after {result.iterations} iterations, {result.llm_calls} LLM calls{from_cache}, "
         f"{result.tokens:,} tokens, ${result.cost_usd:.4f} — stopped: {result.stop_reason}"
     )
     if result.harness_path is not None:
@@ -174,4 +195,12 @@ class _Display:
             self._console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-__all__ = ["DEFAULT_MODEL", "REPLAY_BANNER", "add_arguments", "bundled_transcript", "resolve_llm", "run"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "REPLAY_BANNER",
+    "add_arguments",
+    "add_cache_arguments",
+    "bundled_transcript",
+    "resolve_llm",
+    "run",
+]

@@ -84,6 +84,7 @@ class LearnResult:
     stop_reason: str
     harness_path: Path | None
     summary_path: Path
+    cached_calls: int = 0  # of llm_calls, answered from the shared cache or the run's record (free)
 
 
 Progress = Callable[[LearnProgress], None]
@@ -338,6 +339,7 @@ def _finish(
         "best_node": best.id if best else None,
         "iterations": totals.iterations,
         "llm_calls": totals.llm_calls,
+        "cached_llm_calls": totals.cached_calls,
         "tokens": totals.tokens,
         "cost_usd": round(totals.cost_usd, 6),
         "seconds": round(totals.seconds, 3),
@@ -365,6 +367,7 @@ def _finish(
         stop_reason=stop,
         harness_path=harness_path,
         summary_path=summary_path,
+        cached_calls=totals.cached_calls,
     )
     if progress is not None:
         progress(

@@ -98,6 +98,7 @@ class Totals:
     tokens: int
     cost_usd: float
     seconds: float
+    cached_calls: int = 0  # of llm_calls, answered from a cache (nothing paid)
 
 
 class RunStore:
@@ -228,11 +229,13 @@ class RunStore:
 
     def totals(self) -> Totals:
         n, secs = self._db.execute("SELECT COUNT(*), COALESCE(SUM(seconds), 0) FROM nodes").fetchone()
-        calls, tokens, cost = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0), COALESCE(SUM(cost_usd), 0)"
-            " FROM llm_calls"
+        calls, tokens, cost, cached = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0),"
+            " COALESCE(SUM(cost_usd), 0), COALESCE(SUM(cached), 0) FROM llm_calls"
         ).fetchone()
-        return Totals(iterations=n, llm_calls=calls, tokens=tokens, cost_usd=cost, seconds=secs)
+        return Totals(
+            iterations=n, llm_calls=calls, tokens=tokens, cost_usd=cost, seconds=secs, cached_calls=cached
+        )
 
 
 __all__ = ["CallRow", "NodeRow", "RunStore", "Totals"]

@@ -3,11 +3,15 @@
 Keyed by ``request_key`` (model, messages, parameters, sample index). WAL mode with a busy timeout lets
 several processes read and write one file at once; every insert is its own committed transaction with
 ``synchronous=FULL``, so a reply survives a crash of the process the moment ``put`` returns.
+
+The command line keeps one such file per user (``default_cache_path``), shared by learn, eval and suite,
+so two identical runs pay once; a learn run also records its own calls in its directory (replay, resume).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -15,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from ..errors import RunStoreError
+from ..errors import ConfigError, RunStoreError
 from .base import Usage
 from .transcript import TranscriptRecord, read_transcript, write_transcript
 
@@ -39,6 +43,21 @@ _COLUMNS = (
 
 
 _SETUP_ATTEMPTS = 40
+
+
+def default_cache_path() -> Path:
+    """The per-user cache file: ``$XDG_CACHE_HOME/autoharness/llm_cache.sqlite`` (``~/.cache`` without it)."""
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home).expanduser() / "autoharness" / "llm_cache.sqlite"
+
+
+def chosen_cache(path: str | Path | None, disabled: bool) -> Path | None:
+    """The shared cache the ``--cache PATH`` / ``--no-cache`` flags select (None: no shared cache)."""
+    if disabled and path is not None:
+        raise ConfigError("--cache and --no-cache contradict each other; pass one")
+    if disabled:
+        return None
+    return Path(path).expanduser() if path is not None else default_cache_path()
 
 
 class ResponseCache:
@@ -150,4 +169,4 @@ def import_transcript(transcript_path: str | Path, cache: ResponseCache) -> int:
     return len(records)
 
 
-__all__ = ["ResponseCache", "export_transcript", "import_transcript"]
+__all__ = ["ResponseCache", "chosen_cache", "default_cache_path", "export_transcript", "import_transcript"]

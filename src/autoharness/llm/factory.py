@@ -39,6 +39,7 @@ def make_client(
     base_url: str | None = None,
     api_key: str | None = None,
     cache_path: str | Path | None = None,
+    record_path: str | Path | None = None,
     budget: Budget | None = None,
     ledger: Ledger | None = None,
     prices: PriceTable | None = None,
@@ -48,6 +49,10 @@ def make_client(
     manual_provenance: str | None = None,
 ) -> MeteredClient:
     """Build the backend ``spec`` names, wrapped with the cache (if ``cache_path``), budget and ledger.
+
+    ``cache_path`` is the shared cache (the CLIs pass the per-user ``default_cache_path()`` unless
+    ``--no-cache``); ``record_path`` is a run's own record of its calls (for replay and resume). A replay
+    never writes the shared cache: its replies are already on disk and were not sampled here.
 
     No network traffic happens here; a wrong key or unreachable endpoint surfaces on the first call as
     ``LLMAuthError`` / ``LLMConnectionError`` with a one-line message. A money budget for a model with
@@ -93,8 +98,9 @@ def make_client(
                 f"a money budget needs a price for model {model!r}: "
                 "add it to a price file named by AUTOHARNESS_PRICES"
             )
-    cache = ResponseCache(cache_path) if cache_path is not None else None
-    return MeteredClient(backend, cache=cache, ledger=ledger, budget=budget, price=price)
+    cache = ResponseCache(cache_path) if cache_path is not None and prefix != "replay" else None
+    record = ResponseCache(record_path) if record_path is not None else None
+    return MeteredClient(backend, cache=cache, record=record, ledger=ledger, budget=budget, price=price)
 
 
 def _reject_typo(prefix: str) -> None:

@@ -8,8 +8,10 @@ File protocol, in one directory (default ``./autoharness-manual``):
   changed for ``settle`` seconds, so an editor's save or a tool's write-then-rename both work.
 * Where stdin is a terminal, the reply may instead be pasted there, ended by a line ``EOF`` (or Ctrl-D).
 
-A prompt whose exact file already exists is not written again: its number is reused, and a reply already
-there is taken at once, so a restarted run picks up where it stopped.
+A prompt is identified by its request key (messages, parameters including the seed, sample index: the
+LLM cache's key, kept in ``NNNN.prompt.json``). The same request is not written again: its number is
+reused, and a reply already there is taken at once, so a restarted run picks up where it stopped. A
+request with the same text but another seed or sample index is a new prompt, never an earlier reply.
 """
 
 from __future__ import annotations
@@ -25,17 +27,19 @@ from .._files import atomic_write
 from ..errors import ConfigError, LLMConnectionError
 from .base import DEFAULT_PARAMS, Completion, Message, Params, Usage
 from .cost import estimate_prompt_tokens, estimate_tokens
+from .transcript import key_params, request_key
 
 DEFAULT_DIR = Path("autoharness-manual")
 DEFAULT_PROVENANCE = "manual: answered by hand through the manual backend"
 END_MARKER = "EOF"
 
 
-def render_prompt(messages: list[Message], sample: int, reply_path: Path) -> str:
+def render_prompt(messages: list[Message], sample: int, reply_path: Path, key: str = "") -> str:
     """The chat as markdown, with the answering instructions on top (they are part of the file so a
     helper agent given only this file knows what to do)."""
+    request = f" · request {key[:12]}" if key else ""
     head = [
-        f"<!-- autoharness manual backend · sample {sample} · write the assistant's reply to "
+        f"<!-- autoharness manual backend · sample {sample}{request} · write the assistant's reply to "
         f"{reply_path.name} in this directory -->",
         "",
     ]
@@ -76,7 +80,7 @@ class ManualClient:
     def complete(self, messages: list[Message], params: Params = DEFAULT_PARAMS) -> list[Completion]:
         # Calls are answered one at a time: a person cannot follow several prompts at once. Nobody counts
         # tokens here, so usage is the same 4-characters-a-token estimate used for silent servers (marked).
-        texts = [self._ask(messages, params.sample_offset + i, i + 1, params.n) for i in range(params.n)]
+        texts = [self._ask(messages, params, params.sample_offset + i, i + 1) for i in range(params.n)]
         prompt = estimate_prompt_tokens(messages)
         return [
             Completion(
@@ -89,8 +93,10 @@ class ManualClient:
             for text in texts
         ]
 
-    def _ask(self, messages: list[Message], sample: int, position: int, total: int) -> str:
-        number, prompt_path = self._prompt_file(messages, sample)
+    def _ask(self, messages: list[Message], params: Params, sample: int, position: int) -> str:
+        total = params.n
+        key = request_key(self.model, messages, key_params(params), sample)
+        number, prompt_path = self._prompt_file(messages, sample, key)
         reply_path = self.directory / f"{number:04d}.reply.md"
         ready = self._read_settled(reply_path, settled_since=0.0)
         if ready is not None:
@@ -99,22 +105,29 @@ class ManualClient:
         self._instructions(number, prompt_path, reply_path, messages, position, total)
         return self._wait(number, reply_path)
 
-    def _prompt_file(self, messages: list[Message], sample: int) -> tuple[int, Path]:
+    def _prompt_file(self, messages: list[Message], sample: int, key: str) -> tuple[int, Path]:
+        """The number of the prompt written for request ``key`` (written now if there is none)."""
         numbers = sorted(int(p.name[:4]) for p in self.directory.glob("[0-9][0-9][0-9][0-9].prompt.md"))
         for number in numbers:
-            path = self.directory / f"{number:04d}.prompt.md"
-            reply_path = self.directory / f"{number:04d}.reply.md"
-            if path.read_text(encoding="utf-8") == render_prompt(messages, sample, reply_path):
-                return number, path
+            if self._prompt_key(number) == key:
+                return number, self.directory / f"{number:04d}.prompt.md"
         number = (numbers[-1] + 1) if numbers else 1
         path = self.directory / f"{number:04d}.prompt.md"
         reply_path = self.directory / f"{number:04d}.reply.md"
         (self.directory / f"{number:04d}.prompt.json").write_text(
-            json.dumps({"messages": messages, "sample": sample}, indent=1, ensure_ascii=False),
+            json.dumps({"messages": messages, "sample": sample, "key": key}, indent=1, ensure_ascii=False),
             encoding="utf-8",
         )
-        atomic_write(path, render_prompt(messages, sample, reply_path))  # a watcher never sees half a prompt
+        atomic_write(path, render_prompt(messages, sample, reply_path, key))  # never seen half-written
         return number, path
+
+    def _prompt_key(self, number: int) -> str | None:
+        """The request key recorded with prompt ``number`` (None if unreadable: never matched)."""
+        try:
+            data = json.loads((self.directory / f"{number:04d}.prompt.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data.get("key") if isinstance(data, dict) else None
 
     def _instructions(
         self, number: int, prompt: Path, reply: Path, messages: list[Message], position: int, total: int

@@ -1,8 +1,10 @@
 """The client the rest of autoharness talks to: cache, budget and ledger around any backend.
 
-Per sample of a request: answered from the cache if it holds it (free, counted as cached); otherwise
-the budget is checked *before* the backend is asked, and the new reply is priced, stored in the cache
-(committed before it is returned) and added to the ledger. Threads asking the same request at the same
+Per sample of a request: answered from the run's own record or the shared cache if either holds it (free,
+counted as cached); otherwise the budget is checked *before* the backend is asked, and the new reply is
+priced, stored (committed before it is returned) and added to the ledger. Every reply a run uses, cached or
+not, lands in its ``record`` (the run directory's file), so the run can be replayed and resumed on its own
+even when the shared cache is off or elsewhere. Threads asking the same request at the same
 time wait for each other, so it is paid once; the others get it from the cache.
 """
 
@@ -41,6 +43,7 @@ class MeteredClient:
         backend: LLMClient,
         *,
         cache: ResponseCache | None = None,
+        record: ResponseCache | None = None,
         ledger: Ledger | None = None,
         budget: Budget | None = None,
         price: ModelPrice | None = None,
@@ -48,6 +51,7 @@ class MeteredClient:
         self.backend = backend
         self.model = backend.model
         self.cache = cache
+        self.record = record
         self.ledger = ledger if ledger is not None else Ledger()
         self.budget = budget
         self.price = price
@@ -75,7 +79,7 @@ class MeteredClient:
                 f"need n >= 1 and sample_offset >= 0, got n={params.n}, offset={params.sample_offset}"
             )
         wanted = key_params(params)
-        if self.cache is None:
+        if self.cache is None and self.record is None:
             return self._complete(messages, params, wanted)
         with self._exclusive(request_key(self.model, messages, wanted, -1)):
             return self._complete(messages, params, wanted)
@@ -86,25 +90,32 @@ class MeteredClient:
         indices = list(range(params.sample_offset, params.sample_offset + params.n))
         found: dict[int, Completion] = {}
         cached_records: list[CallRecord] = []
-        if self.cache is not None:
-            for index in indices:
-                record = self.cache.get(request_key(self.model, messages, wanted, index))
-                if record is not None:
-                    found[index] = Completion(
-                        text=record.text,
-                        usage=record.usage,
-                        model=self.model,
-                        provenance=record.provenance,
-                        cached=True,
-                    )
-                    cached_records.append(
-                        CallRecord(self.model, record.usage, 0.0, True, 0.0, record.provenance)
-                    )
+        for index in indices:
+            record = self._lookup(request_key(self.model, messages, wanted, index))
+            if record is not None:
+                found[index] = Completion(
+                    text=record.text,
+                    usage=record.usage,
+                    model=self.model,
+                    provenance=record.provenance,
+                    cached=True,
+                )
+                cached_records.append(CallRecord(self.model, record.usage, 0.0, True, 0.0, record.provenance))
         if cached_records:
             self.ledger.record(cached_records)
         for first, count in _runs([i for i in indices if i not in found]):
             found.update(self._fetch(messages, params, wanted, first, count))
         return [found[i] for i in indices]
+
+    def _lookup(self, key: str) -> TranscriptRecord | None:
+        """The run's own record first (resume works without the shared cache), then the shared cache; a
+        shared hit is copied into the record so the run directory holds every reply it used."""
+        if self.record is not None and (found := self.record.get(key)) is not None:
+            return found
+        found = self.cache.get(key) if self.cache is not None else None
+        if found is not None and self.record is not None:
+            self.record.put(found)
+        return found
 
     def _fetch(
         self, messages: list[Message], params: Params, wanted: dict[str, object], first: int, count: int
@@ -129,12 +140,12 @@ class MeteredClient:
         records: list[CallRecord] = []
         for index, reply in zip(range(first, first + count), replies, strict=True):
             priced = dataclasses.replace(reply, cost_usd=self.price.cost(reply.usage) if self.price else 0.0)
-            if self.cache is not None:
-                self.cache.put(
-                    TranscriptRecord(
-                        self.model, messages, wanted, index, priced.text, priced.usage, priced.provenance, now
-                    )
-                )
+            stored = TranscriptRecord(
+                self.model, messages, wanted, index, priced.text, priced.usage, priced.provenance, now
+            )
+            for target in (self.cache, self.record):
+                if target is not None:
+                    target.put(stored)
             records.append(
                 CallRecord(self.model, priced.usage, priced.cost_usd, False, seconds, priced.provenance)
             )
@@ -143,8 +154,9 @@ class MeteredClient:
         return out
 
     def close(self) -> None:
-        if self.cache is not None:
-            self.cache.close()
+        for target in (self.cache, self.record):
+            if target is not None:
+                target.close()
 
 
 __all__ = ["MeteredClient"]
