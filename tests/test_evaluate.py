@@ -57,6 +57,48 @@ def test_one_player_protocol_reports_mean_normalised_reward():
     assert {m.ended for m in result.matches} == {"step_cap"} and s["mean_reward"] == 0.0
 
 
+HANOI_SOLVER = '''
+import re
+
+
+def _towers(obs):
+    board = obs.rsplit("Current Board:", 1)[-1]
+    rows = re.findall(r"^([ABC]): (\\[.*\\])", board, re.M)
+    return {t: [int(d) for d in re.findall(r"\\d+", rest)] for t, rest in rows}
+
+
+def _next(pos, n, target):
+    """The first move of the shortest way to bring disks 1..n onto ``target`` (None when already there)."""
+    if n == 0:
+        return None
+    if pos[n] == target:
+        return _next(pos, n - 1, target)
+    spare = ({"A", "B", "C"} - {pos[n], target}).pop()
+    return _next(pos, n - 1, spare) or f"[{pos[n]} {target}]"
+
+
+def propose_action(obs):
+    towers = _towers(obs)
+    pos = {d: t for t, disks in towers.items() for d in disks}
+    return _next(pos, len(pos), "C") or "[A C]"
+'''
+HANOI_SOLVER += """
+
+def is_legal_action(obs, action):
+    return action == propose_action(obs)
+"""
+"""Solves TowerOfHanoi-v0 in the fewest moves from any position (the game's default: 3 disks, 7 moves)."""
+
+
+def test_one_player_protocol_scores_finished_matches_by_the_games_reward():
+    (result,) = evaluate("TowerOfHanoi-v0", [AgentSpec("policy")], harness_source=HANOI_SOLVER, matches=3)
+    s = result.summary()
+    assert [(m.ended, m.steps, m.rewards, m.reward) for m in result.matches] == [
+        ("done", 7, {"0": 1.0}, 1.0)
+    ] * 3
+    assert s["mean_reward"] == 1.0 and s["legal_rate"] == 1.0 and s["fallback_moves"] == 0
+
+
 def test_policy_harness_beats_nothing_but_never_plays_illegally():
     (result,) = evaluate("TicTacToe-v0", [AgentSpec("policy")], harness_source=TICTACTOE, matches=4)
     s = result.summary()

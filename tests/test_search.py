@@ -71,3 +71,19 @@ def test_make_scheduler_names():
     assert make_scheduler("bfs", branching=4) == BFSScheduler(branching=4)
     with pytest.raises(ConfigError, match="unknown scheduler"):
         make_scheduler("mcts")
+
+
+def test_thompson_weight_scales_both_beta_parameters():
+    # C weighs H against the refinement count N: θ ~ Beta(1 + C·H, 1 + C·(1 − H) + N) has mean ≈ H when C ≫ N,
+    # so a good node refined 10 times still beats an untried mediocre one...
+    nodes = [Node(0, None, 0.9, refined=10), Node(1, 0, 0.5, depth=1)]
+    picks = Counter(ThompsonScheduler(c=100.0).select(nodes, s) for s in range(500))
+    assert picks[0] > 0.95 * 500
+    # ...while with C = 1 the ten refinements dominate: θ of node 0 has mean 1.9 / 13 ≈ 0.15.
+    picks = Counter(ThompsonScheduler(c=1.0).select(nodes, s) for s in range(500))
+    assert picks[1] > 0.8 * 500
+    # Both parameters scale with C: a node at H = 0.5 and C = 100 draws θ ≈ 0.5 (Beta(51, 51), sd 0.05),
+    # so it loses to a fresh node at H = 0.7 far more often than a 1 + (1 − H) second parameter would allow.
+    nodes = [Node(0, None, 0.5), Node(1, 0, 0.7, refined=3)]
+    picks = Counter(ThompsonScheduler(c=100.0).select(nodes, s) for s in range(500))
+    assert picks[1] > 0.95 * 500

@@ -218,13 +218,46 @@ _BLOCKS = [
 ]
 
 
-@pytest.mark.parametrize("order", range(12))
-def test_stripping_message_by_message_equals_stripping_the_joined_text(order: int) -> None:
-    rng = random.Random(order)
-    blocks = rng.sample(_BLOCKS, rng.randint(1, len(_BLOCKS)))
-    whole = strip_move_lists("\n".join(blocks))
-    if all(len(b.lower()) == len(b) for b in blocks):
-        assert "".join(strip_move_lists("\n" + b) for b in blocks)[1:] == whole
+# Each case: which _BLOCKS are joined (one message per block, in this order) and the text left after
+# stripping, written out by hand. A list segment goes with the newline before it (after it at the very top).
+_STRIPPED = [
+    (
+        [3, 6, 0, 2, 5, 1, 4],
+        "then the rest\n[GAME] Board\n . x .\n(continued)\n[GAME] no list here\n"
+        "[Player 0] [a]\n[GAME] İstanbul valid moves: [q]",
+    ),
+    ([4, 0], "[GAME] İstanbul valid moves: [q]"),
+    (
+        [6, 0, 5, 4, 1, 3, 2],
+        "[GAME] no list here\n[GAME] İstanbul valid moves: [q]\n[Player 0] [a]\n"
+        "then the rest\n[GAME] Board\n . x .\n(continued)",
+    ),
+    ([4, 6], "[GAME] İstanbul valid moves: [q]"),
+    ([2, 0], "[GAME] Board\n . x .\n(continued)"),
+    ([2, 5, 6, 0, 1], "[GAME] Board\n . x .\n(continued)\n[GAME] no list here\n[Player 0] [a]"),
+    (
+        [4, 0, 3, 2, 5, 6, 1],
+        "[GAME] İstanbul valid moves: [q]\nthen the rest\n[GAME] Board\n . x .\n"
+        "(continued)\n[GAME] no list here\n[Player 0] [a]",
+    ),
+    ([1, 3, 0], "[Player 0] [a]\nthen the rest"),
+    ([2, 3], "[GAME] Board\n . x .\n(continued)\nthen the rest"),
+    (
+        [4, 2, 5, 1],
+        "[GAME] İstanbul valid moves: [q]\n[GAME] Board\n . x .\n(continued)\n"
+        "[GAME] no list here\n[Player 0] [a]",
+    ),
+    ([0, 3, 5, 6, 4], "then the rest\n[GAME] no list here\n[GAME] İstanbul valid moves: [q]"),
+    ([6, 4, 3, 5], "[GAME] İstanbul valid moves: [q]\nthen the rest\n[GAME] no list here"),
+]
+
+
+@pytest.mark.parametrize(("blocks", "expected"), _STRIPPED)
+def test_stripping_removes_exactly_the_move_lists(blocks: list[int], expected: str) -> None:
+    texts = [_BLOCKS[i] for i in blocks]
+    assert strip_move_lists("\n".join(texts)) == expected
+    # message by message (how observations are built): the same text
+    assert "".join(strip_move_lists("\n" + b) for b in texts)[1:] == expected
 
 
 def test_observation_with_non_ascii_news_matches_whole_text_stripping() -> None:

@@ -52,6 +52,8 @@ _LIVE_LIST_IN_PROMPT = frozenset({"SantoriniBaseFixed-v0"})
 def _list_matches(text: str) -> list[re.Match[str]]:
     """The move lists of ``text`` (``_LIST_LINE`` matches at line starts, non-overlapping, in order)."""
     lower = text.lower()
+    if len(lower) != len(text):  # 'İ'.lower() has two characters: keep positions aligned with ``text``
+        lower = "".join(low if len(low := c.lower()) == 1 else c for c in text)
     words = [word for word in _KEYWORDS if word in lower]
     if not words:
         return []
@@ -77,10 +79,11 @@ def strip_move_lists(text: str) -> str:
         return text
     kept, done_to = [], 0
     for match in matches:
-        # drop the list with the newline before it (or after it, for a list on the first line)
+        # drop the list with the newline before it (or after it, for a list with nothing kept above it)
         start = match.start()
+        top = start == done_to  # the text starts here, or only lists were above
         kept.append(text[done_to : max(start - 1, done_to)])
-        done_to = match.end() + (start == 0 and text[match.end() : match.end() + 1] == "\n")
+        done_to = match.end() + (top and text[match.end() : match.end() + 1] == "\n")
     kept.append(text[done_to:])
     return "".join(kept)
 

@@ -1,0 +1,206 @@
+"""The critic: every branch of conditional refinement, the failure limit, and what the feedback text shows.
+
+Real TicTacToe evaluations (sandboxed harnesses on the real game) cover the cases a harness produces on its
+own; hand-built evaluations (plain data: the critic's input) cover combinations no single small harness
+produces on demand — mixed failure kinds across rollouts, more distinct failures than the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from autoharness.learn.config import LearnConfig
+from autoharness.learn.critic import BOTH, PROPOSER, critique
+from autoharness.learn.evaluation import Evaluation, ProbeMismatch
+from autoharness.learn.evaluator import Evaluator
+from autoharness.learn.refiner import child_code
+from autoharness.rollout import Rollout, StepRecord, StepVerdict
+from autoharness.sandbox import WorkerPool
+from autoharness.sandbox.contract import StaticIssue
+from autoharness.sandbox.failures import FailureKind, HarnessFailure
+from autoharness.sandbox.pool import VERIFY_FUNCTIONS
+from tests.learn.tictactoe import _FREE, CORRECT_CHECKER, FIRST_FREE, GOOD, LAX, STUCK_PROPOSER, reply
+
+CRASHING_CHECKER = reply(
+    _FREE
+    + FIRST_FREE
+    + """
+
+def is_legal_action(obs, action):
+    raise RuntimeError("checker broke")
+"""
+)
+CRASHING_PROPOSER = reply(
+    _FREE
+    + CORRECT_CHECKER
+    + """
+
+def propose_action(obs):
+    raise RuntimeError("proposer broke")
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[WorkerPool]:
+    with WorkerPool(2) as p:
+        yield p
+
+
+def evaluate(pool: WorkerPool, answer: str, mode: str = "verifier") -> Evaluation:
+    config = LearnConfig(mode=mode, n_envs=3, probe=False, explore=0.0)
+    with Evaluator("TicTacToe-v0", config, pool) as ev:
+        return ev.evaluate(child_code(answer, mode, "both", None))
+
+
+# --- real games ---------------------------------------------------------------------------------------------
+
+
+def test_a_wrong_proposer_behind_a_right_checker_refines_the_proposer_only(pool):
+    ev = evaluate(pool, STUCK_PROPOSER)
+    assert {s.verdict for _, s in ev.failed_steps()} == {StepVerdict.PROPOSER_WRONG}
+    fb = critique(ev)
+    assert fb.kind == PROPOSER
+    assert fb.failures == 3  # one failed step per rollout
+    assert "propose_action proposed an illegal move" in fb.text
+    assert "Action: '[4]'" in fb.text and "is_legal_action said: False" in fb.text
+
+
+def test_a_checker_letting_an_illegal_move_through_refines_both(pool):
+    ev = evaluate(pool, LAX)
+    assert {s.verdict for _, s in ev.failed_steps()} == {StepVerdict.CHECKER_WRONG}
+    fb = critique(ev)
+    assert fb.kind == BOTH
+    assert "is_legal_action said the move was legal, but the game rejected it" in fb.text
+    assert "is_legal_action said: True" in fb.text and "The game said: illegal" in fb.text
+
+
+def test_a_crashing_checker_refines_both_or_it_would_stay_broken_forever(pool):
+    ev = evaluate(pool, CRASHING_CHECKER)
+    steps = [s for _, s in ev.failed_steps()]
+    assert steps and all(s.verdict is StepVerdict.CODE_FAILURE for s in steps)
+    assert {s.failure.function for s in steps} == {"is_legal_action"}
+    fb = critique(ev)
+    assert fb.kind == BOTH
+    assert "the harness code failed" in fb.text and "checker broke" in fb.text and "Traceback:" in fb.text
+
+
+def test_a_crashing_proposer_refines_the_proposer_only(pool):
+    ev = evaluate(pool, CRASHING_PROPOSER)
+    assert {s.failure.function for _, s in ev.failed_steps()} == {"propose_action"}
+    fb = critique(ev)
+    assert fb.kind == PROPOSER and "proposer broke" in fb.text
+
+
+def test_policy_mode_always_rewrites_the_whole_harness(pool):
+    ev = evaluate(pool, STUCK_PROPOSER, mode="policy")
+    assert {s.verdict for _, s in ev.failed_steps()} == {StepVerdict.PROPOSER_WRONG}
+    assert critique(ev).kind == BOTH  # the checker is never consulted in policy mode
+
+
+def test_a_clean_verifier_evaluation_says_every_step_was_legal(pool):
+    ev = evaluate(pool, GOOD)
+    fb = critique(ev)
+    assert fb.failures == 0 and fb.kind == BOTH
+    assert fb.text == f"All {ev.steps} steps in 3 games were legal."
+
+
+# --- hand-built evaluations ---------------------------------------------------------------------------------
+
+
+def step(verdict: StepVerdict, action: str, index: int = 0, **extra) -> StepRecord:
+    return StepRecord(index, 0, f"board before {action}", action, verdict, **extra)
+
+
+def proposer_wrong(action: str) -> StepRecord:
+    return step(StepVerdict.PROPOSER_WRONG, action, checker_said=False, env_reason="cell taken")
+
+
+def checker_wrong(action: str) -> StepRecord:
+    return step(StepVerdict.CHECKER_WRONG, action, checker_said=True, env_reason="cell taken")
+
+
+def crash(function: str) -> StepRecord:
+    failure = HarnessFailure(FailureKind.EXCEPTION, "boom", function, 3, "Traceback: line 3")
+    return step(StepVerdict.CODE_FAILURE, "[1]", failure=failure)
+
+
+def made(mode: str, *failed: StepRecord, mismatches: tuple[ProbeMismatch, ...] = ()) -> Evaluation:
+    """One rollout per failed step (a legal first move, then the failure), seeds 0, 1, ..."""
+    rollouts = [
+        Rollout("TicTacToe-v0", seed, mode, [step(StepVerdict.LEGAL, "[0]"), f])
+        for seed, f in enumerate(failed)
+    ]
+    return Evaluation(mode=mode, rollouts=rollouts, mismatches=list(mismatches), probes=len(mismatches) * 4)
+
+
+def test_mixed_checker_and_proposer_failures_refine_both():
+    assert critique(made("verifier", proposer_wrong("[4]"), proposer_wrong("[5]"))).kind == PROPOSER
+    assert critique(made("verifier", proposer_wrong("[4]"), checker_wrong("[5]"))).kind == BOTH
+    assert critique(made("verifier", checker_wrong("[5]"), proposer_wrong("[4]"))).kind == BOTH
+
+
+@pytest.mark.parametrize("function", ["is_legal_action", VERIFY_FUNCTIONS])
+def test_a_checker_crash_among_proposer_failures_refines_both(function):
+    assert critique(made("verifier", proposer_wrong("[4]"), crash(function))).kind == BOTH
+    assert critique(made("verifier", proposer_wrong("[4]"), crash("propose_action"))).kind == PROPOSER
+
+
+def test_a_too_strict_checker_refines_both():
+    too_strict = step(StepVerdict.CHECKER_TOO_STRICT, "[7]", checker_said=False)
+    fb = critique(made("verifier", proposer_wrong("[4]"), too_strict))
+    assert fb.kind == BOTH
+    assert "is_legal_action rejected a move the game accepts" in fb.text
+    assert "The game accepts this move (checked on a copy of the game)." in fb.text
+
+
+def test_a_probe_mismatch_refines_both_even_when_every_step_was_the_proposers():
+    mismatch = ProbeMismatch(1, 2, 0, "board", "[7]", checker_said=False, env_legal=True)
+    fb = critique(made("verifier", proposer_wrong("[4]"), mismatches=(mismatch,)))
+    assert fb.kind == BOTH and fb.failures == 2
+    assert "is_legal_action rejected a move the game accepts (found by probing" in fb.text
+    assert "1 of 4 probed actions judged wrongly" in fb.text
+
+
+@pytest.mark.parametrize("mode", ["filter", "policy"])
+def test_filter_and_policy_mode_never_give_proposer_only_refinement(mode):
+    ev = made(mode, proposer_wrong("[4]"), crash("propose_action"))
+    assert critique(ev).kind == BOTH
+
+
+def test_a_harness_that_does_not_load_refines_both():
+    ev = Evaluation(mode="verifier", load_failure=HarnessFailure(FailureKind.EXCEPTION, "at import"))
+    fb = critique(ev)
+    assert fb.kind == BOTH and fb.failures == 1
+    assert fb.text.startswith("The harness could not be loaded.\nCode failure: exception: at import")
+    issue = StaticIssue("missing_function", "propose_action is not defined")
+    fb = critique(Evaluation(mode="verifier", static_issues=[issue]))
+    assert fb.kind == BOTH and fb.text == f"The harness cannot be used as written:\n- {issue.describe()}"
+
+
+def test_at_most_five_failures_are_shown_and_all_are_counted():
+    ev = made("verifier", *(proposer_wrong(f"[{i}]") for i in range(7)))
+    fb = critique(ev)
+    assert fb.failures == 7
+    assert fb.text.count("### Problem") == 5 and "### Problem 5\n" in fb.text
+    assert "7 problem(s) found (7 distinct); 5 shown." in fb.text
+    assert "Action: '[4]'" in fb.text and "Action: '[5]'" not in fb.text
+    fb = critique(ev, limit=2)
+    assert fb.text.count("### Problem") == 2 and "7 problem(s) found (7 distinct); 2 shown." in fb.text
+
+
+def test_duplicates_are_dropped_and_kinds_are_shown_in_turn():
+    ev = made(
+        "verifier",
+        *(proposer_wrong("[4]") for _ in range(6)),
+        proposer_wrong("[5]"),
+        proposer_wrong("[6]"),
+        checker_wrong("[8]"),
+    )
+    fb = critique(ev, limit=2)
+    assert "9 problem(s) found (4 distinct); 2 shown." in fb.text
+    # Round-robin over kinds: the lone checker failure is not hidden behind the frequent proposer ones.
+    assert "Action: '[4]'" in fb.text and "Action: '[8]'" in fb.text and "Action: '[5]'" not in fb.text
+    assert fb.kind == BOTH
