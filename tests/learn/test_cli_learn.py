@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,25 @@ def test_two_identical_learns_into_different_dirs_pay_once(monkeypatch, capsys, 
     capsys.readouterr()
     assert main(["learn", "TicTacToe-v0", "--cache", "x", "--no-cache", "--out", str(tmp_path / "d")]) == 2
     assert "contradict" in _error_line(capsys)
+
+
+def test_a_huge_broken_reply_is_a_recorded_bad_reply_and_resume_goes_on(monkeypatch, capsys, tmp_path):
+    """1.2 MB of broken code used to take minutes to extract (quadratic), and the cached reply hung
+    every resume the same way; now it is a bad reply at once and the resumed run asks the model anew."""
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    out = tmp_path / "run"
+    poison = "```python\n" + "def propose_action(obs:\n    x = (\n" * 60_000
+    replies = {"now": poison}
+    with FakeOpenAIServer(lambda body: replies["now"]) as server:
+        llm = ["--llm", "m", "--base-url", server.base_url, "--out", str(out)]
+        started = time.monotonic()
+        assert main(["learn", "TicTacToe-v0", *llm, "--max-iterations", "1", *FAST]) == 0
+        assert time.monotonic() - started < 30
+        summary = json.loads((out / "summary.json").read_text())
+        assert [n["kind"] for n in summary["tree"]] == ["root:bad_reply"]
+        replies["now"] = GOOD
+        assert main(["learn", "TicTacToe-v0", *llm, "--resume", "--max-iterations", "3"]) == 0
+        assert len(server.requests) == 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["legal_rate"] == 1.0 and summary["llm_calls"] == 2
+    assert "Traceback" not in capsys.readouterr().err

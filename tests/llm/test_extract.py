@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import time
 
 import pytest
 
 from autoharness.errors import BadReply
 from autoharness.llm import extract_action, extract_code
+from autoharness.llm.extract import MAX_REPLY_CHARS
 
 REQ = ("propose_action", "is_legal_action")
 
@@ -229,7 +231,7 @@ def test_extract_action(reply: str, action: str | None) -> None:
 @pytest.mark.parametrize(
     "code",
     [
-        "def propose_action(obs):\n    return " + "-" * 200_000 + "1\n",  # MemoryError in CPython's parser
+        "def propose_action(obs):\n    return " + "-" * 150_000 + "1\n",  # MemoryError in CPython's parser
         "def propose_action(obs):\n    return " + "(" * 300 + "1" + ")" * 300 + "\n",  # nesting limit
     ],
     ids=["parser-stack-overflow", "too-deeply-nested"],
@@ -237,3 +239,64 @@ def test_extract_action(reply: str, action: str | None) -> None:
 def test_code_the_parser_gives_up_on_is_a_bad_reply_not_a_crash(code: str) -> None:
     with pytest.raises(BadReply, match="does not parse"):
         extract_code(f"```python\n{code}```", ("propose_action",))
+
+
+# --- hostile sizes: bounded, linear-time extraction (issue 17, item 1) --------------------------------
+
+GOOD_PAIR = "def propose_action(o):\n    return '[1]'\n\n\ndef is_legal_action(o, a):\n    return True\n"
+
+
+def _timed(reply: str) -> tuple[float, str]:
+    started = time.monotonic()
+    try:
+        result = "code:" + extract_code(reply, REQ)
+    except BadReply as exc:
+        result = "bad:" + str(exc)
+    return time.monotonic() - started, result
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["y = = 1\n", "x = (\n", "def f(:\n", "@decorator\n", "else:\n", "    stray indent\n"],
+    ids=["broken", "open-paren", "bad-def", "decorators", "else", "indent"],
+)
+def test_code_then_a_long_broken_tail_is_linear(tail: str) -> None:
+    """Up to the size cap, a reply of good code then broken lines: the old line-by-line search took
+    ~10 s at 64 KB and grew with the square of the size; now the whole cap takes well under that."""
+    reply = "```python\n" + GOOD_PAIR + tail * ((MAX_REPLY_CHARS - 200) // len(tail))
+    seconds, result = _timed(reply)
+    assert seconds < 8, seconds
+    assert result.startswith(("code:", "bad:"))
+    if tail != "    stray indent\n":  # an indented tail may belong to the last function: dropped with it
+        assert result.startswith("code:") and defs(result[5:]) == list(REQ), result[:200]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "```python\n" + "def f(:\n" * 1_000_000,
+        "import os\n" + "x = (\n" * 1_000_000,
+        "```python\n" + GOOD_PAIR + "x = 1\n" * 1_000_000,
+        "word " * 10_000_000,
+    ],
+    ids=["fenced", "unfenced", "valid-but-huge", "prose-50MB"],
+)
+def test_a_huge_reply_is_a_bad_reply_at_once(reply: str) -> None:
+    seconds, result = _timed(reply)
+    assert seconds < 5, seconds
+    assert result.startswith("bad:"), result[:200]
+    if len(reply) > MAX_REPLY_CHARS and not reply.startswith("word"):
+        assert f"over the {MAX_REPLY_CHARS:,}" in result
+
+
+def test_reasoning_does_not_count_against_the_cap() -> None:
+    reply = "<think>" + "hmm " * MAX_REPLY_CHARS + "</think>\n```python\n" + GOOD_PAIR + "```"
+    seconds, result = _timed(reply)
+    assert seconds < 5 and result.startswith("code:")
+
+
+def test_a_multiline_string_at_column_zero_stays_one_statement() -> None:
+    body = "\n".join(f"line {i} of the prompt" for i in range(300))
+    reply = f'```python\nTEMPLATE = """\n{body}\n"""\n{GOOD_PAIR}x = (\n'
+    code = extract_code(reply, REQ)
+    assert "line 299 of the prompt" in code and defs(code) == list(REQ)

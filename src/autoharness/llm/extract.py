@@ -4,16 +4,24 @@ Models wrap code in prose, split it over several fenced blocks, repeat a "fixed"
 think aloud in ``<think>`` tags, forget the fence, or get cut off mid-function. ``extract_code`` copes
 with all of these and, when nothing usable is left, raises ``BadReply`` whose message is written to be
 sent back to the model as feedback.
+
+Every step is linear in the reply's length, and a reply longer than ``MAX_REPLY_CHARS`` (after its
+reasoning sections are dropped) is refused as a bad reply before any parsing: a harness is a few
+hundred lines, and the parser's time and memory grow with the size of the code.
 """
 
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import BadReply
+
+MAX_REPLY_CHARS = 200_000  # ~50,000 tokens of code, far above any harness; reasoning sections not counted
 
 _THINK = re.compile(r"<think(?:ing)?>.*?(?:</think(?:ing)?>|\Z)", re.DOTALL | re.IGNORECASE)
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+#.-]*)[^\n]*$")
@@ -60,27 +68,125 @@ def _fenced_blocks(text: str) -> list[_Block]:
 
 
 def _longest_parsing_prefix(code: str) -> str | None:
-    """The longest run of whole lines from the start that parses (drops a cut-off or prose tail).
+    """The longest run of whole top-level statements from the start that parses (drops a cut-off or
+    prose tail).
 
-    If the dropped tail continues the last top-level statement (indented), that statement was cut off
-    mid-body and is dropped too: a half function must not pass for a whole one.
+    A statement cut off mid-body is dropped whole: a half function must not pass for a whole one. Linear
+    time: a scanner splits the text once into top-level statements (a multi-line string or bracket is
+    one statement), each is parsed about once, and the first that does not parse (or that the scanner
+    could not finish) ends the prefix.
     """
-    lines = code.rstrip().split("\n")
-    for end in range(len(lines), 0, -1):
-        candidate = "\n".join(lines[:end]).rstrip()
-        if not candidate.strip():
-            break
-        try:
-            tree = _parse(candidate)
-        except SyntaxError:
+    code = code.rstrip()
+    lines = code.split("\n")
+    starts, continued, finished = _statement_starts(code)
+    bounds = [*starts, len(lines)] if finished else starts
+    end = 0
+    for group in _groups(bounds, lines):
+        if _parses(lines[group[0] : group[-1]]):
+            end = group[-1]
             continue
-        rest = [line for line in lines[end:] if line.strip()]
-        if rest and rest[0][0] in " \t" and tree.body:
-            last = tree.body[-1]
-            start = min([last.lineno] + [d.lineno for d in getattr(last, "decorator_list", [])])
-            candidate = "\n".join(lines[: start - 1]).rstrip()
-        return candidate or None
-    return None
+        for first, stop in itertools.pairwise(group):  # find the statement that breaks the group
+            if not _parses(lines[first:stop]):
+                # A stray top-level ``else:`` (or a broken one) may be what breaks it: try cutting there.
+                inner = [row for row in continued if first < row < stop]
+                cuts = sorted({*inner[:2], *inner[-2:]}, reverse=True)
+                end = next((cut for cut in cuts if _parses(lines[first:cut])), end)
+                break
+            end = stop
+        break
+    candidate = "\n".join(lines[:end]).rstrip()
+    return candidate if candidate.strip() else None
+
+
+_GROUP_CHARS = 8192
+
+
+def _groups(bounds: list[int], lines: list[str]) -> Iterator[list[int]]:
+    """Consecutive statement bounds in runs of about ``_GROUP_CHARS``: parsing a run at once spares one
+    parser call per statement, and only a run that fails is parsed statement by statement."""
+    group = bounds[:1]
+    size = 0
+    for stop in bounds[1:]:
+        group.append(stop)
+        size += sum(len(line) + 1 for line in lines[group[-2] : stop])
+        if size >= _GROUP_CHARS:
+            yield group
+            group, size = [stop], 0
+    if len(group) > 1:
+        yield group
+
+
+def _parses(lines: list[str]) -> bool:
+    try:
+        _parse("\n".join(lines))
+    except SyntaxError:
+        return False
+    return True
+
+
+# Top-level lines that continue the statement before them rather than start a new one.
+_CONTINUES = re.compile(r"(?:else|elif|except|finally)\b")
+_INTERESTING = re.compile(r"[\n#\\()\[\]{}'\"]")
+
+
+def _string_end(quote: str) -> re.Pattern[str]:
+    """The rest of a string literal after its opening ``quote`` (escapes honoured; a one-quote string
+    ends at its line's end unless the newline is escaped)."""
+    q = re.escape(quote[0])
+    if len(quote) == 3:
+        return re.compile(rf"[^{q}\\]*(?:(?:\\.|{q}(?!{q}{q}))[^{q}\\]*)*{q}{q}{q}", re.DOTALL)
+    return re.compile(rf"[^{q}\\\n]*(?:\\.[^{q}\\\n]*)*{q}", re.DOTALL)
+
+
+_STRING_END = {quote: _string_end(quote) for quote in ("'", '"', "'''", '"""')}
+
+
+def _statement_starts(code: str) -> tuple[list[int], list[int], bool]:
+    """0-based indices of the lines where top-level statements start (the first always counts), of the
+    top-level lines that continue one (``else:`` ...), and whether the scan reached the end with every
+    string and bracket closed (if not, the text after the last start is unfinished).
+
+    A small scanner rather than ``tokenize``: it only needs brackets, strings, comments and line
+    continuations, and stays linear where CPython 3.12's tokenizer is quadratic in a line's length.
+    """
+    starts: list[int] = [0]
+    continued: list[int] = []
+    depth, row, pos, decorated, line_begins = 0, 0, 0, False, True
+    while True:
+        if line_begins:
+            line_begins = False
+            first = code[pos : pos + 1]
+            if first and first not in " \t\n#":
+                if _CONTINUES.match(code, pos):
+                    continued.append(row)
+                elif not decorated and row != starts[-1]:
+                    starts.append(row)
+                decorated = first == "@"
+        found = _INTERESTING.search(code, pos)
+        if found is None:
+            return starts, continued, depth == 0
+        char, pos = found.group(), found.end()
+        if char == "\n":
+            row += 1
+            line_begins = depth == 0
+        elif char == "#":
+            newline = code.find("\n", pos)
+            pos = len(code) if newline < 0 else newline
+        elif char == "\\":
+            if code.startswith("\n", pos):  # an explicit continuation: the next line starts nothing
+                pos, row = pos + 1, row + 1
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(0, depth - 1)
+        else:
+            quote = char * 3 if code.startswith(char * 2, pos) else char
+            pos += len(quote) - 1
+            end = _STRING_END[quote].match(code, pos)
+            if end is None:
+                return starts, continued, False
+            row += code.count("\n", pos, end.end())
+            pos = end.end()
 
 
 def _unfenced_code(text: str) -> str | None:
@@ -180,6 +286,11 @@ def extract_code(reply: str, required: tuple[str, ...] = ()) -> str:
         if reply.strip():
             raise BadReply(f"the reply ended inside its <think> section, before any code; {ask}")
         raise BadReply(f"the reply was empty; {ask}")
+    if len(text) > MAX_REPLY_CHARS:
+        raise BadReply(
+            f"the reply is {len(text):,} characters, over the {MAX_REPLY_CHARS:,} this tool reads for code; "
+            f"{ask}, and nothing else"
+        )
     blocks = _fenced_blocks(text)
     truncated = bool(blocks) and not blocks[-1].closed
     parsed = _parse_candidates(blocks)
@@ -239,4 +350,4 @@ def extract_action(reply: str) -> str | None:
     return f"[{matches[-1].group(1).strip()}]" if matches else None
 
 
-__all__ = ["extract_action", "extract_code"]
+__all__ = ["MAX_REPLY_CHARS", "extract_action", "extract_code"]
