@@ -133,6 +133,18 @@ def test_backbone_matrix_through_the_cli(tmp_path, capsys):
     assert saved["harness"]["sha256"] and len(saved["results"][0]["match_records"]) == 2
 
 
+@pytest.mark.parametrize(("flag", "sent"), [([], 1.0), (["--temperature", "0.2"], 0.2)])
+def test_eval_temperature_reaches_every_llm_agent_and_is_saved(flag, sent, tmp_path, capsys):
+    with FakeOpenAIServer(lambda body: first_empty(body["messages"])) as server:
+        argv = "eval TicTacToe-v0 --agent llm:a --opponent llm:b --matches 2 --json"
+        code = main([*argv.split(), *flag, "--base-url", server.base_url, "--out", str(tmp_path / "ev")])
+    assert code == 0
+    assert {b["model"] for b in server.requests} == {"a", "b"}
+    assert {b["temperature"] for b in server.requests} == {sent}
+    assert json.loads(capsys.readouterr().out)["temperature"] == sent
+    assert load_eval(tmp_path / "ev")["results"][0]["temperature"] == sent
+
+
 def test_parallel_workers_give_the_same_matches_as_one():
     def run(workers: int) -> list[tuple]:
         with FakeOpenAIServer(lambda body: first_empty(body["messages"])) as server:
@@ -193,6 +205,7 @@ def test_llm_error_stops_early_but_keeps_what_was_played(tmp_path):
         (["eval", "2048-v0", "--agent", "random", "--opponent", "random"], "1-player game"),
         (["eval", "TicTacToe-v0", "--agent", "random", "--matches", "0"], "must be ≥ 1"),
         (["eval", "TicTacToe-v0", "--agent", "random", "--workers", "0"], "--workers"),
+        (["eval", "TicTacToe-v0", "--agent", "llm:m", "--temperature", "-1"], "--temperature must be in"),
         (["play", "TicTacToe-v0", "--seat", "2"], "--seat"),
     ],
 )

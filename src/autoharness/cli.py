@@ -92,6 +92,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             make_llm=_llm_factory(args),
             max_steps=args.max_steps,
             workers=args.workers,
+            temperature=args.temperature,
             on_match=lambda result, _: progress.update(
                 task,
                 advance=1,
@@ -417,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=1000, help="plies per match before it counts as a draw")
     p.add_argument("--workers", type=int, default=1, help="matches played at once (threads; for LLM agents)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for the LLM agents")
+    p.add_argument(
+        "--temperature", type=float, default=1.0, help="sampling temperature of the LLM agents (default 1.0)"
+    )
     p.add_argument("--out", help="eval dir to write (default runs/eval-GAME-STAMP)")
     add_cache_arguments(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")

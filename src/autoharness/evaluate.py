@@ -49,7 +49,7 @@ from .envs import get_spec, make
 from .envs.base import Env
 from .errors import ConfigError, EnvError, LLMError
 from .learn.config import EVAL_SEED_START
-from .llm.base import LLMClient
+from .llm.base import LLMClient, Params
 from .sandbox.failures import FailureKind
 
 EVAL_FILE = "eval.json"
@@ -124,6 +124,7 @@ class EvalResult:
     agent: str
     opponent: str | None
     num_players: int
+    temperature: float = 1.0  # sampling temperature of every LLM agent (agent and opponent)
     matches: list[MatchRecord] = field(default_factory=list)
     aborted: str | None = None  # why the evaluation stopped early (LLM or env error); matches so far kept
 
@@ -139,6 +140,7 @@ class EvalResult:
             "agent": self.agent,
             "opponent": self.opponent,
             "num_players": self.num_players,
+            "temperature": self.temperature,
             "matches": n,
             "seeds": sorted({m.seed for m in self.matches}),
             "legal_rate": legal / moves if moves else None,
@@ -237,8 +239,14 @@ class Harnesses:
         return self._stack.enter_context(self._pool.session(self.source, mode))
 
 
-def build_agent(spec: AgentSpec, harnesses: Harnesses, make_llm: Callable[[str], LLMClient]) -> Agent:
-    """The agent for ``spec``. A random agent uses the harness's legal list when it has one."""
+def build_agent(
+    spec: AgentSpec,
+    harnesses: Harnesses,
+    make_llm: Callable[[str], LLMClient],
+    temperature: float = 1.0,
+) -> Agent:
+    """The agent for ``spec`` (LLM agents sample at ``temperature``). A random agent uses the harness's
+    legal list when it has one."""
     if spec.kind == "random":
         session = harnesses.open("filter")
         failure = session.load_failure if session is not None else None
@@ -250,7 +258,7 @@ def build_agent(spec: AgentSpec, harnesses: Harnesses, make_llm: Callable[[str],
         return PolicyAgent(harness)
     assert spec.model is not None
     cls: type[LLMAgent] = {"llm": LLMAgent, "verifier": VerifierAgent, "filter": FilterAgent}[spec.kind]
-    return cls(make_llm(spec.model), harness)
+    return cls(make_llm(spec.model), harness, params=Params(temperature=temperature))
 
 
 def run_match(
@@ -302,11 +310,13 @@ def evaluate(
     make_llm: Callable[[str], LLMClient] | None = None,
     max_steps: int = MAX_STEPS,
     workers: int = 1,
+    temperature: float = 1.0,
     on_match: Callable[[EvalResult, MatchRecord], None] | None = None,
 ) -> list[EvalResult]:
     """Evaluate each agent spec on ``game`` under the paper's protocol, all on the same seeds.
 
-    ``make_llm(model)`` builds LLM clients (the CLI passes ``autoharness.llm.make_client``). An ``LLMError``
+    ``make_llm(model)`` builds LLM clients (the CLI passes ``autoharness.llm.make_client``); every LLM agent
+    (and an LLM opponent) samples at ``temperature``. An ``LLMError``
     (endpoint gone, budget spent) or an ``EnvError`` (the game itself crashed on some action) stops that
     agent's evaluation: the matches played so far are kept and the reason is recorded in ``aborted``.
     The opponent of a 2-player game defaults to ``random``.
@@ -324,11 +334,13 @@ def evaluate(
         raise ConfigError("--matches must be ≥ 1")
     if workers < 1:
         raise ConfigError("--workers must be ≥ 1")
+    if not 0 <= temperature <= 2:
+        raise ConfigError(f"--temperature must be in [0, 2] (got {temperature})")
     llm = make_llm or _no_llm
     plan = list(enumerate(match_plan(num_players, n)))
     results = []
     for spec in agents:
-        result = EvalResult(game, str(spec), str(opponent) if opponent else None, num_players)
+        result = EvalResult(game, str(spec), str(opponent) if opponent else None, num_players, temperature)
         results.append(result)
         _play_all(result, spec, opponent, plan, harness_source, llm, max_steps, workers, on_match)
     return results
@@ -352,8 +364,8 @@ def _play_all(
         """One worker: its own env, sandbox sessions and agents, playing every ``workers``-th match."""
         env = make(result.game)
         with Harnesses(harness_source) as harnesses:
-            agent = build_agent(spec, harnesses, make_llm)
-            opp = build_agent(opponent, harnesses, make_llm) if opponent else None
+            agent = build_agent(spec, harnesses, make_llm, result.temperature)
+            opp = build_agent(opponent, harnesses, make_llm, result.temperature) if opponent else None
             for index, (seed, seat) in share:
                 if stop.is_set():
                     return
