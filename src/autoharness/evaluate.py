@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from rich.markup import escape
 from rich.table import Table
 
 from ._files import atomic_write
@@ -50,6 +51,7 @@ from .envs.base import Env
 from .errors import ConfigError, EnvError, LLMError
 from .learn.config import EVAL_SEED_START
 from .llm.base import LLMClient, Params
+from .llm.provenance import model_label
 from .sandbox.failures import FailureKind
 
 EVAL_FILE = "eval.json"
@@ -468,7 +470,8 @@ def results_table(results: Sequence[EvalResult]) -> Table:
     for r in results:
         s = r.summary()
         table.add_row(
-            s["agent"] + (" [red](stopped early)[/]" if s["aborted"] else ""),
+            escape(model_label(s["agent"], s["provenance"]))
+            + (" [red](stopped early)[/]" if s["aborted"] else ""),
             _num(s["legal_rate"]),
             f"{s['wins']}/{s['draws']}/{s['losses']}" if two else _num(s["mean_reward"]),
             str(s["llm_calls"]),

@@ -30,6 +30,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .errors import ConfigError
 from .evaluate import EVAL_FILE, load_eval
+from .llm.provenance import model_label
 from .paper import paper_table
 
 SUMMARY_FILE = "summary.json"
@@ -531,7 +532,7 @@ def _runs_section(data: ReportData, images: dict[str, str]) -> str:
             [
                 _fmt(s.get("game")),
                 _fmt(s.get("mode")),
-                _fmt(s.get("model")),
+                _fmt(model_label(str(s.get("model", "—")), s.get("answered_by") or [])),
                 _fmt(s.get("legal_rate")),
                 _fmt(s.get("iterations")),
                 _fmt(s.get("llm_calls")),
@@ -585,7 +586,7 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
             rows.append(
                 [
                     _fmt(r["game"]),
-                    _fmt(r["agent"]),
+                    _fmt(model_label(r["agent"], r.get("provenance") or [])),
                     _fmt(r["matches"]),
                     _fmt(r["mean_reward"]),
                     _fmt(r["legal_rate"]),
@@ -619,7 +620,7 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
         rows = [
             [
                 _fmt(r["game"]),
-                _fmt(r["agent"]),
+                _fmt(model_label(r["agent"], r.get("provenance") or [])),
                 _fmt(r["opponent"]),
                 _fmt(r["matches"]),
                 f"{r['wins']} / {r['draws']} / {r['losses']}",

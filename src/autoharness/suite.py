@@ -46,6 +46,7 @@ from .errors import ConfigError, UnknownGame
 from .executors import Executor, Outcome
 from .learn.config import LearnConfig
 from .library import Library, LibraryEntry
+from .llm.provenance import model_label
 from .paper import paper_table
 
 if TYPE_CHECKING:
@@ -307,7 +308,7 @@ def _learn(
         "cost_usd": res.cost_usd,
         "stop_reason": res.stop_reason,
     }
-    return res.harness_path.read_text(encoding="utf-8"), learned, res.model
+    return res.harness_path.read_text(encoding="utf-8"), learned, model_label(res.model, res.answered_by)
 
 
 def _evaluate(game: str, cfg: SuiteConfig, code: str, out: Path) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ from .._files import atomic_write
 from ..envs import get_spec
 from ..errors import BadReply, BudgetExceeded, ConfigError
 from ..llm.base import LLMClient, Message, Params
+from ..llm.provenance import answered_by, model_label
 from ..sandbox import WorkerPool
 from ..search import best_node, make_scheduler
 from .config import LearnConfig
@@ -74,6 +75,7 @@ class LearnResult:
     game: str
     mode: str
     model: str
+    answered_by: list[str]  # who really produced the replies (``llm.provenance``): a stand-in shows here
     best_node: int | None
     h: float
     legal_rate: float
@@ -314,7 +316,9 @@ def _finish(
     totals = store.totals()
     coded = [n for n in nodes if n.code is not None]
     best = store.node(best_node([n.as_search_node() for n in coded]).id) if coded else None
-    models = sorted({c.model for c in store.calls()}) or [meta["model"]]
+    calls = store.calls()
+    models = sorted({c.model for c in calls}) or [meta["model"]]
+    answerers = answered_by(c.provenance for c in calls)
     harness_path = None
     if best is not None:
         harness_path = store.dir / "harness.py"
@@ -324,7 +328,7 @@ def _finish(
             f"# mode: {config.mode}",
             f"# legal rate: {best.legal_rate:.4f} (H {best.h:.4f}) on training seeds {config.train_seeds[0]}"
             f"..{config.train_seeds[-1]}",
-            f"# model: {', '.join(models)}",
+            f"# model: {model_label(', '.join(models), answerers)}",
             f"# date: {datetime.now(UTC).isoformat(timespec='seconds')}",
             f"# run id: {meta['run_id']} (node {best.id} of {len(nodes)}, prompts {meta['prompt_version']})",
         ]
@@ -334,6 +338,7 @@ def _finish(
         "game": meta["game"],
         "mode": config.mode,
         "model": ", ".join(models),
+        "answered_by": answerers,
         "legal_rate": best.legal_rate if best else 0.0,
         "h": best.h if best else 0.0,
         "best_node": best.id if best else None,
@@ -357,6 +362,7 @@ def _finish(
         game=meta["game"],
         mode=config.mode,
         model=summary["model"],
+        answered_by=answerers,
         best_node=summary["best_node"],
         h=summary["h"],
         legal_rate=summary["legal_rate"],

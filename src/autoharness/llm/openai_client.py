@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 from ..errors import BadReply, ConfigError, LLMAuthError, LLMConnectionError, LLMError, RateLimited
 from .base import DEFAULT_PARAMS, Completion, Message, Params, Usage
 from .cost import estimate_prompt_tokens, estimate_tokens
+from .provenance import LIVE_PREFIX
 from .providers import Provider, key_hint, known_provider, resolve_api_key, resolve_base_url
 from .retry import RetryPolicy, parse_retry_after
 
@@ -133,7 +134,7 @@ class OpenAIClient:
         self.base_url = resolve_base_url(base_url, provider)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self.provenance = f"openai-compatible:{model}@{self.base_url}"
+        self.provenance = f"{LIVE_PREFIX}{model}@{self.base_url}"
         self._slots = threading.BoundedSemaphore(max(1, max_concurrency))
         hosted = provider or known_provider(self.base_url)
         self._multi_sample = hosted.multi_sample if hosted else True

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, ReplayMiss
 from .base import DEFAULT_PARAMS, Completion, Message, Params
+from .provenance import replayed
 from .transcript import TranscriptRecord, key_params, read_transcript, request_key
 
 
@@ -51,7 +52,7 @@ class ReplayClient:
                     text=record.text,
                     usage=record.usage,
                     model=self.model,
-                    provenance=f"replay:{self.path} (originally: {record.provenance})",
+                    provenance=replayed(self.path, record.provenance),
                 )
             )
         return out
