@@ -62,14 +62,11 @@ CASES = {
     "infinite_loop": ("while True:\n    pass", {FailureKind.TIMEOUT}),
     "memory_bomb": ("x = bytearray(8 << 30)\nreturn 'no'", {FailureKind.EXCEPTION}),
     "memory_creep": ("x = []\nwhile True:\n    x.append(bytearray(1 << 24))", {FailureKind.EXCEPTION}),
-    "fork_bomb": (
-        "while True:\n    os.fork()",
-        {FailureKind.EXCEPTION, FailureKind.TIMEOUT, FailureKind.KILLED},
-    ),
+    "fork_bomb": ("while True:\n    os.fork()", {FailureKind.EXCEPTION}),  # RLIMIT_NPROC: fork fails
     "deep_recursion": ("def f(n):\n    return f(n + 1)\nreturn f(0)", {FailureKind.EXCEPTION}),
-    "c_stack_overflow": (
-        "sys.setrecursionlimit(10**8)\ndef f(n):\n    return f(n + 1)\nreturn f(0)",
-        {FailureKind.EXCEPTION, FailureKind.KILLED, FailureKind.TIMEOUT},
+    "c_stack_overflow": (  # a million nested map objects: next() recurses in C, no recursion guard
+        "x = iter([1])\nfor _ in range(10**6):\n    x = map(abs, x)\nreturn next(x)",
+        {FailureKind.KILLED},
     ),
     "sys_exit": ("sys.exit(0)", {FailureKind.EXCEPTION}),
     "os_exit": ("os._exit(0)", {FailureKind.KILLED}),
@@ -77,9 +74,9 @@ CASES = {
         "os.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(5)",
         {FailureKind.EXCEPTION, FailureKind.KILLED},
     ),
-    "kill_everything": (
+    "kill_everything": (  # reaches nothing (its own uid, its own pid namespace): still sleeping at the limit
         "os.kill(-1, signal.SIGKILL)\ntime.sleep(5)",
-        {FailureKind.EXCEPTION, FailureKind.KILLED, FailureKind.TIMEOUT},
+        {FailureKind.TIMEOUT},
     ),
     "signal_tampering": (
         "for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM, signal.SIGXCPU, signal.SIGHUP):\n"
