@@ -110,16 +110,38 @@ class _CountingSession:
         return self._session.legal_actions(observation)
 
 
+CONNECT_FOUR_COLUMNS = """
+def legal_actions(obs):
+    board = obs.rsplit("Board state:", 1)[-1].splitlines()
+    rows = [r.split() for r in board if len(r.split()) == 7 and set(r.split()) <= set(".XO")]
+    return [f"[col {c}]" for c in range(7) if rows and rows[0][c] == "."]
+
+def propose_action(obs):
+    return legal_actions(obs)[0]
+
+def is_legal_action(obs, action):
+    return action in legal_actions(obs)
+"""
+"""ConnectFour-v0 (no legal-move oracle: TextArena prints no move list for it): the columns not yet full."""
+
+
 def test_random_agent_prefers_the_oracle_then_the_harness_legal_list(pool):
     with pool.session(TICTACTOE, "filter") as session:
         counting = _CountingSession(session)
         agents = [RandomAgent(counting), RandomAgent()]
         play_match(make("TicTacToe-v0"), agents, seed=1_000_000)
         assert counting.calls == 0 and agents[0].stats.legal_rate == 1.0  # TicTacToe has an oracle
-        env = make("TicTacToe-v0")
-        env.legal_moves = lambda: None  # a game without one: the harness's list comes next
-        play_match(env, agents, seed=1_000_000)
-    assert counting.calls > 0 and agents[0].stats.legal_rate == 1.0 and not agents[0].stats.harness_failures
+    env = make("ConnectFour-v0")
+    turn = env.reset(1_000_000)
+    assert env.legal_moves() is None  # a game without one: the harness's list comes next
+    with pool.session(CONNECT_FOUR_COLUMNS, "filter") as session:
+        counting = _CountingSession(session)
+        assert counting.legal_actions(turn.observation) == [f"[col {c}]" for c in range(7)]
+        agents = [RandomAgent(counting), RandomAgent(counting)]
+        end = play_match(env, agents, seed=1_000_000)
+    assert end.ended == "done" and counting.calls == 1 + end.plies
+    assert all(a.stats.legal_rate == 1.0 and not a.stats.harness_failures for a in agents)
+    assert sum(a.stats.moves for a in agents) == end.plies
 
 
 def test_policy_agent_plays_the_harness(pool):

@@ -108,15 +108,16 @@ def test_results_are_readable_by_the_team_as_the_umask_allows(transcript, umask,
     assert not list(out.glob(".*.tmp"))
 
 
-def test_without_llm_the_bundled_transcript_is_replayed_and_says_so(
-    transcript, monkeypatch, capsys, tmp_path
-):
+def test_without_llm_the_bundled_transcript_is_replayed_and_says_so(monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.setattr(command, "bundled_transcript", lambda game, mode: transcript)
-    assert main(["learn", "TicTacToe-v0", "--out", str(tmp_path / "run"), *FAST]) == 0
+    out = tmp_path / "run"
+    assert main(["learn", "TicTacToe-v0", "--out", str(out)]) == 0  # the README's first command
     captured = capsys.readouterr()
-    assert command.REPLAY_BANNER in captured.err
+    assert command.REPLAY_BANNER in captured.err and "TicTacToe-v0-verifier.jsonl" in captured.err
+    assert "its replies were manual:" in captured.err  # who answered, from the transcript itself
     assert "legal rate 1.000" in captured.out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["mode"] == "verifier" and summary["legal_rate"] == 1.0
 
 
 def test_resume_with_a_bigger_budget_continues_a_stopped_run(transcript, capsys, tmp_path):

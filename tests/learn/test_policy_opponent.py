@@ -12,6 +12,7 @@ from autoharness.learn.config import LearnConfig
 from autoharness.learn.evaluator import Evaluator
 from autoharness.sandbox import WorkerPool
 from tests.learn.tictactoe import _FREE, CORRECT_CHECKER, FIRST_FREE
+from tests.test_agents import CONNECT_FOUR_COLUMNS
 
 FIRST = _FREE + CORRECT_CHECKER + FIRST_FREE
 EDGES_FIRST = (
@@ -35,12 +36,6 @@ def pool() -> Iterator[WorkerPool]:
         yield p
 
 
-def no_oracle(game_id: str):
-    env = make(game_id)
-    env.legal_moves = lambda: None  # type: ignore[attr-defined]
-    return env
-
-
 def test_harness_plays_alternate_seats_against_random_and_can_pass_075(pool):
     with Evaluator("TicTacToe-v0", CONFIG, pool) as evaluator:
         good, again = evaluator.evaluate(FIRST), evaluator.evaluate(FIRST)
@@ -58,10 +53,12 @@ def test_harness_plays_alternate_seats_against_random_and_can_pass_075(pool):
 
 
 def test_without_an_oracle_the_harness_plays_both_seats_and_says_so(pool):
-    with Evaluator("TicTacToe-v0", CONFIG, pool, env_factory=no_oracle) as evaluator:
-        ev = evaluator.evaluate(FIRST)
+    assert make("ConnectFour-v0").legal_moves() is None  # TextArena prints no move list for it
+    with Evaluator("ConnectFour-v0", CONFIG, pool) as evaluator:
+        ev = evaluator.evaluate(CONNECT_FOUR_COLUMNS)  # the leftmost column not yet full
     assert ev.opponent == "self-play" and all(r.seat is None for r in ev.rollouts)
-    assert ev.h == 0.75  # one seat wins, the other loses: the self-play cap
+    assert all(r.done and {s.player for s in r.steps} == {0, 1} for r in ev.rollouts)
+    assert ev.h == 0.75  # one seat wins, the other loses (or a draw): the self-play cap
     assert "0.75" in ev.summary()["note"]
 
 
