@@ -57,6 +57,7 @@ def test_doctor_reports_protections(capsys):
     status = json.loads(capsys.readouterr().out)
     assert status["python"] == platform.python_version() and status["textarena"] == "0.7.4"
     assert status["environment_cleared"] is True and "RLIMIT_AS" in status["rlimits"]
+    assert status["sysv_ipc"] == "blocked: Operation not permitted (seccomp)"
     assert code == (0 if status["isolation"] == "bwrap" else 1)
 
 
@@ -73,3 +74,20 @@ def test_rlimits_only_fallback_still_isolates_failures():
             assert s.propose_action("hang").kind is FailureKind.TIMEOUT
             assert s.is_legal_action("a", "A") is True
         assert_pool_works(pool)
+
+
+def test_rlimits_only_fallback_gives_each_harness_its_own_tmp_and_refuses_ipc():
+    forced = Isolation(None, os.geteuid() == 0, "forced by the test")
+    src = GOOD + (
+        "\nimport ctypes, os, tempfile\ndef propose_action(obs):\n"
+        "    open(os.path.join(tempfile.gettempdir(), 'left'), 'w').write('x')\n"
+        "    ok = ctypes.CDLL(None).shmget(0, 4096, 0o1600) >= 0\n"
+        "    return f'{tempfile.gettempdir()} {sorted(os.listdir(tempfile.gettempdir()))} {ok}'\n"
+    )
+    with WorkerPool(1, limits=SandboxLimits(call_timeout=2.0), isolation=forced) as pool:
+        with pool.session(src, "policy") as s:
+            tmp, *rest = s.propose_action("").split(" ", 1)
+        assert rest == ["['left'] False"] and tmp.startswith("/tmp/autoharness-")
+        with pool.session(src + "# another\n", "policy") as s:
+            assert s.propose_action("").split(" ", 1)[1] == "['left'] False"
+        assert not os.path.exists(tmp)  # removed when its harness process ended

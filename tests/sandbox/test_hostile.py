@@ -6,11 +6,12 @@ import os
 import socket
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from autoharness.sandbox import FailureKind, HarnessFailure, WorkerPool, sandbox_status
+from autoharness.sandbox import FailureKind, HarnessFailure, SandboxLimits, WorkerPool, sandbox_status
 
 from .conftest import GOOD, TEST_LIMITS, assert_pool_works
 
@@ -345,3 +346,122 @@ def test_a_checker_that_hangs_during_verify_is_not_blamed_on_the_proposer(pool):
     assert proposal.failure is not None and proposal.failure.kind is FailureKind.TIMEOUT
     assert proposal.failure.function == VERIFY_FUNCTIONS  # the critic then refines both functions
     assert_pool_works(pool)
+
+
+# --- round 2 (issue 11): what got through before ----------------------------------------------------------
+
+SHM_FILL = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+ident = libc.shmget(0, 150 << 20, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600: 150 MB outside RLIMIT_AS
+if ident < 0:
+    return 'refused: ' + os.strerror(ctypes.get_errno())
+addr = libc.shmat(ident, None, 0)
+ctypes.memset(addr, 1, 150 << 20)
+libc.shmdt(ctypes.c_void_p(addr))
+return 'parked 150 MB'
+"""
+
+
+def test_sysv_ipc_is_refused_and_nothing_carries_over_to_the_next_harness():
+    with WorkerPool(1, limits=TEST_LIMITS) as fresh:  # one worker: both harnesses run in the same zygote
+        assert run(fresh, SHM_FILL) == "refused: Operation not permitted"
+        seen = run(fresh, "return open('/proc/sysvipc/shm').read() + open('/proc/sysvipc/sem').read()")
+        assert isinstance(seen, str) and len(seen.splitlines()) == 2  # the two header lines: no objects
+    assert sandbox_status()["sysv_ipc"].startswith("blocked")
+
+
+def test_a_frame_that_would_crash_the_decoder_is_a_typed_failure_in_a_real_rollout(pool):
+    from autoharness.envs import make
+    from autoharness.rollout import StepVerdict, play_rollout
+
+    # harness code replaces the worker's own encoder: its reply is 100,000 nested "["
+    body = "sys.modules['__main__']._dumps = lambda obj: '[' * 100_000\nreturn '[4]'"
+    with pool.session(harness(body), "policy") as s:
+        r = play_rollout(make("TicTacToe-v0"), s, "policy", 0)
+    step = r.steps[0]
+    assert step.verdict is StepVerdict.CODE_FAILURE and step.failure.kind is FailureKind.KILLED
+    assert "malformed frame" in step.failure.message
+    assert_pool_works(pool)
+
+
+def test_an_overlong_action_is_oversized_before_the_game_parses_it(pool):
+    import time
+
+    from autoharness.envs import make
+    from autoharness.rollout import StepVerdict, play_rollout
+    from autoharness.sandbox.contract import MAX_ACTION_CHARS, MAX_LISTED_ACTIONS
+
+    padded = "return '[3]' + ' ' * 30_000"
+    with pool.session(harness(padded), "policy") as s:
+        start = time.process_time()
+        r = play_rollout(make("ConnectFour-v0"), s, "policy", 0)
+        assert time.process_time() - start < 1.0  # the game's regex never saw 30,000 characters
+    step = r.steps[0]
+    assert step.verdict is StepVerdict.CODE_FAILURE and step.failure.kind is FailureKind.OVERSIZED
+    assert step.action is None and f"limit {MAX_ACTION_CHARS}" in step.failure.message
+    assert run(pool, f"return 'x' * {MAX_ACTION_CHARS}") == "x" * MAX_ACTION_CHARS  # the cap itself is fine
+    lists = {
+        f"return ['[1]'] * {MAX_LISTED_ACTIONS + 1}": f"limit {MAX_LISTED_ACTIONS}",
+        f"return ['[1]', 'y' * {MAX_ACTION_CHARS + 1}]": f"over {MAX_ACTION_CHARS} characters",
+    }
+    for body, said in lists.items():
+        src = harness("return '[1]'") + "def legal_actions(obs):\n" + textwrap.indent(body, "    ") + "\n"
+        with pool.session(src, "filter") as s:
+            failure = s.legal_actions("")
+        assert isinstance(failure, HarnessFailure) and failure.kind is FailureKind.OVERSIZED
+        assert said in failure.message
+
+
+BURN = "t = time.process_time()\nwhile time.process_time() - t < float(obs):\n    pass\nreturn 'done'"
+
+
+def test_cpu_budget_is_per_call_not_per_session():
+    # Scaled down from the report (0.3 s per call over 1,500 calls against a 300 s lifetime cap): 0.15 s per
+    # call over 12 calls against a 1 s budget. A lifetime cap would kill it at about the 7th call.
+    limits = SandboxLimits(call_timeout=10.0, load_timeout=10.0, memory_mb=512, cpu_seconds=1)
+    with WorkerPool(1, limits=limits) as fresh, fresh.session(harness(BURN), "policy") as s:
+        assert [s.propose_action("0.15") for _ in range(12)] == ["done"] * 12
+        over = s.propose_action("5")  # one call over its own budget is still stopped
+        assert isinstance(over, HarnessFailure) and over.kind is FailureKind.KILLED
+        assert "SIGXCPU" in over.message and "one call" in over.message
+        assert s.propose_action("0") == "done"  # and the session goes on in a fresh process
+
+
+def test_a_kept_process_runs_nothing_between_sessions():
+    body = """
+    if obs == 'arm':  # a timer whose handler runs harness code whenever it fires, session or not
+        builtins.TICKS = []
+        signal.signal(signal.SIGALRM, lambda *_: builtins.TICKS.append(time.monotonic()))
+        signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+    return f'{os.getpid()} ' + ' '.join(map(str, builtins.TICKS))
+    """
+    with WorkerPool(1, limits=TEST_LIMITS) as fresh:
+        with fresh.session(harness(body), "policy") as s:
+            pid = s.propose_action("arm").split()[0]
+        closed = time.monotonic()
+        time.sleep(0.5)  # a live process would run its handler ~50 times here
+        opened = time.monotonic()
+        with fresh.session(harness(body), "policy") as s:
+            again, *ticks = s.propose_action("").split()
+    assert again == pid  # the same process was reused...
+    assert not [t for t in map(float, ticks) if closed < t < opened]  # ...and ran nothing while kept
+
+
+def test_each_harness_process_gets_an_empty_private_tmp():
+    # files of 15 MB (RLIMIT_FSIZE 16 MB): A fills 60 of the 64 MB tmpfs and leaves a secret in it
+    leave = "open('/tmp/secret', 'w').write('from A')\nfor i in range(4):\n"
+    leave += "    open(f'/tmp/fill{i}', 'wb').write(b'x' * (15 << 20))\n"
+    with WorkerPool(1, limits=TEST_LIMITS) as fresh:
+        assert run(fresh, leave + "return str(len(os.listdir('/tmp')))") == "5"
+        after = "for i in range(2):\n    open(f'/tmp/mine{i}', 'wb').write(b'y' * (15 << 20))\n"
+        after += "return str(sorted(os.listdir('/tmp')))"
+        assert run(fresh, after) == "['mine0', 'mine1']"  # B neither sees A's files nor lacks A's space
+
+
+def test_the_worker_command_line_is_short():
+    with WorkerPool(1, limits=TEST_LIMITS) as fresh:
+        assert_pool_works(fresh)
+        lines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in our_processes()]
+    assert lines and all(len(line) < 4000 and b"def " not in line for line in lines)

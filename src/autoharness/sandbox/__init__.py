@@ -7,8 +7,8 @@ with WorkerPool(4) as pool, pool.session(source, "verifier") as session:
 
 from .contract import MODES, Mode, StaticIssue, check_source
 from .failures import FailureKind, HarnessFailure
-from .isolation import SandboxLimits, sandbox_status
-from .pool import HarnessSession, Proposal, WorkerPool
+from .isolation import SandboxLimits
+from .pool import HarnessSession, Proposal, WorkerPool, sandbox_status
 
 __all__ = [
     "MODES",

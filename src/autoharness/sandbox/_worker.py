@@ -1,20 +1,28 @@
-"""The code that runs *inside* the sandbox (stdlib only; started as ``python -I -S -B -c <this file>``).
+"""The code that runs *inside* the sandbox (stdlib only; started as ``python -I -S -B <this file>``, the file
+bound read-only into the sandbox).
 
 It is a zygote: it never runs harness code itself. For each harness source it forks a fresh child, which
-drops to its own throw-away uid, sets its rlimits, loads the source into a pristine interpreter and serves
-calls until told to end. A harness therefore cannot monkeypatch anything that a later harness will see, and
-cannot signal or trace the zygote (different uid). When the child is gone (ended, crashed, killed by a limit)
-the zygote sweeps every leftover process of the sandbox and reports how the child ended.
+drops to its own throw-away uid, sets its rlimits, installs a seccomp filter that refuses SysV IPC and POSIX
+message queues (memory outside any rlimit, and state a later harness could see), loads the source into a
+pristine interpreter and serves calls until told to end. A harness therefore cannot monkeypatch anything
+that a later harness will see, and cannot signal or trace the zygote (different uid). When the child is gone
+(ended, crashed, killed by a limit, or ended by the zygote) the zygote sweeps every leftover process of the
+sandbox, every IPC object and every file in the private tmp, so the next harness starts from nothing.
 
-Channels: a control socket (parent ↔ zygote: load, and "exited" with the child's status) that the child
-closes before any harness code runs, and one fresh socketpair per child, whose other end is passed to the
-parent over the control socket (SCM_RIGHTS). A harness that corrupts its own process can therefore only
-ever talk on its own session's socket, never impersonate the zygote to a later harness.
+Channels: a control socket (parent ↔ zygote, request/reply: load, park, resume, end) that the child closes
+before any harness code runs, and one fresh socketpair per child, whose other end is passed to the parent
+over the control socket (SCM_RIGHTS). A harness that corrupts its own process can therefore only ever talk
+on its own session's socket, never impersonate the zygote to a later harness.
 Frames: 4-byte big-endian length + UTF-8 JSON object. The parent validates every reply again.
+
+A finished session's process may be kept for the next session of the same source, but only frozen: the
+zygote stops it (SIGSTOP, which cannot be caught) once it is the sandbox's only process with one thread, so a
+kept process provably runs nothing until the same harness is resumed.
 """
 
 import contextlib
 import json
+import math
 import os
 import resource
 import select
@@ -28,9 +36,10 @@ import traceback
 HARNESS_FILE = "<harness>"
 _HEADER = struct.Struct(">I")
 # private references, taken before any harness runs: patching builtins cannot change our own checks
-_type, _len, _sum, _all, _str, _list, _bool = type, len, sum, all, str, list, bool
+_type, _len, _sum, _all, _any, _str, _list, _bool = type, len, sum, all, any, str, list, bool
 _dumps, _loads, _read, _write, _exit = json.dumps, json.loads, os.read, os.write, os._exit
 _monotonic, _select = time.monotonic, select.select
+_times, _setrlimit, _ceil = os.times, resource.setrlimit, math.ceil
 _SPIN_SECONDS = 100e-6
 
 
@@ -119,9 +128,24 @@ class _Child:
         self.fd, self.cfg = fd, cfg
         self.fns = {}
         self.code = None  # compiled once; a reload (same source) only runs it again
+        self.cpu_limit = cfg["cpu_per_call"]  # the soft RLIMIT_CPU set by _limit_self
+
+    def new_cpu_budget(self):
+        """Give the next call its full CPU budget: the soft RLIMIT_CPU moves to (CPU used so far + budget).
+
+        The budget is per call, not per process: a harness that stays within it on every call is never
+        killed, however long its session. (The hard limit is unlimited, so a harness that ignores SIGXCPU
+        is stopped by the per-call wall-clock timeout instead.)
+        """
+        times = _times()
+        limit = _ceil(times.user + times.system) + self.cfg["cpu_per_call"]
+        if limit != self.cpu_limit:
+            _setrlimit(resource.RLIMIT_CPU, (limit, resource.RLIM_INFINITY))
+            self.cpu_limit = limit
 
     def run_guarded(self, function, thunk):
         """Run harness code with stdout captured; returns ("ok", value) or ("fail", failure)."""
+        self.new_cpu_budget()
         sink = _Sink(self.cfg["max_output"])
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = sink
@@ -183,11 +207,19 @@ class _Child:
                 return _failure(
                     "oversized", f"returned {_len(value)} actions over {limit} characters", function
                 )
+            longest = self.cfg["max_action"]
+            if ok and _len(value) > self.cfg["max_listed"]:
+                msg = f"returned {_len(value)} actions (limit {self.cfg['max_listed']})"
+                return _failure("oversized", msg, function)
+            if ok and _any(_len(v) > longest for v in value):
+                return _failure("oversized", f"listed an action over {longest} characters", function)
         else:
             ok = _type(value) is _str
             want = "a plain str"
+            limit = self.cfg["max_action"]
             if ok and _len(value) > limit:
-                return _failure("oversized", f"returned {_len(value)} characters (limit {limit})", function)
+                msg = f"returned an action of {_len(value)} characters (limit {limit})"
+                return _failure("oversized", msg, function)
         if ok:
             return None
         return _failure("bad_return", f"returned {_type(value).__name__}, expected {want}", function)
@@ -212,16 +244,9 @@ class _Child:
         while True:
             msg = _recv(self.fd)
             op = msg["op"]
-            if op == "idle":  # may this process be kept for the next session? only if nothing runs on
-                tasks = _len(os.listdir("/proc/self/task"))
-                procs = (
-                    _len([p for p in os.listdir("/proc") if p.isdigit()]) if self.cfg["pid_namespace"] else 3
-                )
-                reply = {"quiet": tasks == 1 and procs <= 3}
-            elif op == "reload":
+            if op == "reload":
                 failure = self.load(source, mode)
-                times = os.times()
-                reply = {"failure": failure, "cpu": times.user + times.system}
+                reply = {"failure": failure}
             elif failure is not None:
                 reply = {"failure": failure}
             elif op == "call":
@@ -236,18 +261,70 @@ class _Child:
             _send(self.fd, reply)
 
 
-def _limit_self(cfg):
-    """Drop to a throw-away uid (when the zygote may) and apply every rlimit; no way back."""
+# --- seccomp: no SysV IPC, no POSIX message queues --------------------------------------------------------
+
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_IPC_SYSCALLS = {
+    # shmget shmat shmctl semget semop semctl shmdt msgget msgsnd msgrcv msgctl semtimedop, mq_open..+5
+    "x86_64": (29, 30, 31, 64, 65, 66, 67, 68, 69, 70, 71, 220, 240, 241, 242, 243, 244, 245),
+    # mq_open..+5, msgget msgctl msgrcv msgsnd semget semctl semtimedop semop shmget shmctl shmat shmdt
+    "aarch64": (180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197),
+}
+
+
+def _ipc_filter():
+    """A classic-BPF seccomp program: the IPC syscalls (and every syscall of a foreign ABI, e.g. 32-bit x86
+    or x32, where the numbers differ) fail with EPERM; everything else is allowed. None on another arch."""
+    machine = os.uname().machine
+    if machine not in _AUDIT_ARCH:
+        return None
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    numbers = _IPC_SYSCALLS[machine]
+    n = _len(numbers)
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, _AUDIT_ARCH[machine]), (ret, 0, 0, deny), (ld, 0, 0, 0)]
+    prog.append((jge, n + 1, 0, 0x40000000))  # x32 syscall numbers: deny
+    prog += [(jeq, n - i, 0, nr) for i, nr in enumerate(numbers)]  # jump to the deny at the end
+    prog += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+    return b"".join(struct.pack("=HBBI", *insn) for insn in prog), _len(prog)
+
+
+def _install_ipc_filter(prog):
+    """No new privileges, then the filter (both irreversible). Returns whether it is in place."""
+    if prog is None:
+        return False
+    import ctypes
+
+    code, count = prog
+    buf = ctypes.create_string_buffer(code, _len(code))
+
+    class _Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = _Prog(count, ctypes.addressof(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+    if libc.prctl(38, 1, None, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        return False
+    return libc.prctl(22, 2, ctypes.addressof(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+
+
+def _limit_self(cfg, uid, tmp, ipc_filter):
+    """Drop to a throw-away uid (when the zygote may), apply every rlimit, refuse IPC; no way back."""
     os.setpgid(0, 0)
-    if cfg["drop_uid"]:
-        uid = 1_000_000 + int.from_bytes(os.urandom(3), "big")
+    if tmp != "/tmp":  # no bwrap: a private directory stands in for the private tmpfs
+        os.environ["TMPDIR"] = os.environ["HOME"] = tmp
+        os.chdir(tmp)
+    if uid is not None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
     for name, soft in cfg["rlimits"].items():
         which = getattr(resource, name)
-        hard = soft + 1 if name == "RLIMIT_CPU" else soft  # soft: SIGXCPU; hard: SIGKILL if ignored
+        # CPU: the soft limit is a per-call budget that each call moves on (see _Child.new_cpu_budget)
+        hard = resource.RLIM_INFINITY if name == "RLIMIT_CPU" else soft
         resource.setrlimit(which, (soft, hard))
+    _install_ipc_filter(ipc_filter)
 
 
 def _describe(status):
@@ -255,7 +332,7 @@ def _describe(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
         hint = {
-            "SIGXCPU": " (CPU time limit)",
+            "SIGXCPU": " (CPU time limit of one call)",
             "SIGKILL": " (killed: CPU or process limit)",
             "SIGSEGV": " (crashed: segmentation fault, e.g. C stack overflow or ctypes)",
         }.get(name, "")
@@ -266,19 +343,182 @@ def _describe(status):
     return f"harness process exited with status {code}"
 
 
-def _sweep(cfg, child):
-    """Kill whatever the child left behind so nothing outlives its session."""
-    if cfg["pid_namespace"] and os.getpid() <= 3:  # surely our own pid namespace (bwrap's init is 1)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)  # everything in it but us and its init
-    else:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child, signal.SIGKILL)
+def _proc_field(pid, name):
+    """A field of /proc/<pid>/status (readable for any process of our pid namespace), or None."""
     try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
+
+
+def _processes():
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _rmtree_contents(top):
+    """Delete everything under ``top`` that this process may (owner: it can chmod its own dirs first)."""
+    for entry in os.listdir(top):
+        path = os.path.join(top, entry)
+        with contextlib.suppress(OSError):
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+                _rmtree_contents(path)
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+
+
+def _ipc_ids():
+    """The SysV IPC objects of this IPC namespace: (kind, id) pairs."""
+    found = []
+    for kind, column in (("shm", 1), ("sem", 1), ("msg", 1)):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        found += [(kind, int(row.split()[column])) for row in rows if row.split()]
+    return found
+
+
+def _remove_ipc(ids):
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    remove = {"shm": libc.shmctl, "sem": libc.semctl, "msg": libc.msgctl}
+    for kind, ident in ids:
+        remove[kind](ident, *((0, 0) if kind == "sem" else (0,)), None)  # IPC_RMID = 0
+
+
+class _Zygote:
+    """Forks harness processes one at a time and keeps the sandbox clean between them."""
+
+    def __init__(self, ctl, cfg):
+        self.ctl, self.cfg = ctl, cfg
+        self.child = self.uid = None
+        self.tmp = "/tmp"
+        self.status = "no harness process ran yet"
+        self.ipc_filter = _ipc_filter()
+        self.own_namespaces = cfg["pid_namespace"]  # under bwrap: own pid, IPC and mount namespaces
+        self.serial = 0
+
+    def load(self, msg):
+        self.end(0.0)
+        ours, theirs = socket.socketpair()
+        self.uid = 1_000_000 + int.from_bytes(os.urandom(3), "big") if self.cfg["drop_uid"] else None
+        if not self.own_namespaces:  # no private tmpfs: a private directory instead, removed afterwards
+            self.serial += 1
+            self.tmp = f"/tmp/autoharness-{os.getpid()}-{self.serial}"
+            os.mkdir(self.tmp, 0o700)
+        child = os.fork()
+        if child == 0:
+            try:
+                self.ctl.close()  # from here on, the control channel is out of reach
+                ours.close()
+                _limit_self(self.cfg, self.uid, self.tmp, self.ipc_filter)
+                _Child(theirs.fileno(), self.cfg).serve(msg["source"], msg["mode"])
+            finally:
+                _exit(70)
+        self.child = child
+        theirs.close()
+        socket.send_fds(self.ctl, [b"S"], [ours.fileno()])  # the parent talks to this child directly
+        ours.close()
+
+    def _wait(self, timeout):
+        """Reap the child, waiting up to ``timeout`` s for it to exit by itself; then it is killed."""
+        deadline = _monotonic() + timeout
+        try:
+            pidfd = os.pidfd_open(self.child)
+        except (AttributeError, OSError):
+            pidfd = None
+        try:
+            while True:
+                pid, status = os.waitpid(self.child, os.WNOHANG)
+                if pid:
+                    return _describe(status)
+                remaining = deadline - _monotonic()
+                if remaining <= 0:
+                    os.kill(self.child, signal.SIGKILL)
+                    status = os.waitpid(self.child, 0)[1]
+                    return _describe(status) if timeout == 0 else "harness process did not exit; killed"
+                if pidfd is not None:
+                    _select((pidfd,), (), (), remaining)
+                else:
+                    time.sleep(min(remaining, 0.001))
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def end(self, wait):
+        """End the current child (if any) and sweep; how it ended."""
+        if self.child is None:
+            return self.status
+        self.status = self._wait(wait)
+        self._sweep()
+        self.child = None
+        return self.status
+
+    def _sweep(self):
+        """Kill whatever the child left behind, remove its IPC objects and its files: nothing outlives it."""
+        if self.own_namespaces and os.getpid() <= 3:  # surely our own pid namespace (bwrap's init is 1)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, signal.SIGKILL)  # everything in it but us and its init
+        else:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.child, signal.SIGKILL)
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
             pass
-    except ChildProcessError:
-        pass
+        ipc = _ipc_ids() if self.own_namespaces else []  # the host's IPC objects are not ours to remove
+        if not ipc and not os.listdir(self.tmp):
+            return
+        sweeper = os.fork()  # as the child's uid: it owns what it left (and dirs it locked itself out of)
+        if sweeper == 0:
+            try:
+                if self.uid is not None:
+                    os.setgroups([])
+                    os.setgid(self.uid)
+                    os.setuid(self.uid)
+                _remove_ipc(ipc)
+                _rmtree_contents(self.tmp)
+            finally:
+                _exit(0)
+        os.waitpid(sweeper, 0)
+        if self.tmp != "/tmp":
+            with contextlib.suppress(OSError):
+                os.rmdir(self.tmp)
+
+    def park(self):
+        """Freeze the finished session's process for reuse, if it is the sandbox's only process and has one
+        thread; otherwise end it. Returns whether it is parked."""
+        child = self.child
+        if child is None:
+            return False
+        if self.own_namespaces:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGSTOP)  # cannot be caught, blocked or ignored
+            deadline = _monotonic() + 1.0
+            while (_proc_field(child, "State") or "T")[0] not in "TtXZ" and _monotonic() < deadline:
+                time.sleep(0.0001)
+            state = _proc_field(child, "State") or "X"
+            alone = _proc_field(child, "Threads") == "1" and _len(_processes()) <= 3
+            if state[0] in "Tt" and alone:
+                return True
+        self.end(0.0)
+        return False
+
+    def resume(self):
+        if self.child is None or os.waitpid(self.child, os.WNOHANG)[0]:
+            self.end(0.0)
+            return False
+        os.kill(self.child, signal.SIGCONT)
+        return True
 
 
 def _forget_privileges_to_tracers(cfg):
@@ -299,28 +539,23 @@ def main():
     cfg = _recv(cfd)
     sys.path[:0] = cfg["path"]
     _forget_privileges_to_tracers(cfg)
-    import inspect  # noqa: F401  (warm imports every child would do, once, before forking)
+    import ctypes  # noqa: F401  (warm imports every child would do, once, before forking)
+    import inspect  # noqa: F401
     import linecache  # noqa: F401
 
+    zygote = _Zygote(ctl, cfg)
     _send(cfd, {"ready": os.getpid()})
     while True:
         msg = _recv(cfd)
-        ours, theirs = socket.socketpair()
-        child = os.fork()
-        if child == 0:
-            try:
-                ctl.close()  # from here on, the control channel is out of reach
-                ours.close()
-                _limit_self(cfg)
-                _Child(theirs.fileno(), cfg).serve(msg["source"], msg["mode"])
-            finally:
-                _exit(70)
-        theirs.close()
-        socket.send_fds(ctl, [b"S"], [ours.fileno()])  # the parent talks to this child directly
-        ours.close()
-        _, status = os.waitpid(child, 0)
-        _sweep(cfg, child)
-        _send(cfd, {"exited": msg["id"], "status": _describe(status)})
+        op = msg.get("op")
+        if op == "load":
+            zygote.load(msg)  # its reply is the session socket
+        elif op == "park":
+            _send(cfd, {"parked": zygote.park()})
+        elif op == "resume":
+            _send(cfd, {"resumed": zygote.resume()})
+        else:  # "end": how the current harness process ended (ending it after ``wait`` seconds)
+            _send(cfd, {"ended": True, "status": zygote.end(msg.get("wait", 0.0))})
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ Every harness is Python source defining, at module level:
 * ``is_legal_action(obs: str, action: str) -> bool`` — True only if the rules allow ``action``;
 * filter mode also ``legal_actions(obs: str) -> list[str]`` — every legal action.
 
-Return values must be plain ``str`` / ``bool`` / ``list[str]`` (not numpy scalars, not subclasses). Only the
+Return values must be plain ``str`` / ``bool`` / ``list[str]`` (not numpy scalars, not subclasses). An action
+is at most ``MAX_ACTION_CHARS`` characters and a list at most ``MAX_LISTED_ACTIONS`` actions; more is an
+``oversized`` failure (the game and the learner never see it). SysV IPC is refused. Only the
 standard library and numpy are available. One contract family for all three modes: a filter-mode harness
 works in verifier and policy mode too.
 
@@ -25,6 +27,13 @@ Mode = Literal["verifier", "filter", "policy"]
 MODES: tuple[str, ...] = get_args(Mode)
 
 MAX_SOURCE_CHARS = 500_000
+
+MAX_ACTION_CHARS = 1_000
+"""Longest action a harness may return: no game's move is near it, and everything the parent does with an
+action (the game's own parsing, exploration's variants, the critic's text) stays cheap below it."""
+
+MAX_LISTED_ACTIONS = 1_000
+"""Longest list ``legal_actions`` may return (filter mode probes each listed move on a clone of the game)."""
 
 REQUIRED_FUNCTIONS: dict[str, dict[str, int]] = {
     "policy": {"propose_action": 1, "is_legal_action": 2},
@@ -113,4 +122,12 @@ def check_source(source: str, mode: Mode) -> list[StaticIssue]:
     return issues + _import_issues(tree)
 
 
-__all__ = ["MODES", "REQUIRED_FUNCTIONS", "Mode", "StaticIssue", "check_source"]
+__all__ = [
+    "MAX_ACTION_CHARS",
+    "MAX_LISTED_ACTIONS",
+    "MODES",
+    "REQUIRED_FUNCTIONS",
+    "Mode",
+    "StaticIssue",
+    "check_source",
+]

@@ -1,17 +1,17 @@
 """How a worker is confined: the bubblewrap command line, the rlimits, and which of them this machine allows.
 
 Layers, outermost first: bubblewrap (own network/pid/ipc/uts namespaces; a read-only view of the system
-directories /usr, /bin, /lib*, /sbin plus the Python install and numpy — not /home, /root, /etc or the
-project; a private size-capped tmpfs; environment cleared; capabilities dropped; dies with its parent), then
-inside it a throw-away uid per harness (when we start as root) and rlimits. Without bwrap the worker runs with
-rlimits only, and we say so loudly.
+directories /usr, /bin, /lib*, /sbin plus the Python install, numpy and the worker's own source file — not
+/home, /root, /etc or the project; a private size-capped tmpfs; environment cleared; capabilities dropped;
+dies with its parent), then inside it, per harness process: a throw-away uid (when we start as root),
+rlimits, and a seccomp filter refusing SysV IPC. Without bwrap the worker runs with rlimits and the seccomp
+filter only, and we say so loudly.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -19,14 +19,18 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .contract import REQUIRED_FUNCTIONS
+from .contract import MAX_ACTION_CHARS, MAX_LISTED_ACTIONS, REQUIRED_FUNCTIONS
 
 LIB_DIR = "/opt/harness-lib"
 """Where numpy appears inside the sandbox (the project tree and site-packages stay invisible)."""
+
+WORKER_SOURCE = Path(__file__).with_name("_worker.py")
+WORKER_IN_SANDBOX = "/opt/autoharness-worker.py"
+"""The worker runs from its file (read-only inside bwrap), not from ``-c <source>`` on the command line."""
 
 _CLEAN_ENV = {
     "PATH": "/usr/bin:/bin",
@@ -46,7 +50,7 @@ class SandboxLimits:
     call_timeout: float = 5.0
     load_timeout: float = 20.0
     memory_mb: int = 1024  # address space of the harness process
-    cpu_seconds: int = 300  # CPU time of one harness process (one session)
+    cpu_seconds: int = 10  # CPU time of one call (all threads); every call starts a fresh budget
     max_processes: int = 16  # processes + threads of one harness uid
     file_mb: int = 16  # largest file it may write (in its private tmp)
     tmp_mb: int = 64  # size of its private tmp
@@ -123,6 +127,7 @@ def bwrap_args(bwrap: str, limits: SandboxLimits, root: bool) -> list[str]:
         if not path.startswith("/usr/"):
             args += [*_dir_chain(path), "--ro-bind", path, path]
     args += ["--perms", "0755", "--dir", "/opt", "--perms", "0755", "--dir", LIB_DIR]
+    args += ["--ro-bind", str(WORKER_SOURCE), WORKER_IN_SANDBOX]
     for d in _numpy_dirs():
         args += ["--ro-bind", str(d), f"{LIB_DIR}/{d.name}"]
     args += ["--dev", "/dev", "--proc", "/proc"]
@@ -132,11 +137,10 @@ def bwrap_args(bwrap: str, limits: SandboxLimits, root: bool) -> list[str]:
     return args
 
 
-def python_args() -> list[str]:
-    """Isolated mode, no site, no bytecode writes; the worker source itself comes as ``-c``."""
+def python_args(in_bwrap: bool) -> list[str]:
+    """Isolated mode, no site, no bytecode writes; the worker's file (a short command line for ``ps``)."""
     exe, _ = _python()
-    source = (Path(__file__).with_name("_worker.py")).read_text()
-    return [exe, "-I", "-S", "-B", "-c", source]
+    return [exe, "-I", "-S", "-B", WORKER_IN_SANDBOX if in_bwrap else str(WORKER_SOURCE)]
 
 
 def _user_process_count() -> int:
@@ -153,7 +157,7 @@ def rlimits(limits: SandboxLimits, isolation: Isolation) -> dict[str, int]:
     """The rlimits the harness process sets on itself (names of ``resource`` constants)."""
     out = {
         "RLIMIT_AS": limits.memory_mb << 20,
-        "RLIMIT_CPU": limits.cpu_seconds,
+        "RLIMIT_CPU": limits.cpu_seconds,  # soft, per call (the worker moves it on); hard: unlimited
         "RLIMIT_FSIZE": limits.file_mb << 20,
         "RLIMIT_NOFILE": limits.open_files,
         "RLIMIT_CORE": 0,
@@ -176,6 +180,9 @@ def worker_config(limits: SandboxLimits, isolation: Isolation) -> dict[str, obje
         "required": REQUIRED_FUNCTIONS,
         "max_output": limits.max_output,
         "max_return": limits.max_return,
+        "max_action": MAX_ACTION_CHARS,
+        "max_listed": MAX_LISTED_ACTIONS,
+        "cpu_per_call": limits.cpu_seconds,
     }
 
 
@@ -192,7 +199,7 @@ def detect() -> Isolation:
     if bwrap is None:
         iso = Isolation(None, root, "bwrap not installed (Debian/Ubuntu: apt-get install bubblewrap)")
     else:
-        cmd = [*bwrap_args(bwrap, SandboxLimits(), root), _python()[0], "-I", "-S", "-c", "pass"]
+        cmd = [*bwrap_args(bwrap, SandboxLimits(), root), _python()[0], "-I", "-S", "-c", "pass"]  # probe
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=clean_env())
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -223,26 +230,4 @@ def _undumpable() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
 
 
-def sandbox_status() -> dict[str, object]:
-    """Which protections are active here (``autoharness doctor`` prints this)."""
-    iso = detect()
-    limits = SandboxLimits()
-    bw = bool(iso.bwrap)
-    return {
-        "isolation": iso.kind,
-        "bwrap": iso.bwrap,
-        "bwrap_problem": iso.reason,
-        "namespaces": ["net", "pid", "ipc", "uts", "cgroup", *([] if iso.root else ["user"])] if bw else [],
-        "filesystem": "read-only /usr, /bin, /lib*, Python prefix; private tmpfs /tmp" if bw else "full",
-        "environment_cleared": True,
-        "capabilities_dropped": bw,
-        "own_uid_per_harness": bw and iso.root,
-        "dies_with_parent": bw,
-        "rlimits": rlimits(limits, iso),
-        "limits": asdict(limits),
-        "python": sys.version.split()[0],
-        "textarena": importlib.metadata.version("textarena"),
-    }
-
-
-__all__ = ["Isolation", "SandboxLimits", "detect", "sandbox_status"]
+__all__ = ["Isolation", "SandboxLimits", "detect", "rlimits"]

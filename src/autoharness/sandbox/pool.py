@@ -7,18 +7,20 @@ process — module-level state of the harness starts over, as it would in a new 
 
 from __future__ import annotations
 
+import importlib.metadata
 import itertools
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import TracebackType
 
 from ..errors import ConfigError, SandboxError
-from .contract import MAX_SOURCE_CHARS, MODES, Mode
+from .contract import MAX_ACTION_CHARS, MAX_LISTED_ACTIONS, MAX_SOURCE_CHARS, MODES, Mode
 from .failures import FailureKind, HarnessFailure
-from .isolation import Isolation, SandboxLimits, detect
+from .isolation import Isolation, SandboxLimits, detect, rlimits
 from .worker import Channel, Worker, WorkerLost
 
 
@@ -51,13 +53,23 @@ def _failure_from(data: object, function: str | None) -> HarnessFailure:
 
 
 def _checked(function: str, value: object) -> object | HarnessFailure:
-    """The parent's own type check of a returned value."""
+    """The parent's own check of a returned value: plain types, and actions within the contract's caps
+    (checked here, before any game or learner code sees an action)."""
     if function == "is_legal_action":
         ok = type(value) is bool
     elif function == "legal_actions":
         ok = type(value) is list and all(type(v) is str for v in value)
+        if ok and len(value) > MAX_LISTED_ACTIONS:  # type: ignore[arg-type]
+            msg = f"returned {len(value)} actions (limit {MAX_LISTED_ACTIONS})"  # type: ignore[arg-type]
+            return HarnessFailure(FailureKind.OVERSIZED, msg, function)
+        if ok and any(len(v) > MAX_ACTION_CHARS for v in value):  # type: ignore[attr-defined]
+            msg = f"listed an action over {MAX_ACTION_CHARS} characters"
+            return HarnessFailure(FailureKind.OVERSIZED, msg, function)
     else:
         ok = type(value) is str
+        if ok and len(value) > MAX_ACTION_CHARS:  # type: ignore[arg-type]
+            msg = f"returned an action of {len(value)} characters (limit {MAX_ACTION_CHARS})"  # type: ignore[arg-type]
+            return HarnessFailure(FailureKind.OVERSIZED, msg, function)
     if ok:
         return value
     return HarnessFailure(FailureKind.BAD_RETURN, f"returned {type(value).__name__}", function)
@@ -114,13 +126,8 @@ class HarnessSession:
             except WorkerLost:
                 self._worker.kill()
             return self._load(reuse=False)
-        cpu = reply.get("cpu")
-        if reply.get("id") != rid or type(cpu) is not float:
+        if reply.get("id") != rid:
             return self._lost(WorkerLost("protocol violation on reload"), None)
-        if cpu > self._pool.limits.cpu_seconds / 2:  # keep clear of its CPU rlimit: start afresh
-            channel.close()
-            self._channel = None
-            return self._load(reuse=False)
         failure = reply.get("failure")
         return None if failure is None else _failure_from(failure, None)
 
@@ -205,30 +212,17 @@ class HarnessSession:
         return Proposal(action, bool(said))
 
     def close(self) -> None:
-        """Give the worker back, keeping the harness process for a next session of the same source.
-
-        A different source later gets a freshly forked process (the kept one exits, the zygote sweeps up).
+        """Give the worker back, keeping the harness process (frozen: it runs nothing) for a next session
+        of the same source. A different source later gets a freshly forked process (the zygote ends the kept
+        one and sweeps up).
         """
         if self._worker is None:
             return
         worker, self._worker = self._worker, None  # type: ignore[assignment]
         channel, self._channel = self._channel, None
-        if channel is not None:
-            if self._quiet(channel):
-                worker.warm = (self.source, self.mode, channel)
-            else:  # threads or processes still running: not kept (it exits, the zygote sweeps up)
-                channel.close()
+        if channel is not None:  # kept frozen if alone with one thread; else the zygote ends it
+            worker.park(self.source, self.mode, channel)
         self._pool._checkin(worker)
-
-    def _quiet(self, channel: Channel) -> bool:
-        """Whether the harness process has nothing running between calls (no threads, no children)."""
-        rid = next(self._ids)
-        try:
-            channel.send({"op": "idle", "id": rid}, self._pool.limits.call_timeout)
-            reply = channel.recv(self._pool.limits.call_timeout)
-        except WorkerLost:
-            return False
-        return reply.get("id") == rid and reply.get("quiet") is True
 
     def __enter__(self) -> HarnessSession:
         return self
@@ -325,4 +319,45 @@ class WorkerPool:
         self.close()
 
 
-__all__ = ["HarnessSession", "Proposal", "WorkerPool"]
+IPC_PROBE = """
+import ctypes, os
+def propose_action(obs):
+    libc = ctypes.CDLL(None, use_errno=True)
+    ident = libc.shmget(0, 1 << 20, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+    if ident >= 0:
+        libc.shmctl(ident, 0, None)
+        return "allowed"
+    return "blocked: " + os.strerror(ctypes.get_errno())
+def is_legal_action(obs, action):
+    return True
+"""
+
+
+def sandbox_status() -> dict[str, object]:
+    """Which protections are active here (``autoharness doctor`` prints this); SysV IPC is probed live."""
+    iso = detect()
+    limits = SandboxLimits()
+    bw = bool(iso.bwrap)
+    with WorkerPool(1, isolation=iso) as pool, pool.session(IPC_PROBE, "policy") as session:
+        probe = session.propose_action("")
+    ipc = probe if isinstance(probe, str) else f"probe failed: {probe.describe()}"
+    return {
+        "isolation": iso.kind,
+        "bwrap": iso.bwrap,
+        "bwrap_problem": iso.reason,
+        "namespaces": ["net", "pid", "ipc", "uts", "cgroup", *([] if iso.root else ["user"])] if bw else [],
+        "filesystem": "read-only /usr, /bin, /lib*, Python prefix; private tmpfs /tmp" if bw else "full",
+        "private_tmp": "emptied after each harness process" if bw else "own dir in /tmp per harness process",
+        "sysv_ipc": ipc + (" (seccomp)" if ipc.startswith("blocked") else ""),
+        "environment_cleared": True,
+        "capabilities_dropped": bw,
+        "own_uid_per_harness": bw and iso.root,
+        "dies_with_parent": bw,
+        "rlimits": rlimits(limits, iso),
+        "limits": asdict(limits),
+        "python": sys.version.split()[0],
+        "textarena": importlib.metadata.version("textarena"),
+    }
+
+
+__all__ = ["HarnessSession", "Proposal", "WorkerPool", "sandbox_status"]

@@ -1,8 +1,9 @@
 """The parent's handle on one sandboxed worker process: spawn, talk (framed JSON over sockets), kill.
 
-Nothing the worker sends is trusted: frames are size-capped, every read and write has a deadline, and a
-worker that times out, dies or garbles the protocol is killed as a whole process group (and, under bwrap,
-its whole pid namespace) and spawned again on next use.
+Nothing the worker sends is trusted: frames are size-capped and their nesting bounded before they are
+decoded, any decoding failure is a protocol violation (never an exception of ours), every read and write has
+a deadline, and a worker that times out, dies or garbles the protocol is killed as a whole process group
+(and, under bwrap, its whole pid namespace) and spawned again on next use.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -23,6 +25,10 @@ from ..errors import SandboxError
 from .isolation import Isolation, SandboxLimits, bwrap_args, clean_env, python_args, worker_config
 
 _HEADER = struct.Struct(">I")
+MAX_CONTAINERS = 64
+"""Most ``[``/``{`` a frame may hold outside strings: ours hold a handful (a reply, a failure, one list)."""
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_OPENERS = bytes(b for b in range(256) if b not in b"[{")
 _spawner: ThreadPoolExecutor | None = None
 _spawner_lock = threading.Lock()
 
@@ -126,13 +132,7 @@ class Channel:
         self._fill(4 + size, deadline)
         payload = bytes(self._buf[4 : 4 + size])
         del self._buf[: 4 + size]
-        try:
-            msg = json.loads(payload)
-        except ValueError as exc:
-            raise WorkerLost("malformed frame") from exc
-        if not isinstance(msg, dict):
-            raise WorkerLost("malformed frame")
-        return msg
+        return decode_frame(payload)
 
     def recv_socket(self, timeout: float) -> socket.socket:
         """A socket passed over this (Unix) socket with SCM_RIGHTS."""
@@ -149,11 +149,31 @@ class Channel:
         self.sock.close()
 
 
+def decode_frame(payload: bytes) -> dict[str, object]:
+    """A frame's JSON object; anything else (bad JSON, deep nesting, not an object) raises ``WorkerLost``.
+
+    Nesting is bounded before decoding (a frame of 100,000 ``[`` would exhaust the decoder's recursion), and
+    every error the decoder can raise is caught: a frame is harness output, not our bug.
+    """
+    if payload.count(b"[") + payload.count(b"{") > MAX_CONTAINERS:  # rare: look past strings
+        structure = _JSON_STRING.sub(b"", payload).translate(None, _NOT_OPENERS)
+        if len(structure) > MAX_CONTAINERS:
+            raise WorkerLost(f"malformed frame: over {MAX_CONTAINERS} nested lists or objects")
+    try:
+        msg = json.loads(payload)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise WorkerLost(f"malformed frame ({type(exc).__name__})") from exc
+    if not isinstance(msg, dict):
+        raise WorkerLost("malformed frame: not an object")
+    return msg
+
+
 class Worker:
     """One zygote process in its sandbox. Not thread-safe: a pool hands it to one session at a time.
 
-    ``start`` asks the zygote for a fresh harness process and returns the channel to it; ``end`` hangs up on
-    it (the process exits on EOF) and the zygote's report of its exit is collected before the next start.
+    ``start`` asks the zygote for a fresh harness process (ending the previous one) and returns the channel to
+    it. ``park`` keeps a finished session's process frozen for the next session of the same source, and
+    ``take_warm`` thaws it; ``exit_status`` asks the zygote how the current harness process ended.
     """
 
     def __init__(self, limits: SandboxLimits, isolation: Isolation) -> None:
@@ -161,8 +181,7 @@ class Worker:
         self.isolation = isolation
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctl: Channel | None = None
-        self._exit_pending = False
-        self.warm: tuple[str, str, Channel] | None = None  # a finished session's process, kept for reuse
+        self.warm: tuple[str, str, Channel] | None = None  # a finished session's process, frozen for reuse
         self.max_frame = 2 * max(limits.max_return, limits.max_output) + 65536
         self.spawns = 0
         self.child_pid: int | None = None  # the harness process, reported by itself (used without bwrap)
@@ -176,16 +195,15 @@ class Worker:
         if self.alive:
             return
         self.kill()
-        prefix = (
-            bwrap_args(self.isolation.bwrap, self.limits, self.isolation.root) if self.isolation.bwrap else []
-        )
+        bwrap = self.isolation.bwrap
+        prefix = bwrap_args(bwrap, self.limits, self.isolation.root) if bwrap else []
         ours, theirs = socket.socketpair()
         try:
             self._proc = (
                 _spawner_thread()
                 .submit(
                     subprocess.Popen,
-                    [*prefix, *python_args()],
+                    [*prefix, *python_args(bool(bwrap))],
                     stdin=theirs,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
@@ -202,7 +220,6 @@ class Worker:
         finally:
             theirs.close()
         self._ctl = Channel(ours, 65536)
-        self._exit_pending = False
         self.spawns += 1
         try:
             self._ctl.send(worker_config(self.limits, self.isolation), _STARTUP_TIMEOUT)
@@ -221,15 +238,45 @@ class Worker:
             return ""
         return self._proc.stderr.read(4000).decode(errors="replace").strip()
 
+    def _ask(self, msg: dict[str, object], key: str, timeout: float = _EXIT_TIMEOUT) -> object:
+        """One request to the zygote and the ``key`` of its reply."""
+        assert self._ctl is not None
+        self._ctl.send(msg, timeout)
+        reply = self._ctl.recv(timeout)
+        if key not in reply:
+            raise WorkerLost("protocol violation on the control channel")
+        return reply[key]
+
+    def park(self, source: str, mode: str, channel: Channel) -> None:
+        """Keep this finished session's process, frozen, if the zygote finds it alone with one thread."""
+        try:
+            parked = self.alive and self._ask({"op": "park"}, "parked") is True
+        except WorkerLost:
+            self.kill()
+            parked = False
+        if parked:
+            self.warm = (source, mode, channel)
+        else:
+            channel.close()
+
     def take_warm(self, source: str, mode: str) -> Channel | None:
-        """The kept process of the last session if it ran this very source and mode; else it is let go."""
+        """The kept process of the last session, thawed, if it ran this very source and mode; else None
+        (a kept process of another source is ended by the zygote when the next one starts)."""
         warm, self.warm = self.warm, None
         if warm is None:
             return None
-        if warm[:2] == (source, mode) and self.alive:
-            return warm[2]
-        warm[2].close()  # it exits on EOF; the zygote's report is collected by the next start
-        return None
+        if warm[:2] != (source, mode) or not self.alive:
+            warm[2].close()
+            return None
+        try:
+            resumed = self._ask({"op": "resume"}, "resumed") is True
+        except WorkerLost:
+            self.kill()
+            resumed = False
+        if not resumed:
+            warm[2].close()
+            return None
+        return warm[2]
 
     def start(self, source: str, mode: str, timeout: float) -> Channel:
         """A fresh harness process loading ``source``; its load report is the channel's first frame."""
@@ -238,25 +285,15 @@ class Worker:
         if self.warm is not None:
             self.warm[2].close()
             self.warm = None
-        if self._exit_pending:
-            try:
-                self.exit_status()
-            except WorkerLost:  # the last harness process will not go away: not this session's fault
-                self.kill()
-                self.ensure()
-        assert self._ctl is not None
+        self.child_pid = None
         self._ctl.send({"op": "load", "id": self.spawns, "source": source, "mode": mode}, timeout)
-        self._exit_pending = True
         return Channel(self._ctl.recv_socket(timeout), self.max_frame)
 
-    def exit_status(self) -> str:
-        """The zygote's account of how the last harness process ended (waits for it, briefly)."""
-        assert self._ctl is not None
-        msg = self._ctl.recv(_EXIT_TIMEOUT)
-        self._exit_pending = False
+    def exit_status(self, wait: float = 2.0) -> str:
+        """The zygote's account of how the current harness process ended (after ``wait`` s it is ended)."""
+        status = self._ask({"op": "end", "wait": wait}, "status", wait + _EXIT_TIMEOUT)
         self.child_pid = None
-        status = msg.get("status")
-        if "exited" not in msg or not isinstance(status, str):
+        if not isinstance(status, str):
             raise WorkerLost("protocol violation on the control channel")
         return status
 
@@ -282,4 +319,4 @@ class Worker:
             proc.stderr.close()
 
 
-__all__ = ["Channel", "Worker", "WorkerLost"]
+__all__ = ["Channel", "Worker", "WorkerLost", "decode_frame"]
