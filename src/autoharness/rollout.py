@@ -23,7 +23,9 @@ Per-step semantics by mode (the harness contract is in ``autoharness.sandbox.con
   changes which states are visited: every judged step still counts once in the legal-step rate.
 * filter: ``moves = legal_actions(obs)``; every listed move is probed on a clone (``LIST_WRONG`` if one is
   illegal, ``LIST_EMPTY`` if empty while the game goes on); the played move is drawn from the list with the
-  rollout's own seeded RNG (a stand-in for the LLM's pick).
+  rollout's own seeded RNG (a stand-in for the LLM's pick). The sandbox refuses a list over
+  ``MAX_LISTED_ACTIONS`` entries or with an entry over ``MAX_ACTION_CHARS`` (``oversized``), so probing
+  costs at most that many clone steps, each on a short action, per state.
 * policy: ``a = propose_action(obs)`` is played; env rejects → ``PROPOSER_WRONG``.
 
   Against a random opponent (``seat`` given; policy mode in 2-player games whose env has a legal-move

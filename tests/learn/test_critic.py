@@ -204,3 +204,23 @@ def test_duplicates_are_dropped_and_kinds_are_shown_in_turn():
     # Round-robin over kinds: the lone checker failure is not hidden behind the frequent proposer ones.
     assert "Action: '[4]'" in fb.text and "Action: '[8]'" in fb.text and "Action: '[5]'" not in fb.text
     assert fb.kind == BOTH
+
+
+def test_long_actions_and_long_lists_are_cut_in_the_critics_text(pool):
+    import time
+
+    from autoharness.envs import make
+    from autoharness.rollout import play_rollout
+
+    # 1,000 listed moves of 997 characters (both at the contract's caps): 1 MB of harness output
+    src = "def propose_action(obs):\n    return '[4]'\ndef is_legal_action(obs, action):\n    return True\n"
+    src += "def legal_actions(obs):\n    return [f'[z{i:04d}]' + 'x' * 990 for i in range(1000)]\n"
+    env = make("TicTacToe-v0")
+    with pool.session(src, "filter") as s:
+        start = time.process_time()
+        r = play_rollout(env, s, "filter", 0)
+        assert time.process_time() - start < 10  # probing each listed move once is bounded by the caps
+    assert r.steps[0].verdict is StepVerdict.LIST_WRONG and len(r.steps[0].wrong_listed) == 1000
+    text = critique(Evaluation(mode="filter", rollouts=[r])).text
+    assert len(text) < 40_000  # 2 MB before
+    assert "... and 940 more (cut: 1000 in all)" in text and "(cut: 997 characters in all)" in text

@@ -394,9 +394,10 @@ def test_an_overlong_action_is_oversized_before_the_game_parses_it(pool):
     from autoharness.sandbox.contract import MAX_ACTION_CHARS, MAX_LISTED_ACTIONS
 
     padded = "return '[3]' + ' ' * 30_000"
+    env = make("ConnectFour-v0")
     with pool.session(harness(padded), "policy") as s:
         start = time.process_time()
-        r = play_rollout(make("ConnectFour-v0"), s, "policy", 0)
+        r = play_rollout(env, s, "policy", 0)
         assert time.process_time() - start < 1.0  # the game's regex never saw 30,000 characters
     step = r.steps[0]
     assert step.verdict is StepVerdict.CODE_FAILURE and step.failure.kind is FailureKind.OVERSIZED
@@ -465,3 +466,19 @@ def test_the_worker_command_line_is_short():
         assert_pool_works(fresh)
         lines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in our_processes()]
     assert lines and all(len(line) < 4000 and b"def " not in line for line in lines)
+
+
+def test_a_huge_legal_actions_list_is_refused_before_any_probing(pool):
+    from autoharness.envs import make
+    from autoharness.rollout import StepVerdict, play_rollout
+
+    src = harness("return '[4]'") + "def legal_actions(obs):\n    return [f'[{i}]' for i in range(100_000)]\n"
+    env = make("TicTacToe-v0")
+    with pool.session(src, "filter") as s:
+        start = time.process_time()
+        r = play_rollout(env, s, "filter", 0)
+        spent = time.process_time() - start
+    assert spent < 1.0, spent  # was 38 s: every entry probed on a clone
+    step = r.steps[0]
+    assert step.verdict is StepVerdict.CODE_FAILURE and step.failure.kind is FailureKind.OVERSIZED
+    assert "100000 actions (limit 1000)" in step.failure.message

@@ -59,8 +59,29 @@ def _clip(text: str, limit: int = OBS_CHARS) -> str:
     return f"[... {len(text) - limit} earlier characters omitted ...]\n{text[-limit:]}"
 
 
+ACTION_CHARS = 200
+"""Longest action shown to the LLM (a harness may return up to ``MAX_ACTION_CHARS``); longer ones are cut."""
+
+LISTED_SHOWN = 60
+"""Most ``legal_actions`` entries (and most listed-but-illegal ones) shown; the rest are only counted."""
+
+
+def _action(action: str) -> str:
+    """``repr`` of an action, cut (saying so) when it is long."""
+    if len(action) <= ACTION_CHARS:
+        return repr(action)
+    return f"{action[:ACTION_CHARS]!r}... (cut: {len(action)} characters in all)"
+
+
+def _actions(actions: tuple[str, ...]) -> str:
+    """A list of actions, each cut, at most ``LISTED_SHOWN`` of them (saying how many were left out)."""
+    shown = ", ".join(_action(a) for a in actions[:LISTED_SHOWN])
+    more = len(actions) - LISTED_SHOWN
+    return f"[{shown}]" + (f" ... and {more} more (cut: {len(actions)} in all)" if more > 0 else "")
+
+
 def _failure_lines(failure: HarnessFailure) -> list[str]:
-    lines = [f"Code failure: {failure.describe()}"]
+    lines = [f"Code failure: {_clip(failure.describe(), 2000)}"]
     if failure.traceback:
         lines.append("Traceback:\n" + _clip(failure.traceback, 1500))
     return lines
@@ -70,11 +91,11 @@ def _describe_step(seed: int, step: StepRecord) -> str:
     lines = [f"Game seed {seed}, step {step.index}, player {step.player}: {_HEADLINE[step.verdict]}."]
     lines.append("Observation:\n" + _clip(step.observation))
     if step.listed or step.verdict is StepVerdict.LIST_EMPTY:
-        lines.append(f"legal_actions returned: {list(step.listed)!r}")
+        lines.append(f"legal_actions returned: {_actions(step.listed)}")
     if step.wrong_listed:
-        lines.append(f"Listed but illegal: {list(step.wrong_listed)!r}")
+        lines.append(f"Listed but illegal: {_actions(step.wrong_listed)}")
     if step.action is not None:
-        lines.append(f"Action: {step.action!r}")
+        lines.append(f"Action: {_action(step.action)}")
     if step.explored:
         lines.append(
             "This move was not proposed by propose_action: the training game tried it (a move the game "
@@ -88,7 +109,7 @@ def _describe_step(seed: int, step: StepRecord) -> str:
         StepVerdict.CHECKER_WRONG,
         StepVerdict.PROPOSER_WRONG,
     ):
-        lines.append(f"The game said: illegal — {step.env_reason or '(no reason given)'}")
+        lines.append(f"The game said: illegal — {_clip(step.env_reason or '(no reason given)', 1000)}")
     if step.failure is not None:
         lines.extend(_failure_lines(step.failure))
     return "\n".join(lines)
@@ -107,13 +128,13 @@ def _describe_mismatch(m: ProbeMismatch, mode: str) -> str:
         f"Game seed {m.seed}, step {m.step}, player {m.player}: {head}.",
         "Observation:\n" + _clip(m.observation),
     ]
-    lines.append(f"Action: {m.action!r}")
+    lines.append(f"Action: {_action(m.action)}")
     if m.checker_said is not None:
         lines.append(f"is_legal_action said: {m.checker_said}")
     lines.append(
         "The game accepts this move."
         if m.env_legal
-        else f"The game said: illegal — {m.env_reason or '(no reason)'}"
+        else f"The game said: illegal — {_clip(m.env_reason or '(no reason)', 1000)}"
     )
     if m.failure is not None:
         lines.extend(_failure_lines(m.failure))
