@@ -13,11 +13,28 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
-Reply = str | list[str] | tuple[int, dict[str, str], bytes]
+
+
+@dataclass(frozen=True)
+class Trickle:
+    """A reply sent ``chunk`` bytes at a time with ``interval`` seconds between writes (a slow or
+    stalling server); the loop ends with the body, so it is bounded."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    chunk: int = 1
+    interval: float = 1.0
+    before_headers: bool = False  # stall before the status line too, not only in the body
+
+
+Reply = str | list[str] | tuple[int, dict[str, str], bytes] | Trickle
 Handler = Callable[[dict], Reply]
 
 
@@ -67,9 +84,9 @@ class FakeOpenAIServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def _respond(self, body: dict) -> tuple[int, dict[str, str], bytes]:
+    def _respond(self, body: dict) -> tuple[int, dict[str, str], bytes] | Trickle:
         reply = self.handler(body)
-        if isinstance(reply, tuple):
+        if isinstance(reply, tuple | Trickle):
             return reply
         texts = [reply] * int(body.get("n", 1)) if isinstance(reply, str) else reply
         payload = chat_completion(texts, model=str(body.get("model", "fake-model")))
@@ -90,10 +107,14 @@ class FakeOpenAIServer:
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
-                    status, headers, payload = fake._respond(body)
+                    reply = fake._respond(body)
                 finally:
                     with fake._lock:
                         fake.in_flight -= 1
+                if isinstance(reply, Trickle):
+                    self._trickle(reply)
+                    return
+                status, headers, payload = reply
                 try:
                     self.send_response(status)
                     for name, value in headers.items():
@@ -103,6 +124,21 @@ class FakeOpenAIServer:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test): nothing to answer
+
+            def _trickle(self, reply: Trickle) -> None:
+                head = [f"HTTP/1.1 {reply.status} X"]
+                head += [f"{k}: {v}" for k, v in {**reply.headers, "Content-Length": len(reply.body)}.items()]
+                raw_head = ("\r\n".join(head) + "\r\n\r\n").encode()
+                slow = raw_head + reply.body if reply.before_headers else reply.body
+                try:
+                    if not reply.before_headers:
+                        self.wfile.write(raw_head)
+                    for start in range(0, len(slow), reply.chunk):
+                        self.wfile.write(slow[start : start + reply.chunk])
+                        self.wfile.flush()
+                        time.sleep(reply.interval)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up: that is what the tests want
 
             def log_message(self, format: str, *args: object) -> None:
                 """Keep test output clean."""

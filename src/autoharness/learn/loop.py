@@ -21,7 +21,7 @@ from typing import Any
 from .._files import atomic_write
 from ..envs import get_spec
 from ..errors import BadReply, BudgetExceeded, ConfigError
-from ..llm.base import LLMClient, Message, Params
+from ..llm.base import LLMClient, Message, PaidBadReply, Params
 from ..llm.provenance import answered_by, model_label
 from ..sandbox import WorkerPool
 from ..search import best_node, make_scheduler
@@ -293,7 +293,18 @@ class _Loop:
         try:
             completion = self.client.complete(messages, params)[0]
         except BadReply as exc:  # the backend itself could not produce a usable reply
-            return None, None, f"The reply could not be used: {exc}"
+            paid = None
+            if isinstance(exc, PaidBadReply):  # ...but the server answered: the call counts
+                paid = CallRow(
+                    model=exc.model,
+                    provenance=exc.provenance,
+                    prompt_tokens=exc.usage.prompt_tokens,
+                    completion_tokens=exc.usage.completion_tokens,
+                    cost_usd=exc.cost_usd,
+                    cached=False,
+                    prompt=[{"role": m["role"], "content": m["content"]} for m in messages],
+                )
+            return None, paid, f"The reply could not be used: {exc}"
         call = CallRow(
             model=completion.model,
             provenance=completion.provenance,

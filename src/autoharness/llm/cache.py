@@ -11,6 +11,7 @@ so two identical runs pay once; a learn run also records its own calls in its di
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -22,6 +23,8 @@ from types import TracebackType
 from ..errors import ConfigError, RunStoreError
 from .base import Usage
 from .transcript import TranscriptRecord, read_transcript, write_transcript
+
+log = logging.getLogger("autoharness.llm")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS replies (
@@ -91,8 +94,10 @@ class ResponseCache:
                 time.sleep(0.05 * (attempt + 1))
 
     def get(self, key: str) -> TranscriptRecord | None:
+        """The stored reply, or None; a row that is not a sound record (e.g. negative token counts
+        written by an older version) counts as a miss, so it can never lower a run's totals."""
         rows = self._query(f"SELECT {_COLUMNS} FROM replies WHERE key = ?", (key,))
-        return _record(rows[0]) if rows else None
+        return _sound(rows[0], self.path) if rows else None
 
     def put(self, record: TranscriptRecord) -> None:
         """Store a reply; the first reply stored under a key wins (a concurrent duplicate is dropped)."""
@@ -114,7 +119,8 @@ class ResponseCache:
 
     def records(self) -> Iterator[TranscriptRecord]:
         """Every stored reply, oldest first."""
-        return (_record(row) for row in self._query(f"SELECT {_COLUMNS} FROM replies ORDER BY rowid", ()))
+        rows = self._query(f"SELECT {_COLUMNS} FROM replies ORDER BY rowid", ())
+        return (record for row in rows if (record := _sound(row, self.path)) is not None)
 
     def __len__(self) -> int:
         return int(str(self._query("SELECT COUNT(*) FROM replies", ())[0][0]))
@@ -137,6 +143,14 @@ class ResponseCache:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _sound(row: tuple[object, ...], path: Path) -> TranscriptRecord | None:
+    try:
+        return _record(row)
+    except (ValueError, TypeError, RecursionError) as exc:
+        log.warning("LLM cache %s: skipping an unusable stored reply (%s)", path, exc)
+        return None
 
 
 def _record(row: tuple[object, ...]) -> TranscriptRecord:

@@ -20,6 +20,7 @@ from ..errors import BudgetExceeded, ConfigError
 from .base import Message, Usage
 
 PRICES_ENV = "AUTOHARNESS_PRICES"
+MAX_USD_PER_MTOK = 1_000_000.0  # no model costs more; with bounded token counts, every cost stays finite
 
 
 def estimate_tokens(text: str) -> int:
@@ -79,11 +80,16 @@ def _parse_prices(text: str, source: str) -> dict[str, ModelPrice]:
     """Parse ``{"models": {name: {"input": usd_per_mtok, "output": usd_per_mtok}}}``."""
     try:
         models = json.loads(text)["models"]
-        return {
+        prices = {
             str(name): ModelPrice(float(entry["input"]), float(entry["output"]))
             for name, entry in models.items()
         }
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        for name, price in prices.items():
+            for value in (price.input_per_mtok, price.output_per_mtok):
+                if not (math.isfinite(value) and 0 <= value <= MAX_USD_PER_MTOK):
+                    raise ValueError(f"{name}: a price must be 0..{MAX_USD_PER_MTOK:g} USD, got {value}")
+        return prices
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ConfigError(
             f'price file {source} is not {{"models": {{NAME: {{"input": USD, "output": USD}}}}}} '
             f"(USD per million tokens): {exc}"

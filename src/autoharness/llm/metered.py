@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from ..errors import ConfigError
-from .base import DEFAULT_PARAMS, Completion, LLMClient, Message, Params, Usage
+from .base import DEFAULT_PARAMS, MAX_CALL_TOKENS, Completion, LLMClient, Message, PaidBadReply, Params, Usage
 from .cache import ResponseCache
 from .cost import Budget, CallRecord, Ledger, ModelPrice, estimate_prompt_tokens
 from .transcript import TranscriptRecord, key_params, request_key
@@ -120,17 +120,24 @@ class MeteredClient:
     def _fetch(
         self, messages: list[Message], params: Params, wanted: dict[str, object], first: int, count: int
     ) -> dict[int, Completion]:
-        prompt_estimate = estimate_prompt_tokens(messages)
-        completion_estimate = (params.max_tokens or 0) * count
-        usd_estimate = self.price.cost(Usage(prompt_estimate, completion_estimate)) if self.price else 0.0
-        reservation = self.ledger.reserve(
-            self.budget, count, prompt_estimate + completion_estimate, usd_estimate
+        estimate = Usage(
+            min(estimate_prompt_tokens(messages), MAX_CALL_TOKENS),
+            min((params.max_tokens or 0) * count, MAX_CALL_TOKENS),
         )
+        usd_estimate = self.price.cost(estimate) if self.price else 0.0
+        reservation = self.ledger.reserve(self.budget, count, estimate.total_tokens, usd_estimate)
         started = time.monotonic()
         try:
             replies = self.backend.complete(
                 messages, dataclasses.replace(params, n=count, sample_offset=first)
             )
+        except PaidBadReply as exc:  # answered but unusable: it was paid, so it counts against the budget
+            exc.cost_usd = self.price.cost(exc.usage) if self.price else 0.0
+            seconds = time.monotonic() - started
+            paid = [CallRecord(self.model, exc.usage, exc.cost_usd, False, seconds, exc.provenance)]
+            unused = CallRecord(self.model, Usage(), 0.0, False, 0.0, exc.provenance)
+            self.ledger.record(paid + [unused] * (max(exc.calls, count) - 1), reservation)
+            raise
         except BaseException:
             self.ledger.release(reservation)
             raise

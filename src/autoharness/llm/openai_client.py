@@ -8,7 +8,9 @@ one-line message that says what to check.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -16,10 +18,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from ..errors import BadReply, ConfigError, LLMAuthError, LLMConnectionError, LLMError, RateLimited
-from .base import DEFAULT_PARAMS, Completion, Message, Params, Usage
+from .base import DEFAULT_PARAMS, MAX_CALL_TOKENS, Completion, Message, PaidBadReply, Params, Usage
 from .cost import estimate_prompt_tokens, estimate_tokens
+from .http import MAX_RESPONSE_BYTES, ResponseTooLarge, call_limits, find_cause
 from .provenance import LIVE_PREFIX
-from .providers import Provider, key_hint, known_provider, resolve_api_key, resolve_base_url
+from .providers import (
+    Provider,
+    key_hint,
+    known_provider,
+    resolve_api_key,
+    resolve_base_url,
+    without_credentials,
+)
 from .retry import RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:  # the SDK takes seconds to import: loaded only once a client is built
@@ -57,10 +67,18 @@ def map_error(exc: Exception, base_url: str, attempts: int, timeout: float) -> M
     """The one place where SDK exceptions (and an unparsable body, ``ValueError``) become our errors."""
     import openai
 
+    from .http import CrossHostRedirect, find_cause
+
     tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+    redirect = find_cause(exc, CrossHostRedirect)
+    if redirect is not None:
+        return MappedError(LLMConnectionError(f"{base_url}: {redirect}"), retryable=False)
     if isinstance(exc, openai.APITimeoutError):
         return MappedError(
-            LLMConnectionError(f"{base_url} sent no reply within {timeout:g}s ({tries}); raise the timeout"),
+            LLMConnectionError(
+                f"{base_url} did not complete a reply within {timeout:g}s ({tries}); "
+                "raise --llm-timeout if the model is just slow"
+            ),
             retryable=True,
         )
     if isinstance(exc, openai.APIConnectionError):
@@ -130,35 +148,47 @@ class OpenAIClient:
     ) -> None:
         if not model:
             raise ConfigError("empty model name")
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ConfigError(f"the LLM timeout must be a positive number of seconds, got {timeout}")
         self.model = model
-        self.base_url = resolve_base_url(base_url, provider)
+        url = resolve_base_url(base_url, provider)
+        # Shown and recorded (provenance, errors) without any user:password@ in it.
+        self.base_url = without_credentials(url)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.provenance = f"{LIVE_PREFIX}{model}@{self.base_url}"
         self._slots = threading.BoundedSemaphore(max(1, max_concurrency))
-        hosted = provider or known_provider(self.base_url)
+        hosted = provider or known_provider(url)
         self._multi_sample = hosted.multi_sample if hosted else True
         # OpenAI's own endpoint rejects max_tokens for reasoning models; others may not know the new name.
         self._max_tokens_field = (
-            "max_completion_tokens" if urlparse(self.base_url).hostname == "api.openai.com" else "max_tokens"
+            "max_completion_tokens" if urlparse(url).hostname == "api.openai.com" else "max_tokens"
         )
-        import httpx
         import openai
+
+        from .http import limited_client
 
         self._api_error = openai.APIError
         self._sdk = openai.OpenAI(
-            base_url=self.base_url,
-            api_key=resolve_api_key(self.base_url, api_key, provider),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            base_url=url,
+            api_key=resolve_api_key(url, api_key, provider),
+            http_client=limited_client(timeout),
             max_retries=0,
         )
 
     def complete(self, messages: list[Message], params: Params = DEFAULT_PARAMS) -> list[Completion]:
         completions: list[Completion] = []
-        while len(completions) < params.n:
-            wanted = params.n - len(completions) if self._multi_sample else 1
-            completions.extend(self._request(messages, params, wanted))
-        return completions[: params.n]
+        spent = Usage()
+        try:
+            while len(completions) < params.n:
+                wanted = params.n - len(completions) if self._multi_sample else 1
+                batch = self._request(messages, params, wanted)
+                completions.extend(batch)
+                spent = sum((c.usage for c in batch), spent)
+        except PaidBadReply as exc:  # the replies already in were paid too
+            exc.usage, exc.calls = exc.usage + spent, params.n
+            raise
+        return completions
 
     def _request(self, messages: list[Message], params: Params, n: int) -> list[Completion]:
         kwargs: dict[str, Any] = {
@@ -174,10 +204,19 @@ class OpenAIClient:
             kwargs["seed"] = params.seed
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
-                with self._slots:
-                    response = self._sdk.chat.completions.create(**kwargs)
-                return self._completions(response, messages)
+                with self._slots, call_limits(self.timeout):
+                    raw = self._sdk.chat.completions.with_raw_response.create(**kwargs)
+                    body = raw.http_response.content
+                return self._completions(body, messages, n)
             except (self._api_error, ValueError) as exc:
+                if find_cause(exc, ResponseTooLarge):  # answered, so paid, but never read whole
+                    raise PaidBadReply(
+                        f"{self.base_url} sent a reply over {MAX_RESPONSE_BYTES:,} bytes; not read",
+                        usage=Usage(min(estimate_prompt_tokens(messages), MAX_CALL_TOKENS), 0),
+                        calls=n,
+                        model=self.model,
+                        provenance=self.provenance,
+                    ) from exc
                 mapped = map_error(exc, self.base_url, attempt, self.timeout)
                 if not mapped.retryable or attempt == self.retry.max_attempts:
                     raise mapped.error from exc
@@ -193,34 +232,121 @@ class OpenAIClient:
                 time.sleep(delay)
         raise AssertionError("unreachable: the last attempt raises")
 
-    def _completions(self, response: Any, messages: list[Message]) -> list[Completion]:
-        choices = getattr(response, "choices", None)
-        if not choices:
-            raise BadReply(f"{self.base_url} sent a reply without choices (not a chat completion?)")
-        texts = [(c.message.content if c.message else None) or "" for c in choices]
-        usage = getattr(response, "usage", None)
-        estimated = usage is None
-        prompt = usage.prompt_tokens if usage else estimate_prompt_tokens(messages)
-        completion = usage.completion_tokens if usage else sum(estimate_tokens(t) for t in texts)
-        # Split the response's usage over its choices so the per-reply figures add up to the bill.
-        share, rest = divmod(completion or 0, len(choices))
+    def _completions(self, body: bytes, messages: list[Message], n: int) -> list[Completion]:
+        """The first ``n`` choices of a response body; any shape but a chat completion is a
+        ``PaidBadReply`` (the server answered, so the call counts). Usage that is missing or not
+        plausible is estimated (4 characters a token, marked); choices beyond ``n`` are dropped but
+        their tokens still count."""
+        try:
+            reply = parse_chat_completion(body)
+        except ValueError as exc:
+            raise PaidBadReply(
+                f"{self.base_url} sent a reply that is not a chat completion: {exc}",
+                usage=Usage(estimate_prompt_tokens(messages), 0),
+                calls=n,
+                model=self.model,
+                provenance=self.provenance,
+            ) from exc
+        usage, problem = reply.usage, reply.usage_problem
+        if usage is None:
+            if problem:
+                log.warning("%s reported unusable token usage (%s); estimating it", self.base_url, problem)
+            usage = Usage(
+                min(estimate_prompt_tokens(messages), MAX_CALL_TOKENS),
+                min(sum(estimate_tokens(t) for t in reply.texts), MAX_CALL_TOKENS),
+            )
+        kept = min(n, len(reply.texts))
+        # Split the response's usage over the kept choices so the per-reply figures add up to the bill.
+        share, rest = divmod(usage.completion_tokens, kept)
         return [
             Completion(
-                text=text,
-                usage=Usage(
-                    prompt_tokens=(prompt or 0) if i == 0 else 0,
-                    completion_tokens=share + (rest if i == 0 else 0),
-                ),
+                text=reply.texts[i],
+                usage=Usage(usage.prompt_tokens if i == 0 else 0, share + (rest if i == 0 else 0)),
                 model=self.model,
                 provenance=self.provenance,
                 extra={
-                    "finish_reason": choice.finish_reason,
-                    "served_by": getattr(response, "model", None) or self.model,
-                    "usage_estimated": estimated,
+                    "finish_reason": reply.finish_reasons[i],
+                    "served_by": reply.served_by or self.model,
+                    "usage_estimated": reply.usage is None,
                 },
             )
-            for i, (choice, text) in enumerate(zip(choices, texts, strict=True))
+            for i in range(kept)
         ]
 
 
-__all__ = ["MappedError", "OpenAIClient", "map_error"]
+@dataclass(frozen=True, slots=True)
+class ChatReply:
+    """What autoharness reads from a chat-completion body; ``usage`` is None when missing or implausible
+    (``usage_problem`` says why, empty when it was simply missing)."""
+
+    texts: list[str]
+    finish_reasons: list[str | None]
+    served_by: str | None
+    usage: Usage | None
+    usage_problem: str
+
+
+def parse_chat_completion(body: bytes) -> ChatReply:
+    """Read a chat-completion body without trusting its shape; ``ValueError`` (one line) if it is none.
+
+    Only plain JSON types are accepted where the format has them: ``choices`` a non-empty list of
+    objects, each ``message`` an object whose ``content`` is a string, null, or a list of text parts.
+    """
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise ValueError("its JSON is nested too deeply") from None
+    except ValueError as exc:  # also bad UTF-8 and integers too long to read
+        raise ValueError(f"not JSON ({_one_line(str(exc), 120)})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"a JSON {type(data).__name__}, not an object")
+    choices = data.get("choices")
+    if not choices:
+        raise ValueError("no choices")
+    if not isinstance(choices, list):
+        raise ValueError(f"choices is a {type(choices).__name__}, not a list")
+    texts: list[str] = []
+    finish: list[str | None] = []
+    for number, choice in enumerate(choices, 1):
+        if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+            raise ValueError(f"choice {number} is not an object with a message object")
+        texts.append(_content(choice["message"].get("content"), number))
+        reason = choice.get("finish_reason")
+        finish.append(reason if isinstance(reason, str) else None)
+    served = data.get("model")
+    usage, problem = _usage(data.get("usage"))
+    return ChatReply(texts, finish, served if isinstance(served, str) else None, usage, problem)
+
+
+def _content(content: object, number: int) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else None
+    if parts is not None and all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in parts):
+        return "".join(p["text"] for p in content)  # a list of text parts, as some servers send
+    raise ValueError(f"choice {number}'s content is a {type(content).__name__}, not text")
+
+
+def _usage(raw: object) -> tuple[Usage | None, str]:
+    if raw is None:
+        return None, ""
+    if not isinstance(raw, dict):
+        return None, f"usage is a {type(raw).__name__}"
+    counts = [_tokens(raw.get(name)) for name in ("prompt_tokens", "completion_tokens")]
+    if None in counts:
+        return None, _one_line(repr({k: raw.get(k) for k in ("prompt_tokens", "completion_tokens")}), 160)
+    return Usage(*counts), ""
+
+
+def _tokens(value: object) -> int | None:
+    """A token count if ``value`` is a plausible one (whole, 0..MAX_CALL_TOKENS), else None."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if type(value) is not int or not 0 <= value <= MAX_CALL_TOKENS:
+        return None
+    return value
+
+
+__all__ = ["ChatReply", "MappedError", "OpenAIClient", "map_error", "parse_chat_completion"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlunparse
 
 from ..errors import ConfigError
 
@@ -65,8 +65,18 @@ def resolve_base_url(base_url: str | None, provider: Provider | None = None) -> 
     url = url or OPENAI_BASE_URL
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"base URL {url!r} is not an http(s) URL, e.g. http://localhost:11434/v1")
+        raise ConfigError(
+            f"base URL {without_credentials(url)!r} is not an http(s) URL, e.g. http://localhost:11434/v1"
+        )
     return url
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without a ``user:password@`` part, for anything shown or recorded (provenance, errors)."""
+    parsed = urlparse(url)
+    if "@" not in parsed.netloc:
+        return url
+    return urlunparse(parsed._replace(netloc=parsed.netloc.rpartition("@")[2]))
 
 
 def resolve_api_key(base_url: str, api_key: str | None = None, provider: Provider | None = None) -> str:
@@ -98,4 +108,12 @@ def key_hint(base_url: str) -> str:
     return known.key_env[0] if known and known.key_env else "OPENAI_API_KEY"
 
 
-__all__ = ["OPENAI_BASE_URL", "PROVIDERS", "Provider", "key_hint", "resolve_api_key", "resolve_base_url"]
+__all__ = [
+    "OPENAI_BASE_URL",
+    "PROVIDERS",
+    "Provider",
+    "key_hint",
+    "resolve_api_key",
+    "resolve_base_url",
+    "without_credentials",
+]
