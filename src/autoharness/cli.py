@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .errors import AutoharnessError, UsageError
 from .learn.command import add_arguments as learn_arguments
-from .learn.command import add_cache_arguments
+from .learn.command import add_cache_arguments, add_llm_timeout_argument
 
 if TYPE_CHECKING:
     from .llm.base import LLMClient
@@ -63,7 +63,7 @@ def _llm_factory(args: argparse.Namespace) -> Callable[[str], LLMClient]:
     def build(model: str) -> LLMClient:
         from .llm import make_client
 
-        return make_client(model, base_url=args.base_url, cache_path=cache)
+        return make_client(model, base_url=args.base_url, cache_path=cache, timeout=args.llm_timeout)
 
     return build
 
@@ -168,7 +168,10 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         *("mode", "max_iterations", "max_llm_calls", "max_tokens", "max_cost_usd", "max_wall_seconds"),
         *("seed", "parallelism", "n_envs"),
     )
-    suite_flags = ("games", "llm", "base_url", "eval_agent", "matches", "game_timeout", "library", "cache")
+    suite_flags = (
+        *("games", "llm", "base_url", "eval_agent", "matches", "game_timeout", "library", "cache"),
+        "llm_timeout",
+    )
     given = [name for name in (*suite_flags, *learn_flags) if getattr(args, name) is not None]
     config = None
     if args.retry_failed and not args.resume:
@@ -191,6 +194,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
             game_timeout=args.game_timeout,
             library=None if args.no_library else str(args.library or default_root()),
             cache=None if shared_cache is None else str(shared_cache),
+            llm_timeout=args.llm_timeout,
         )
     executor = make_executor(args.executor, args.workers, args.address, WORKER_PRELOAD)
     done = 0
@@ -423,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="eval dir to write (default runs/eval-GAME-STAMP)")
     add_cache_arguments(p)
+    add_llm_timeout_argument(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_cmd_eval)
 
@@ -434,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1_000_000)
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for an LLM opponent")
     add_cache_arguments(p)
+    add_llm_timeout_argument(p)
     p.set_defaults(handler=_cmd_play)
 
     p = sub.add_parser("report", help="write a static HTML report with plots from a run, eval or suite dir")
@@ -459,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--library", help="harness library directory (default: $AUTOHARNESS_LIBRARY or XDG)")
     p.add_argument("--no-library", action="store_true", help="neither reuse nor store library harnesses")
     add_cache_arguments(p)
+    add_llm_timeout_argument(p)
     p.add_argument("--eval-agent", help="agent spec for evaluation (default: by mode; 'none' skips it)")
     p.add_argument("--matches", type=int, help="evaluation matches per game (default: paper protocol)")
     p.add_argument("--game-timeout", type=float, help="seconds per game before it is recorded as failed")

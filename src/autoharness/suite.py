@@ -188,6 +188,7 @@ class SuiteConfig:
     game_timeout: float | None = None  # seconds per game (learn + evaluate) before it is recorded failed
     library: str | None = None  # library directory; None → no library
     cache: str | None = None  # the shared LLM cache file (learning and LLM agents); None → none
+    llm_timeout: float | None = None  # seconds per LLM request as a whole; None → the client's default
 
     @property
     def resolved_eval_agent(self) -> str | None:
@@ -293,6 +294,7 @@ def _learn(
         base_url=cfg.base_url,
         cache_path=cfg.cache,
         record_path=run_dir / LLM_CACHE,
+        timeout=cfg.llm_timeout,
     )
     resume = (run_dir / RunStore.FILE).exists()
     with closing(client):  # a suite worker learns many games: release each game's cache connection
@@ -323,7 +325,7 @@ def _evaluate(game: str, cfg: SuiteConfig, code: str, out: Path) -> dict[str, An
         from .llm import make_client
 
         def make_llm(model: str) -> Any:
-            return make_client(model, base_url=cfg.base_url, cache_path=cfg.cache)
+            return make_client(model, base_url=cfg.base_url, cache_path=cfg.cache, timeout=cfg.llm_timeout)
 
     results = evaluate(
         game, [AgentSpec.parse(agent)], harness_source=code, matches=cfg.matches, make_llm=make_llm

@@ -20,7 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
 
-
 @dataclass(frozen=True)
 class Trickle:
     """A reply sent ``chunk`` bytes at a time with ``interval`` seconds between writes (a slow or

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import math
 import os
 import types
 from contextlib import closing
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from ..errors import ConfigError, LLMAuthError, LLMConnectionError, RunStoreError
+from ..llm.openai_client import DEFAULT_TIMEOUT
 from ..llm.transcript import read_transcript
 from ..search import SCHEDULERS
 from .config import MODES, LearnConfig
@@ -42,6 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="run directory (default: a new runs/GAME-MODE-sSEED[-N])")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     add_cache_arguments(p)
+    add_llm_timeout_argument(p)
     hints = get_type_hints(LearnConfig)
     for f in dataclasses.fields(LearnConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -55,6 +58,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, choices=MODES, default=argparse.SUPPRESS, help=help_text)
         else:
             p.add_argument(flag, type=kind, default=argparse.SUPPRESS, metavar=f.name.upper(), help=help_text)
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def add_llm_timeout_argument(p: argparse.ArgumentParser) -> None:
+    """``--llm-timeout SECONDS``: the whole-call deadline of every LLM request (learn, eval, play, suite)."""
+    p.add_argument(
+        "--llm-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="deadline for each LLM request as a whole, however slowly the server sends; a request "
+        f"that passes it is retried like other timeouts (default: {DEFAULT_TIMEOUT:g})",
+    )
 
 
 def add_cache_arguments(p: argparse.ArgumentParser) -> None:
@@ -144,7 +169,11 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[yellow]its replies were {'; '.join(origins)}[/]", soft_wrap=True)
     try:
         client = make_client(
-            spec, base_url=args.base_url, cache_path=shared_cache, record_path=Path(out) / LLM_CACHE
+            spec,
+            base_url=args.base_url,
+            cache_path=shared_cache,
+            record_path=Path(out) / LLM_CACHE,
+            timeout=args.llm_timeout,
         )
         # The manual backend talks to the person on the terminal: a redrawn line would overwrite it.
         with closing(client), _Display(console, live=not spec.startswith("manual")) as display:
@@ -200,6 +229,7 @@ __all__ = [
     "REPLAY_BANNER",
     "add_arguments",
     "add_cache_arguments",
+    "add_llm_timeout_argument",
     "bundled_transcript",
     "resolve_llm",
     "run",

@@ -22,7 +22,7 @@ from .cache import ResponseCache
 from .cost import Budget, Ledger, PriceTable
 from .manual import DEFAULT_DIR, DEFAULT_PROVENANCE, ManualClient
 from .metered import MeteredClient
-from .openai_client import OpenAIClient
+from .openai_client import DEFAULT_TIMEOUT, OpenAIClient
 from .providers import PROVIDERS
 from .replay import ReplayClient
 from .retry import RetryPolicy
@@ -43,7 +43,7 @@ def make_client(
     budget: Budget | None = None,
     ledger: Ledger | None = None,
     prices: PriceTable | None = None,
-    timeout: float = 300.0,
+    timeout: float | None = None,
     max_concurrency: int = 4,
     retry: RetryPolicy | None = None,
     manual_provenance: str | None = None,
@@ -88,7 +88,7 @@ def make_client(
             base_url=base_url,
             api_key=api_key,
             provider=provider,
-            timeout=timeout,
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
             retry=retry,
             max_concurrency=max_concurrency,
         )

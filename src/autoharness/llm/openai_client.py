@@ -20,7 +20,6 @@ from urllib.parse import urlparse
 from ..errors import BadReply, ConfigError, LLMAuthError, LLMConnectionError, LLMError, RateLimited
 from .base import DEFAULT_PARAMS, MAX_CALL_TOKENS, Completion, Message, PaidBadReply, Params, Usage
 from .cost import estimate_prompt_tokens, estimate_tokens
-from .http import MAX_RESPONSE_BYTES, ResponseTooLarge, call_limits, find_cause
 from .provenance import LIVE_PREFIX
 from .providers import (
     Provider,
@@ -36,6 +35,10 @@ if TYPE_CHECKING:  # the SDK takes seconds to import: loaded only once a client 
     import openai
 
 log = logging.getLogger("autoharness.llm")
+
+DEFAULT_TIMEOUT = 600.0
+"""Seconds one request may take, whole (``--llm-timeout``): generous for a slow model writing a long
+harness, short enough that a stalled server is noticed; a timeout is retried like other failures."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +145,7 @@ class OpenAIClient:
         base_url: str | None = None,
         api_key: str | None = None,
         provider: Provider | None = None,
-        timeout: float = 300.0,
+        timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         max_concurrency: int = 4,
     ) -> None:
@@ -202,6 +205,8 @@ class OpenAIClient:
             kwargs[self._max_tokens_field] = params.max_tokens
         if params.seed is not None:
             kwargs["seed"] = params.seed
+        from .http import MAX_RESPONSE_BYTES, ResponseTooLarge, call_limits, find_cause
+
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
                 with self._slots, call_limits(self.timeout):
@@ -349,4 +354,11 @@ def _tokens(value: object) -> int | None:
     return value
 
 
-__all__ = ["ChatReply", "MappedError", "OpenAIClient", "map_error", "parse_chat_completion"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ChatReply",
+    "MappedError",
+    "OpenAIClient",
+    "map_error",
+    "parse_chat_completion",
+]
