@@ -17,4 +17,4 @@ fi
 if ! python -m uv --version >/dev/null 2>&1; then
   python -m pip install -q "uv==0.13.9" 2>&1 | grep -v -e '^WARNING: Running pip as' -e 'is ignored' >&2 || true
 fi
-python -m uv sync --frozen --quiet
+python -m uv sync --frozen --quiet --extra openspiel

@@ -29,20 +29,29 @@ def _cmd_games(args: argparse.Namespace) -> int:
 
     from .envs import list_games
 
-    games = list_games()
+    games = list_games(args.source)
     if args.json:
         print(json.dumps([dataclasses.asdict(g) for g in games], indent=1))
         return 0
     from rich.console import Console
     from rich.table import Table
 
+    counts = {s: sum(g.source == s for g in games) for s in ("textarena", "openspiel")}
     in_eval = sum(g.eval_set for g in games)
-    table = Table(title=f"{len(games)} TextArena games ({in_eval} in the paper's evaluation set)")
-    for column in ("game", "players", "eval set", "paper learning steps"):
-        table.add_column(column, justify="left" if column == "game" else "right")
+    title = " + ".join(
+        f"{n} {'TextArena' if s == 'textarena' else 'OpenSpiel'} games"
+        + (f" ({in_eval} in the paper's evaluation set)" if s == "textarena" else "")
+        for s, n in counts.items()
+        if n
+    )
+    table = Table(title=title)
+    for column in ("game", "source", "players", "eval set", "paper learning steps"):
+        left = column in ("game", "source")
+        table.add_column(column, justify="left" if left else "right", no_wrap=column == "game")
     for g in games:
-        table.add_row(g.id, str(g.players), "yes" if g.eval_set else "", str(g.paper_learning_steps))
-    Console().print(table)
+        steps = "" if g.paper_learning_steps is None else str(g.paper_learning_steps)
+        table.add_row(g.id, g.source, str(g.players), "yes" if g.eval_set else "", steps)
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
     return 0
 
 
@@ -385,7 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("games", help="list the 145 TextArena games")
+    p = sub.add_parser("games", help="list the games: the paper's 145 TextArena games and OpenSpiel's")
+    p.add_argument(
+        "--source", choices=("textarena", "openspiel", "all"), default="all", help="which games (default all)"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_cmd_games)
 

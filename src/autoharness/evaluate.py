@@ -48,6 +48,7 @@ from .agents import (
 )
 from .envs import get_spec, make
 from .envs.base import Env
+from .envs.registry import path_name
 from .errors import ConfigError, EnvError, LLMError
 from .learn.config import EVAL_SEED_START
 from .llm.base import LLMClient, Params
@@ -455,7 +456,7 @@ def load_harness(path: Path) -> tuple[Path, str]:
 
 def default_out(game: str) -> Path:
     """Where an eval is saved when ``--out`` is not given: ``runs/eval-GAME-UTCSTAMP``."""
-    return Path("runs") / f"eval-{game}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    return Path("runs") / f"eval-{path_name(game)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
 
 
 def results_table(results: Sequence[EvalResult]) -> Table:

@@ -9,6 +9,9 @@ Layout (plain files, readable without autoharness)::
     ROOT/<family>/<game>.<mode>.json    the entry: metadata + code (written atomically: the record of truth)
     ROOT/<family>/<game>.<mode>.py      the same code, for reading and diffing
 
+(family and game as file names: ``envs.registry.path_name``, so ``openspiel:go(board_size=9)`` is stored
+as ``openspiel_go/openspiel_go_board_size_9_.verifier.json``; the entry holds the real id.)
+
 ROOT is ``--library DIR``, else ``$AUTOHARNESS_LIBRARY``, else ``$XDG_DATA_HOME/autoharness/library``
 (``~/.local/share/autoharness/library``). An entry is only replaced by a better one (higher legal rate,
 then higher H), so re-running a suite or importing an older bundle never loses a harness.
@@ -29,6 +32,7 @@ from typing import Any
 
 from ._files import atomic_write
 from .envs import get_spec
+from .envs.registry import path_name
 from .errors import ConfigError
 from .learn.config import MODES
 
@@ -107,7 +111,7 @@ class Library:
         self.root = Path(root).expanduser() if root is not None else default_root()
 
     def _path(self, game: str, mode: str, suffix: str) -> Path:
-        return self.root / get_spec(game).family / f"{game}.{mode}{suffix}"
+        return self.root / path_name(get_spec(game).family) / f"{path_name(game)}.{mode}{suffix}"
 
     def entries(self, game: str | None = None, mode: str | None = None) -> list[LibraryEntry]:
         """Stored entries, optionally for one game and/or mode, sorted by family, game, mode."""
@@ -130,7 +134,7 @@ class Library:
         Ties go to the game itself, then the family's base game, then the first id alphabetically.
         """
         spec = get_spec(game)
-        family_dir = self.root / spec.family
+        family_dir = self.root / path_name(spec.family)
         if not family_dir.is_dir():
             return None
         candidates = [

@@ -144,9 +144,12 @@ def paper_columns(game: str, eval_agent: str | None) -> dict[str, Any]:
     """The paper's published figures for ``game``, as the ``paper_*`` columns of the table.
 
     ``paper_reward`` is the paper's reward for the agent kind of ``eval_agent`` (a spec like ``policy`` or
-    ``verifier:MODEL``), published for the 1-player evaluation games only; None elsewhere.
+    ``verifier:MODEL``), published for the 1-player evaluation games only; None elsewhere. A game outside
+    the paper (OpenSpiel, a user's env) has None in every column.
     """
-    row = paper_table("games145")[game]
+    row = paper_table("games145").get(game)
+    if row is None:
+        return dict.fromkeys(("paper_learning_steps", "paper_legal_rate", "paper_eval_set", "paper_reward"))
     reward_row = paper_table("reward_1p").get(game)
     column = PAPER_REWARD_COLUMN.get(eval_agent.split(":", 1)[0]) if eval_agent else None
     return {
@@ -167,7 +170,9 @@ def schedule_order(games: list[str]) -> list[str]:
     families: dict[str, list[str]] = {}
     for game in games:
         families.setdefault(get_spec(game).family, []).append(game)
-    cost = {fam: sum(get_spec(g).paper_learning_steps for g in members) for fam, members in families.items()}
+    cost = {
+        fam: sum(get_spec(g).paper_learning_steps or 0 for g in members) for fam, members in families.items()
+    }
     ordered = sorted(families, key=lambda fam: (-cost[fam], fam))
     return [g for fam in ordered for g in sorted(families[fam], key=lambda g: (g != fam, g))]
 
@@ -451,7 +456,7 @@ class SuiteManifest:
             "cost_usd": sum(x.get("cost_usd") or 0.0 for x in learned),
             "eval_cost_usd": sum((res.get("eval") or {}).get("cost_usd") or 0.0 for res in results),
             "paper_learning_steps": sum(
-                paper_columns(g, "verifier")["paper_learning_steps"] for g in self.games
+                paper_columns(g, "verifier")["paper_learning_steps"] or 0 for g in self.games
             ),
         }
 

@@ -11,16 +11,23 @@ from autoharness.envs import make
 
 
 def test_games_json_lists_every_game_with_paper_figures(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["games", "--json"]) == 0
+    assert main(["games", "--source", "textarena", "--json"]) == 0
     games = json.loads(capsys.readouterr().out)
     assert len(games) == 145
-    assert games[0] == {"id": "2048-v0", "players": 1, "eval_set": True, "paper_learning_steps": 27}
+    assert games[0] == {
+        "id": "2048-v0",
+        "players": 1,
+        "eval_set": True,
+        "paper_learning_steps": 27,
+        "source": "textarena",
+    }
 
 
 def test_games_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["games"]) == 0
     out = capsys.readouterr().out
-    assert "145 TextArena games (32 in the paper's evaluation set)" in out
+    assert "145 TextArena games (32 in the paper's evaluation set) + " in out and "OpenSpiel games" in out
+    assert "openspiel:tic_tac_toe" in out and "source" in out
     assert "WildTicTacToe-v0" in out and "paper learning steps" in out
 
 

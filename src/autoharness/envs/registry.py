@@ -1,17 +1,25 @@
 """The game registry: which game ids exist and how to build one (Gymnasium's ``make``, as data).
 
-The list is the paper's 145 TextArena games (``data/paper/games145.tsv``, see its ATTRIBUTION.md), read once
-and cached. ``make`` is the one door to an environment, so every caller gets the same stripping, illegal-move
-detection and RNG isolation.
+Sources of game ids:
+
+* ``textarena`` — the paper's 145 TextArena games (``data/paper/games145.tsv``, see its ATTRIBUTION.md),
+  read once and cached;
+* ``openspiel`` — ``openspiel:NAME`` / ``openspiel:NAME(param=value,...)`` (``envs.openspiel``; needs the
+  optional extra).
+
+``get_spec`` is the one function that resolves a game id (every command and the library go through it:
+an unknown id raises ``UnknownGame`` naming close ids), and ``make`` is the one door to an environment, so
+every caller gets the same stripping, illegal-move detection and RNG isolation.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from functools import cache
 
-from ..errors import UnknownGame
+from ..errors import ConfigError, UnknownGame
 from ..paper import paper_table
 from .base import Env
 
@@ -24,14 +32,20 @@ class GameSpec:
     players: int
     eval_set: bool
     """In the paper's 32-game evaluation set."""
-    paper_learning_steps: int
-    """LLM calls the paper needed to learn this game's harness."""
+    paper_learning_steps: int | None
+    """LLM calls the paper needed to learn this game's harness (None: not a game of the paper)."""
+    source: str = "textarena"
+    """Where the game comes from: one of ``SOURCES``."""
 
     @property
     def family(self) -> str:
-        """The base game a variant belongs to (``Chess-v0-long`` → ``Chess-v0``)."""
-        head, sep, _ = self.id.partition("-v0")
+        """The base game a variant belongs to (``Chess-v0-long`` → ``Chess-v0``,
+        ``openspiel:go(board_size=9)`` → ``openspiel:go``)."""
+        head, sep, _ = self.id.split("(", 1)[0].partition("-v0")
         return head + sep
+
+
+SOURCES = ("textarena", "openspiel")
 
 
 @cache
@@ -48,13 +62,26 @@ def _specs() -> dict[str, GameSpec]:
     return specs
 
 
-def list_games() -> list[GameSpec]:
-    """Every registered game, in the paper's (alphabetical) order."""
-    return list(_specs().values())
+def list_games(source: str = "textarena") -> list[GameSpec]:
+    """The listed games of ``source`` (``textarena``: the paper's 145 in its alphabetical order;
+    ``openspiel``: every OpenSpiel game playable here with default parameters, by name; ``all``: both)."""
+    if source not in (*SOURCES, "all"):
+        raise ConfigError(f"unknown game source {source!r}; choose from {', '.join(SOURCES)} or all")
+    games = list(_specs().values()) if source in ("textarena", "all") else []
+    if source in ("openspiel", "all"):
+        from . import openspiel
+
+        games.extend(openspiel.listed())
+    return games
 
 
 def get_spec(game_id: str) -> GameSpec:
-    """The spec of ``game_id``; an unknown id raises ``UnknownGame`` naming the closest ids."""
+    """The spec of ``game_id``, whatever its source: the one resolver of game ids. An unknown id raises
+    ``UnknownGame`` naming the closest ids; an id that names an unplayable game raises ``ConfigError``."""
+    from . import openspiel
+
+    if game_id.startswith(openspiel.PREFIX):
+        return openspiel.spec(game_id)
     specs = _specs()
     spec = specs.get(game_id)
     if spec is not None:
@@ -72,9 +99,20 @@ def make(game_id: str, *, keep_move_lists: bool = False) -> Env:
     ``keep_move_lists`` shows TextArena's lists of legal moves (the paper strips them; keep them only for
     ablations and for tests that need the game's own legal moves).
     """
+    spec = get_spec(game_id)
+    if spec.source == "openspiel":
+        from .openspiel import OpenSpielEnv
+
+        return OpenSpielEnv(spec)
     from .textarena import TextArenaEnv  # imports TextArena (~1 s): only when a game is really built
 
-    return TextArenaEnv(get_spec(game_id), keep_move_lists=keep_move_lists)
+    return TextArenaEnv(spec, keep_move_lists=keep_move_lists)
 
 
-__all__ = ["GameSpec", "get_spec", "list_games", "make"]
+def path_name(game_id: str) -> str:
+    """``game_id`` as a file or directory name: characters other than letters, digits, ``._-`` become
+    ``_`` (``openspiel:go(board_size=9)`` → ``openspiel_go_board_size_9_``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", game_id)
+
+
+__all__ = ["SOURCES", "GameSpec", "get_spec", "list_games", "make", "path_name"]

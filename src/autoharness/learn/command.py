@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..envs import get_spec
+    from ..envs.registry import path_name
     from ..llm import make_client
     from ..llm.cache import chosen_cache
     from .loop import LLM_CACHE, learn
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(LearnConfig.from_dict(stored), **given)
     else:
         config = LearnConfig(**given)
-    out = args.out or _fresh_run_dir(Path("runs") / f"{args.game}-{config.mode}-s{config.seed}")
+    out = args.out or _fresh_run_dir(Path("runs") / f"{path_name(args.game)}-{config.mode}-s{config.seed}")
     spec, bundled = resolve_llm(args.llm, args.game, config.mode)
     if bundled:
         path = spec.removeprefix("replay:")
