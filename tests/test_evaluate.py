@@ -9,8 +9,17 @@ import pytest
 
 from autoharness.cli import main
 from autoharness.errors import ConfigError
-from autoharness.evaluate import AgentSpec, evaluate, load_eval, match_plan, save_eval
+from autoharness.evaluate import (
+    AgentSpec,
+    evaluate,
+    load_eval,
+    match_plan,
+    results_table,
+    save_eval,
+    wdl_text,
+)
 from autoharness.llm import make_client
+from tests.harnesses import LINES_OF_ACTION_POLICY
 from tests.llm.fake_openai import FakeOpenAIServer, error_reply
 from tests.test_agents import CRASHES_ON_THIRD_MARK, TICTACTOE, first_empty
 
@@ -54,7 +63,9 @@ def test_one_player_protocol_reports_mean_normalised_reward():
     assert s["matches"] == 3 and s["opponent"] is None and "wins" not in s
     assert 0.0 <= s["mean_reward"] <= 1.0 and s["legal_rate"] == 1.0
     assert s["seeds"] == [1_000_000, 1_000_001, 1_000_002]
-    assert {m.ended for m in result.matches} == {"step_cap"} and s["mean_reward"] == 0.0
+    # Cut at the step cap: scored by 2048's own completion measure for the board reached, never 0 for it.
+    assert {m.ended for m in result.matches} == {"step_cap"} and s["cut"] == 3
+    assert all(m.rewards is not None and m.reward == m.rewards["0"] > 0 for m in result.matches)
 
 
 HANOI_SOLVER = '''
@@ -221,3 +232,41 @@ def test_play_lets_a_person_play_in_the_terminal(monkeypatch, capsys):
     assert main(["play", "TicTacToe-v0", "--opponent", "random"]) == 0
     out = capsys.readouterr().out
     assert "Current Board" in out and "game over after" in out
+
+
+def test_wins_and_losses_by_forfeit_are_told_apart_from_play(tmp_path, capsys):
+    """LinesOfAction: a rules-correct policy against an opponent that only plays an illegal move wins every
+    match by forfeit, none by play; the same opponent in the agent's seat loses every match by forfeit."""
+    with FakeOpenAIServer(lambda body: "[z9z9]") as server:
+
+        def make_llm(model):
+            return make_client(model, base_url=server.base_url)
+
+        (won,) = evaluate(
+            "LinesOfAction-v0",
+            [AgentSpec("policy")],
+            opponent=AgentSpec("llm", "bad"),
+            harness_source=LINES_OF_ACTION_POLICY,
+            matches=4,
+            make_llm=make_llm,
+        )
+        (lost,) = evaluate(
+            "LinesOfAction-v0",
+            [AgentSpec("llm", "bad")],
+            opponent=AgentSpec("policy"),
+            harness_source=LINES_OF_ACTION_POLICY,
+            matches=4,
+            make_llm=make_llm,
+        )
+    w, lo = won.summary(), lost.summary()
+    assert (w["wins"], w["wins_by_forfeit"], w["wins_by_play"], w["opponent_forfeits"]) == (4, 4, 0, 4)
+    assert (w["losses_by_forfeit"], w["forfeits"], w["legal_rate"]) == (0, 0, 1.0)
+    assert {m.forfeit for m in won.matches} == {"opponent"}
+    assert (lo["losses"], lo["losses_by_forfeit"], lo["losses_by_play"], lo["forfeits"]) == (4, 4, 0, 4)
+    assert {m.forfeit for m in lost.matches} == {"agent"}
+    assert wdl_text(w) == "4/0/0 (4 W by opponent's forfeit)"
+    save_eval(tmp_path, [won], harness_path=None, harness_source=LINES_OF_ACTION_POLICY)
+    assert load_eval(tmp_path)["results"][0]["wins_by_forfeit"] == 4
+    table = results_table([won, lost])
+    assert [c.header for c in table.columns][2:4] == ["W/D/L", "by forfeit W/L"]
+    assert list(table.columns[3].cells) == ["4/0", "0/4"] and "by forfeit" in str(table.caption)

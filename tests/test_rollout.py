@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from autoharness.envs import make
-from autoharness.rollout import StepVerdict, play_rollout, summarize
+from autoharness.rollout import RolloutEnd, StepVerdict, play_rollout, summarize
 from autoharness.sandbox import FailureKind, WorkerPool
 
 FREE_CELLS = """
@@ -106,9 +106,12 @@ def test_code_failure_stops_the_rollout_with_the_failure(pool):
     assert "ZeroDivisionError" in failure.message and failure.line is not None
 
 
-def test_step_cap_leaves_the_game_unfinished(pool):
+def test_step_cap_leaves_the_game_unfinished_and_scores_it_as_the_game_would(pool):
+    """A 2-player game cut by the step cap is TextArena's turn-limit outcome, a draw, and marked cut."""
     r = rollout(pool, GOOD, "policy", max_steps=3)
-    assert len(r.steps) == 3 and r.legal_steps == 3 and not r.done and r.rewards is None
+    assert len(r.steps) == 3 and r.legal_steps == 3 and not r.done and r.cut
+    assert r.end is RolloutEnd.STEP_CAP and r.rewards == {0: 0.0, 1: 0.0}
+    assert r.normalized_rewards == {0: 0.5, 1: 0.5}
 
 
 # Policy mode against a random opponent: the harness plays one seat, the env's oracle the other.

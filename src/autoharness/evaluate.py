@@ -7,7 +7,15 @@ games play 40 matches split evenly between seats (win/draw/loss rates). Match ``
 ``autoharness.learn.config``), so evaluation never replays a training game; every match records its seed.
 
 A match ends when the game does — an illegal move ends it too (the env's rule: the offender loses) — or at
-``max_steps`` plies, which is scored as a draw (2P) / reward 0 (1P) and recorded as ``ended: "step_cap"``.
+``max_steps`` plies, recorded as ``ended: "step_cap"`` (counted as ``cut``) and scored by what the game itself
+gives for the position reached (``envs.base.cut_rewards_of``): a draw in 2-player games (TextArena's own
+turn-limit outcome), the game's own progress in 1-player games (0 where a game has none), never a loss.
+
+Forfeits. A match ended by an illegal move is a win or loss *by forfeit*, not by play: ``MatchRecord.forfeit``
+says whose move it was (``"agent"`` / ``"opponent"``), and the summary splits ``wins``/``losses`` into
+``wins_by_play`` + ``wins_by_forfeit`` (the opponent's illegal move) and ``losses_by_play`` +
+``losses_by_forfeit`` (the agent's), with ``forfeits`` / ``opponent_forfeits`` for both sides in any game.
+A policy that beats a random opponent only because that opponent plays illegal moves shows it there.
 
 Metrics per agent: ``legal_rate`` = moves the environment accepted / moves the agent sent to it (proposals
 the harness stopped first are counted apart, as ``caught``); 2P ``wins``/``draws``/``losses`` (by comparing
@@ -47,7 +55,7 @@ from .agents import (
     VerifierAgent,
 )
 from .envs import get_spec, make
-from .envs.base import Env
+from .envs.base import Env, cut_rewards_of
 from .envs.registry import path_name
 from .errors import ConfigError, EnvError, LLMError
 from .learn.config import EVAL_SEED_START
@@ -117,6 +125,7 @@ class MatchRecord:
     agent: dict[str, Any]
     opponent: dict[str, Any] | None
     seconds: float
+    forfeit: str | None = None  # whose illegal move ended the match: "agent" | "opponent"; None: no forfeit
 
 
 @dataclass(slots=True)
@@ -164,10 +173,19 @@ class EvalResult:
             "aborted": self.aborted,
         }
         out["tokens"] = out["prompt_tokens"] + out["completion_tokens"]
+        out["cut"] = sum(m.ended == "step_cap" for m in self.matches)
+        out["forfeits"] = sum(m.forfeit == "agent" for m in self.matches)
+        out["opponent_forfeits"] = sum(m.forfeit == "opponent" for m in self.matches)
         if self.num_players > 1:
             for outcome, key in (("win", "wins"), ("draw", "draws"), ("loss", "losses")):
                 out[key] = sum(m.outcome == outcome for m in self.matches)
                 out[f"{outcome}_rate"] = out[key] / n if n else None
+            out["wins_by_forfeit"] = sum(m.outcome == "win" and m.forfeit is not None for m in self.matches)
+            out["losses_by_forfeit"] = sum(
+                m.outcome == "loss" and m.forfeit is not None for m in self.matches
+            )
+            out["wins_by_play"] = out["wins"] - out["wins_by_forfeit"]
+            out["losses_by_play"] = out["losses"] - out["losses_by_forfeit"]
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,8 +195,9 @@ class EvalResult:
 class MatchEnd(NamedTuple):
     plies: int
     ended: str  # "done" | "illegal" | "step_cap"
-    rewards: dict[int, float] | None  # raw, per player; None when capped
+    rewards: dict[int, float] | None  # raw, per player; when capped, the game's value of the position
     reason: str | None  # the environment's text when an illegal move ended the match
+    offender: int | None = None  # the seat whose illegal move ended the match
 
 
 def play_match(env: Env, agents: Sequence[Agent], seed: int, max_steps: int = MAX_STEPS) -> MatchEnd:
@@ -191,15 +210,18 @@ def play_match(env: Env, agents: Sequence[Agent], seed: int, max_steps: int = MA
         result = env.step(agent.act(turn.observation, turn.player))
         agent.stats.record_move(result.legal)
         if result.done:
-            return MatchEnd(ply, "done" if result.legal else "illegal", result.rewards, result.reason)
+            if not result.legal:
+                return MatchEnd(ply, "illegal", result.rewards, result.reason, turn.player)
+            return MatchEnd(ply, "done", result.rewards, result.reason)
         if result.next is None:
             raise EnvError(f"{env.id}: the env reported no next turn in a running game")
         turn = result.next
-    return MatchEnd(max_steps, "step_cap", None, None)
+    return MatchEnd(max_steps, "step_cap", cut_rewards_of(env), None)
 
 
 def _score(env: Env, seat: int, ended: str, rewards: dict[int, float] | None) -> tuple[float, str | None]:
-    """(normalised reward, outcome) for ``seat``; a capped match is a draw / reward 0."""
+    """(normalised reward, outcome) for ``seat``; a capped match with no value from the game is a draw /
+    reward 0."""
     if rewards is None:
         return 0.0, "draw" if env.num_players > 1 else None
     reward = env.normalized_reward(rewards, seat)
@@ -272,8 +294,9 @@ def run_match(
         [agent] if opponent is None else ([agent, opponent] if seat == 0 else [opponent, agent])
     )
     start = time.perf_counter()
-    steps, ended, rewards, reason = play_match(env, seats, seed, max_steps)
+    steps, ended, rewards, reason, offender = play_match(env, seats, seed, max_steps)
     reward, outcome = _score(env, seat, ended, rewards)
+    forfeit = None if offender is None else "agent" if offender == seat else "opponent"
     return MatchRecord(
         index=index,
         seed=seed,
@@ -287,6 +310,7 @@ def run_match(
         agent=agent.stats.to_dict(),
         opponent=opponent.stats.to_dict() if opponent else None,
         seconds=round(time.perf_counter() - start, 4),
+        forfeit=forfeit,
     )
 
 
@@ -459,22 +483,54 @@ def default_out(game: str) -> Path:
     return Path("runs") / f"eval-{path_name(game)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
 
 
+FORFEIT_NOTE = (
+    "by forfeit: an illegal move ended the match (the offender loses); by play: the game's own end; "
+    "cut: stopped at the step cap, scored as the game scores that position (2-player: a draw)"
+)
+"""Printed wherever W/D/L or forfeit counts are shown."""
+
+
+def wdl_text(summary: dict[str, Any]) -> str:
+    """``W/D/L`` of a 2-player summary, with the wins and losses by forfeit named when there are any (an
+    eval.json written before forfeits were counted shows plain W/D/L)."""
+    text = f"{summary['wins']}/{summary['draws']}/{summary['losses']}"
+    notes = []
+    if summary.get("wins_by_forfeit"):
+        notes.append(f"{summary['wins_by_forfeit']} W by opponent's forfeit")
+    if summary.get("losses_by_forfeit"):
+        notes.append(f"{summary['losses_by_forfeit']} L by own forfeit")
+    if summary.get("cut"):
+        notes.append(f"{summary['cut']} D cut at the step cap")
+    return text + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def results_table(results: Sequence[EvalResult]) -> Table:
     """One row per agent spec (the backbone matrix when several models were evaluated)."""
     first = results[0]
     versus = f" vs {first.opponent}" if first.opponent else ""
-    table = Table(title=f"{first.game}{versus}: {len(first.matches)} matches per agent")
+    table = Table(title=f"{first.game}{versus}: {len(first.matches)} matches per agent", caption=FORFEIT_NOTE)
     two = first.num_players == 2
-    headers = ["agent", "legal rate", "W/D/L" if two else "mean reward"]
+    headers = ["agent", "legal rate"]
+    if two:
+        headers += ["W/D/L", "by forfeit W/L"]
+    else:
+        headers += ["mean reward", "forfeits", "cut"]
     for header in [*headers, "LLM calls", "tokens", "USD", "caught", "fallbacks", "harness fails"]:
         table.add_column(header, justify="left" if header == "agent" else "right")
     for r in results:
         s = r.summary()
+        if two:
+            play = [
+                f"{s['wins']}/{s['draws']}/{s['losses']}",
+                f"{s['wins_by_forfeit']}/{s['losses_by_forfeit']}",
+            ]
+        else:
+            play = [_num(s["mean_reward"]), str(s["forfeits"]), str(s["cut"])]
         table.add_row(
             escape(model_label(s["agent"], s["provenance"]))
             + (" [red](stopped early)[/]" if s["aborted"] else ""),
             _num(s["legal_rate"]),
-            f"{s['wins']}/{s['draws']}/{s['losses']}" if two else _num(s["mean_reward"]),
+            *play,
             str(s["llm_calls"]),
             str(s["tokens"]),
             f"{s['cost_usd']:.4f}",
@@ -500,6 +556,7 @@ def load_eval(directory: Path) -> dict[str, Any]:
 
 __all__ = [
     "EVAL_FILE",
+    "FORFEIT_NOTE",
     "MATCHES",
     "AgentSpec",
     "EvalResult",
@@ -517,4 +574,5 @@ __all__ = [
     "results_table",
     "run_match",
     "save_eval",
+    "wdl_text",
 ]

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure  # the object API: no pyplot, no global bac
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .errors import ConfigError
-from .evaluate import EVAL_FILE, load_eval
+from .evaluate import EVAL_FILE, FORFEIT_NOTE, load_eval, wdl_text
 from .llm.provenance import model_label
 from .paper import paper_table
 
@@ -298,22 +298,30 @@ def plot_learning(run: RunData, path: Path) -> Path:
 
 
 def plot_wdl(results: list[dict[str, Any]], path: Path) -> Path:
-    """Stacked win/draw/loss bars, one row per (game, agent vs opponent)."""
+    """Stacked win/draw/loss bars, one row per (game, agent vs opponent); wins and losses by forfeit (an
+    illegal move ended the match) are hatched segments of their own, so they never pass for play."""
     rows = [r for r in results if r["num_players"] == 2 and r["matches"]]
     fig = Figure(figsize=(10, 0.55 * len(rows) + 1.4))
     ax = fig.subplots()
     labels = [f"{r['game']}\n{r['agent']} vs {r['opponent']}" for r in rows]
     left = [0.0] * len(rows)
-    for key, colour, name in (
-        ("win_rate", WIN, "win"),
-        ("draw_rate", DRAW, "draw"),
-        ("loss_rate", LOSS, "loss"),
-    ):
-        widths = [r[key] for r in rows]
-        bars = ax.barh(labels, widths, left=left, color=colour, label=name, edgecolor="white")
-        for bar, w, r in zip(bars, widths, rows, strict=True):
+    segments = (
+        (lambda r: r["wins"] - r.get("wins_by_forfeit", 0), WIN, "", "win"),
+        (lambda r: r.get("wins_by_forfeit", 0), WIN, "//", "win by opponent's forfeit"),
+        (lambda r: r["draws"], DRAW, "", "draw"),
+        (lambda r: r.get("losses_by_forfeit", 0), LOSS, "//", "loss by own forfeit"),
+        (lambda r: r["losses"] - r.get("losses_by_forfeit", 0), LOSS, "", "loss"),
+    )
+    for count_of, colour, hatch, name in segments:
+        counts = [count_of(r) for r in rows]
+        if hatch and not any(counts):
+            continue
+        widths = [c / r["matches"] for c, r in zip(counts, rows, strict=True)]
+        bars = ax.barh(
+            labels, widths, left=left, color=colour, label=name, edgecolor="white", hatch=hatch or None
+        )
+        for bar, w, count in zip(bars, widths, counts, strict=True):
             if w >= 0.06:
-                count = r[{"win_rate": "wins", "draw_rate": "draws", "loss_rate": "losses"}[key]]
                 ax.text(
                     bar.get_x() + w / 2,
                     bar.get_y() + bar.get_height() / 2,
@@ -325,10 +333,10 @@ def plot_wdl(results: list[dict[str, Any]], path: Path) -> Path:
                     fontweight="bold",
                 )
         left = [a + b for a, b in zip(left, widths, strict=True)]
-    ax.set(xlim=(0, 1), xlabel="share of matches (counts on the bars)")
+    ax.set(xlim=(0, 1), xlabel="share of matches (counts on the bars; hatched: by forfeit)")
     ax.set_title("Win / draw / loss per game", loc="left")
     ax.invert_yaxis()
-    ax.legend(ncol=3, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    ax.legend(ncol=5, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     return _save(fig, path)
 
 
@@ -623,7 +631,7 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
                 _fmt(model_label(r["agent"], r.get("provenance") or [])),
                 _fmt(r["opponent"]),
                 _fmt(r["matches"]),
-                f"{r['wins']} / {r['draws']} / {r['losses']}",
+                wdl_text(r),
                 _fmt(performance(r)),
                 _fmt(r["legal_rate"]),
                 _fmt(r["opponent_legal_rate"]),
@@ -634,6 +642,7 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
         ]
         parts += [
             "<h3>2-player games (seats split evenly)</h3>",
+            f"<p>W / D / L: {html.escape(FORFEIT_NOTE)}.</p>",
             _table(
                 [
                     "game",

@@ -34,7 +34,13 @@ Per-step semantics by mode (the harness contract is in ``autoharness.sandbox.con
   seat, so a rollout replays exactly. Opponent moves are not steps: no record, not in the legal-step rate,
   never shown to the critic as the harness's mistakes (the harness sees them in its next observation, as
   in any match). ``max_steps`` caps plies of both seats. An opponent move the env rejects (cannot happen
-  with a correct oracle) ends the game with the env's outcome.
+  with a correct oracle) ends the game as ``RolloutEnd.OPPONENT_FORFEIT``: the env's outcome is recorded but
+  it is no result for the harness (a win by forfeit is not a win: policy H leaves it out).
+
+How a rollout ended is ``Rollout.end`` (``RolloutEnd``), with the game's own last words in ``end_message``
+(its end-of-game reason, or its text for the rejected move). A rollout cut at ``max_steps`` (``STEP_CAP``)
+has not ended by the game's rules: its rewards are what the game itself gives for the position reached
+(``envs.base.cut_rewards_of``: a 1-player game's own progress, a 2-player game's turn-limit draw), marked cut.
 
 Any ``HarnessFailure`` (exception, timeout, bad return, ...) → ``CODE_FAILURE`` with the failure attached.
 """
@@ -53,6 +59,20 @@ from .sandbox.failures import HarnessFailure
 if TYPE_CHECKING:
     from .envs.base import Env, StepResult, Turn
     from .sandbox import HarnessSession, Mode
+
+
+class RolloutEnd(StrEnum):
+    """Why a rollout stopped."""
+
+    GAME_OVER = "game over"  # the game ended by its rules
+    FAILURE = "failure"  # the harness's first non-LEGAL step (``Rollout.first_failure``)
+    STEP_CAP = "cut at the step cap"  # stopped by ``max_steps``; scored by the game's value of the position
+    OPPONENT_FORFEIT = "opponent forfeit"  # the random opponent's move was rejected: no result
+    GAME_CRASH = "game crash"  # the game broke down after a legal move: no result
+
+
+NO_RESULT = frozenset({RolloutEnd.OPPONENT_FORFEIT, RolloutEnd.GAME_CRASH})
+"""Endings that say nothing about the harness's play: left out of policy mode's mean reward."""
 
 
 class StepVerdict(StrEnum):
@@ -104,6 +124,13 @@ class Rollout:
     rewards: dict[int, float] | None = None
     normalized_rewards: dict[int, float] | None = None
     seat: int | None = None  # the harness's only seat against a random opponent; None: it plays every seat
+    end: RolloutEnd = RolloutEnd.STEP_CAP
+    end_message: str | None = None  # the game's own last words: its end-of-game reason, or why it rejected
+
+    @property
+    def cut(self) -> bool:
+        """Stopped by the step cap, not by the game: its rewards are the game's value of the position."""
+        return self.end is RolloutEnd.STEP_CAP
 
     @property
     def legal_steps(self) -> int:
@@ -114,13 +141,30 @@ class Rollout:
         return next((s for s in self.steps if not s.ok), None)
 
 
-def _finish(rollout: Rollout, env: Env, result: StepResult, normal: bool) -> Rollout:
+def _finish(rollout: Rollout, env: Env, result: StepResult, end: RolloutEnd) -> Rollout:
     """Record how the game ended: rewards whenever the env gave them, ``done`` only for a normal end (not
-    after a failure, nor when the game itself crashed: ``info["crash"]``)."""
-    rollout.done = normal and not result.info.get("crash")
-    if result.rewards is not None:
-        rollout.rewards = dict(result.rewards)
-        rollout.normalized_rewards = {p: env.normalized_reward(result.rewards, p) for p in result.rewards}
+    after a failure or a forfeit, nor when the game itself crashed: ``info["crash"]``)."""
+    crashed = end is RolloutEnd.GAME_OVER and bool(result.info.get("crash"))
+    rollout.end = RolloutEnd.GAME_CRASH if crashed else end
+    rollout.done = rollout.end is RolloutEnd.GAME_OVER
+    message = result.info.get("end") if result.legal else result.reason
+    rollout.end_message = str(message) if message else None
+    _set_rewards(rollout, env, result.rewards)
+    return rollout
+
+
+def _set_rewards(rollout: Rollout, env: Env, rewards: dict[int, float] | None) -> None:
+    if rewards is not None:
+        rollout.rewards = dict(rewards)
+        rollout.normalized_rewards = {p: env.normalized_reward(rewards, p) for p in rewards}
+
+
+def _cut(rollout: Rollout, env: Env) -> Rollout:
+    """The step cap stopped the game: score it by the game's own value of the position reached."""
+    from .envs.base import cut_rewards_of
+
+    rollout.end = RolloutEnd.STEP_CAP
+    _set_rewards(rollout, env, cut_rewards_of(env))
     return rollout
 
 
@@ -296,7 +340,8 @@ def play_rollout(
         if opponent is not None and turn.player != seat:
             result = env.step(opponent.act(turn.observation, turn.player))
             if result.done:
-                return _finish(rollout, env, result, True)
+                end = RolloutEnd.GAME_OVER if result.legal else RolloutEnd.OPPONENT_FORFEIT
+                return _finish(rollout, env, result, end)
             assert result.next is not None
             turn = result.next
             continue
@@ -305,13 +350,17 @@ def play_rollout(
         if explorer is not None and record.ok:
             explorer.played(record.move)
         if not record.ok:
-            return rollout if result is None or not result.done else _finish(rollout, env, result, False)
+            rollout.end = RolloutEnd.FAILURE
+            if result is None or not result.done:
+                rollout.end_message = record.env_reason
+                return rollout
+            return _finish(rollout, env, result, RolloutEnd.FAILURE)
         assert result is not None
         if result.done:
-            return _finish(rollout, env, result, True)
+            return _finish(rollout, env, result, RolloutEnd.GAME_OVER)
         assert result.next is not None
         turn = result.next
-    return rollout
+    return _cut(rollout, env)
 
 
 def summarize(rollouts: list[Rollout]) -> dict[str, object]:
@@ -321,9 +370,10 @@ def summarize(rollouts: list[Rollout]) -> dict[str, object]:
     episodes, failures = [], []
     for r in rollouts:
         stop = r.first_failure
-        ended = "game over" if r.done else (str(stop.verdict) if stop else "step cap")
+        ended = str(stop.verdict) if stop else str(r.end)
         episodes.append(
             {"seed": r.seed, "steps": len(r.steps), "legal_steps": r.legal_steps, "ended": ended}
+            | {"end_message": r.end_message}
             | ({"seat": r.seat} if r.seat is not None else {})
             | {"rewards": r.rewards, "normalized_rewards": r.normalized_rewards}
         )

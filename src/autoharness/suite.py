@@ -417,7 +417,9 @@ class SuiteManifest:
         ev = result.get("eval") or {}
         wdl = None
         if ev and spec.players > 1 and ev.get("matches"):
-            wdl = f"{ev['wins']}/{ev['draws']}/{ev['losses']}"
+            from .evaluate import wdl_text
+
+            wdl = wdl_text(ev)
         error = record.get("error")
         row = {
             "game": game,

@@ -78,10 +78,30 @@ class HasLegalMoves(Protocol):
         ...
 
 
+@runtime_checkable
+class HasCutScore(Protocol):
+    """Optional capability: the game's own end-of-game rewards for the position reached, as if it ended now.
+
+    Used when a game is cut at our step cap (not by its own rules): the cut game is then scored by what the
+    game itself gives for that position (a 1-player game's progress or score; a 2-player game's turn-limit
+    outcome), never as a loss. None when the game has no such measure.
+    """
+
+    def cut_rewards(self) -> dict[int, float] | None:
+        """Raw rewards per player for the current position, or None."""
+        ...
+
+
+def cut_rewards_of(env: object) -> dict[int, float] | None:
+    """``env.cut_rewards()`` when the env has the capability, else None."""
+    method = getattr(env, "cut_rewards", None)
+    return method() if callable(method) else None
+
+
 def legal_moves_of(env: object) -> list[str] | None:
     """``env.legal_moves()`` when the env has the capability, else None (never raises for a plain Env)."""
     method = getattr(env, "legal_moves", None)
     return method() if callable(method) else None
 
 
-__all__ = ["Env", "HasLegalMoves", "StepResult", "Turn", "legal_moves_of"]
+__all__ = ["Env", "HasCutScore", "HasLegalMoves", "StepResult", "Turn", "cut_rewards_of", "legal_moves_of"]

@@ -38,6 +38,14 @@ Rewards (``reward_range``, ``normalized_reward``): two-player games end with +1 
 TowerOfHanoi...: completion fraction; Blackjack: share of hands won; Bandit: 1 for the best button, else
 TextArena's "regret" of the pick; Secretary: 1 or 0); the −1 some give for an illegal move is clipped to 0.
 
+Cut games (``cut_rewards``, the optional ``envs.base.HasCutScore``). A game we stop at our step cap has not
+ended by its rules; it is scored by what TextArena itself gives at its own turn limit: one-player games end
+there with ``set_outcome(reward=<completion>)``, the completion computed by the game's own
+``_get_percentage_completion`` (2048, FifteenPuzzle, Sudoku, Minesweeper, ... — 13 of the 16 one-player
+families; Cryptarithm's ``_progress``), so that function is called at the cut; two-player games end at their
+turn limit in a draw (Checkers, Chopsticks, DontSayIt: ``set_draw``), so a cut is a draw. Bandit and
+Secretary have no progress measure (and end within 20 turns by their own limit): None.
+
 Some games crash on malformed input rather than rejecting it (Chess: python-chess's ``InvalidMoveError`` on
 ``[e1e1]``). An action the game cannot process is reported as illegal, the exception text as the reason and
 ``info["crash"] = True``: it is a move the game does not accept, and a learning run must survive it. A
@@ -103,6 +111,9 @@ Othello-v0-hard, ...), and the ones whose list is not the legal moves: FrozenLak
 off the board), Sokoban (``up, down, left, right``, unbracketed), Golf and IndianPoker (templates such as
 ``[swap X Y]``, ``[bet X]``), SantoriniBaseFixed (only in the opening prompt, stale by the second player's
 turn)."""
+
+_PROGRESS_METHODS = ("_get_percentage_completion", "_progress", "_calculate_progress")
+"""One-player TextArena games' own completion measures, the reward they give at their turn limit."""
 
 _GAME_ID = ta.GAME_ID
 _PROMPT = ta.ObservationType.PROMPT
@@ -365,6 +376,27 @@ class TextArenaEnv:
                 if moves is not None:
                     found = moves
         return found
+
+    def cut_rewards(self) -> dict[int, float] | None:
+        """The game's own end-of-game rewards for the position reached (module docstring: cut games)."""
+        if self._game is None or self._done:
+            return None
+        if self.num_players == 2:
+            return {0: 0.0, 1: 0.0}  # TextArena's turn-limit outcome in two-player games: a draw
+        game = self._game
+        while not hasattr(game, "state") and hasattr(game, "env"):  # through any wrapper
+            game = game.env
+        for name in _PROGRESS_METHODS:
+            method = getattr(game, name, None)
+            if callable(method):
+                previous, _ROUTER.active = _ROUTER.active, self._routes
+                try:
+                    return {0: min(1.0, max(0.0, float(method())))}
+                except Exception:  # a measure that cannot be computed here is no measure
+                    return None
+                finally:
+                    _ROUTER.active = previous
+        return None
 
     def rules(self, player: int = 0) -> str:
         """``player``'s opening prompt in the current game: rules and action format, no move list."""

@@ -7,7 +7,10 @@ Heuristic value H (what the tree search maximises):
   costs the rest of that game). Probe agreement is 1 − mismatches / probes (1 with probing off).
 * policy: H = 0 if any rollout made an illegal move or a code failure, else 0.5 + 0.5·r, where r is the
   mean over rollouts of the harness's normalised reward (``Env.normalized_reward``: the env maps its raw
-  reward range to [0, 1]); a rollout cut by the step cap scores r = 0.
+  reward range to [0, 1]). A rollout cut by the step cap scores what the game itself gives for the position
+  reached (its own progress; a draw in 2-player games; ``rollout.RolloutEnd.STEP_CAP``), never 0 for being
+  cut. Rollouts with no result for the harness — the random opponent forfeited (its move was rejected), or
+  the game crashed — are left out of r (``rollout.NO_RESULT``): a win by forfeit is not a win.
 
   - 1-player games: the harness's one seat.
   - 2-player games with a legal-move oracle (``opponent == "random"``): each rollout's harness seat
@@ -22,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rollout import Rollout, StepRecord
+from ..rollout import NO_RESULT, Rollout, StepRecord
 from ..sandbox.contract import StaticIssue
 from ..sandbox.failures import HarnessFailure
 
@@ -70,12 +73,16 @@ class Evaluation:
         return sum(r.legal_steps for r in self.rollouts) / steps if steps else 0.0
 
     @property
+    def scored(self) -> list[Rollout]:
+        """The rollouts whose reward says something about the harness (not a forfeit or crash of others)."""
+        return [r for r in self.rollouts if r.end not in NO_RESULT]
+
+    @property
     def reward(self) -> float:
-        """Mean normalised end-of-game reward of the harness's seat (seats averaged in self-play; an
-        unfinished rollout counts 0)."""
-        if not self.rollouts:
-            return 0.0
-        return sum(_seat_mean(r) for r in self.rollouts) / len(self.rollouts)
+        """Mean normalised end-of-game reward of the harness's seat over the scored rollouts (seats averaged
+        in self-play; a cut rollout counts the game's value of its position; 0 when none is scored)."""
+        scored = self.scored
+        return sum(_seat_mean(r) for r in scored) / len(scored) if scored else 0.0
 
     @property
     def probe_agreement(self) -> float:
@@ -113,6 +120,7 @@ class Evaluation:
                     "steps": len(r.steps),
                     "legal_steps": r.legal_steps,
                     "done": r.done,
+                    "end": r.end.value,
                     "reward": _seat_mean(r),
                     **({"seat": r.seat} if r.seat is not None else {}),
                     "failure": r.first_failure.verdict.value if r.first_failure else None,
