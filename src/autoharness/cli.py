@@ -36,11 +36,11 @@ def _cmd_games(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    counts = {s: sum(g.source == s for g in games) for s in ("textarena", "openspiel")}
+    names = {"textarena": "TextArena", "openspiel": "OpenSpiel", "user": "registered user"}
+    counts = {s: sum(g.source == s for g in games) for s in names}
     in_eval = sum(g.eval_set for g in games)
     title = " + ".join(
-        f"{n} {'TextArena' if s == 'textarena' else 'OpenSpiel'} games"
-        + (f" ({in_eval} in the paper's evaluation set)" if s == "textarena" else "")
+        f"{n} {names[s]} games" + (f" ({in_eval} in the paper's evaluation set)" if s == "textarena" else "")
         for s, n in counts.items()
         if n
     )
@@ -373,6 +373,17 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_env(args: argparse.Namespace) -> int:
+    from .envcheck import check_env
+
+    findings = check_env(args.game)
+    for f in findings:
+        print(f"{'skip' if f.skipped else 'ok  ' if f.ok else 'FAIL'}  {f.check:<28} {f.detail}".rstrip())
+    failed = [f for f in findings if not f.ok]
+    print(f"{args.game}: {len(failed)} problem(s)" if failed else f"{args.game}: every check passed")
+    return 1 if failed else 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
@@ -387,6 +398,12 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if status["isolation"] == "bwrap" else 1
 
 
+def _players_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--players", type=int, help="players of a package.module:attr game whose env has no num_players"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autoharness",
@@ -396,18 +413,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("games", help="list the games: the paper's 145 TextArena games and OpenSpiel's")
     p.add_argument(
-        "--source", choices=("textarena", "openspiel", "all"), default="all", help="which games (default all)"
+        "--source",
+        choices=("textarena", "openspiel", "user", "all"),
+        default="all",
+        help="which games (default all; user: ids registered by installed packages)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_cmd_games)
 
     p = sub.add_parser("show", help="print the exact observation the agent gets at the start of a game")
     p.add_argument("game")
+    _players_argument(p)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=_cmd_show)
 
     p = sub.add_parser("rollout", help="play a harness file in the sandbox on a real game (every seat)")
     p.add_argument("game")
+    _players_argument(p)
     p.add_argument("--harness", required=True, help="harness file (or a learn run dir holding harness.py)")
     p.add_argument("--mode", choices=("verifier", "filter", "policy"), default="verifier")
     p.add_argument("--episodes", type=int, default=1)
@@ -416,17 +438,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output (legal_rate, failures, ...)")
     p.set_defaults(handler=_cmd_rollout)
 
+    p = sub.add_parser("check-env", help="does an env keep the Env contract? (as Gymnasium's check_env)")
+    p.add_argument("game", help="game id: TextArena, openspiel:NAME, package.module:attr or a registered id")
+    _players_argument(p)
+    p.set_defaults(handler=_cmd_check_env)
+
     p = sub.add_parser("doctor", help="which sandbox protections are active here; python/textarena versions")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_cmd_doctor)
 
     p = sub.add_parser("learn", help="learn a harness for a game: the LLM writes and repairs it")
     learn_arguments(p)
+    _players_argument(p)
     p.set_defaults(handler=_cmd_learn)
 
     agent_help = "random | policy | llm:MODEL | verifier:MODEL | filter:MODEL"
     p = sub.add_parser("eval", help="evaluate agents under the paper's protocol (matches, W/D/L, legal rate)")
     p.add_argument("game")
+    _players_argument(p)
     p.add_argument("--agent", required=True, help=f"{agent_help}; several, comma-separated: one table")
     p.add_argument("--opponent", help=f"2-player games: {agent_help} (default random)")
     p.add_argument("--harness", help="harness file (or a learn run dir holding harness.py)")
@@ -445,6 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("play", help="play a game yourself in the terminal")
     p.add_argument("game")
+    _players_argument(p)
     p.add_argument("--opponent", help=f"2-player games: {agent_help} (default random)")
     p.add_argument("--harness", help="harness file: warns before an illegal move; used by a policy opponent")
     p.add_argument("--seat", type=int, default=0, help="your seat in a 2-player game")
@@ -519,6 +549,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="autoharness: %(message)s")
     handler: Handler = args.handler
     try:
+        if getattr(args, "players", None) is not None:
+            from .envs.user import set_players
+
+            set_players(args.game, args.players)
         return handler(args)
     except UsageError as exc:
         print(f"autoharness: error: {exc}", file=sys.stderr)

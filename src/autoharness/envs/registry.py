@@ -5,7 +5,9 @@ Sources of game ids:
 * ``textarena`` — the paper's 145 TextArena games (``data/paper/games145.tsv``, see its ATTRIBUTION.md),
   read once and cached;
 * ``openspiel`` — ``openspiel:NAME`` / ``openspiel:NAME(param=value,...)`` (``envs.openspiel``; needs the
-  optional extra).
+  optional extra);
+* ``user`` — your own environment: ``package.module:attr``, or an id a package registers under the
+  ``autoharness.envs`` entry-point group (``envs.user``).
 
 ``get_spec`` is the one function that resolves a game id (every command and the library go through it:
 an unknown id raises ``UnknownGame`` naming close ids), and ``make`` is the one door to an environment, so
@@ -45,7 +47,7 @@ class GameSpec:
         return head + sep
 
 
-SOURCES = ("textarena", "openspiel")
+SOURCES = ("textarena", "openspiel", "user")
 
 
 @cache
@@ -64,21 +66,31 @@ def _specs() -> dict[str, GameSpec]:
 
 def list_games(source: str = "textarena") -> list[GameSpec]:
     """The listed games of ``source`` (``textarena``: the paper's 145 in its alphabetical order;
-    ``openspiel``: every OpenSpiel game playable here with default parameters, by name; ``all``: both)."""
+    ``openspiel``: every OpenSpiel game playable here with default parameters, by name; ``user``: the ids
+    installed packages register under the ``autoharness.envs`` entry-point group; ``all``: every one).
+    A ``package.module:attr`` id is never listed: it exists once you name it."""
     if source not in (*SOURCES, "all"):
         raise ConfigError(f"unknown game source {source!r}; choose from {', '.join(SOURCES)} or all")
     games = list(_specs().values()) if source in ("textarena", "all") else []
     if source in ("openspiel", "all"):
         from . import openspiel
 
-        games.extend(openspiel.listed())
+        try:
+            games.extend(openspiel.listed())
+        except ConfigError:  # the optional extra is not installed
+            if source == "openspiel":
+                raise
+    if source in ("user", "all"):
+        from . import user
+
+        games.extend(get_spec(name) for name in sorted(user.entry_points()))
     return games
 
 
 def get_spec(game_id: str) -> GameSpec:
     """The spec of ``game_id``, whatever its source: the one resolver of game ids. An unknown id raises
     ``UnknownGame`` naming the closest ids; an id that names an unplayable game raises ``ConfigError``."""
-    from . import openspiel
+    from . import openspiel, user
 
     if game_id.startswith(openspiel.PREFIX):
         return openspiel.spec(game_id)
@@ -86,7 +98,10 @@ def get_spec(game_id: str) -> GameSpec:
     spec = specs.get(game_id)
     if spec is not None:
         return spec
+    if user.target_of(game_id) is not None:
+        return user.spec(game_id)
     by_lower = {gid.lower(): gid for gid in specs}
+    by_lower.update({name.lower(): name for name in user.entry_points()})
     close = difflib.get_close_matches(game_id.lower(), list(by_lower), n=3, cutoff=0.6)
     if not close:  # a bare family name ("chess") is far from "chess-v0-blind" by ratio; prefix-match it
         close = [low for low in by_lower if low.startswith(game_id.lower())][:3]
@@ -104,6 +119,10 @@ def make(game_id: str, *, keep_move_lists: bool = False) -> Env:
         from .openspiel import OpenSpielEnv
 
         return OpenSpielEnv(spec)
+    if spec.source == "user":
+        from . import user
+
+        return user.make(game_id)
     from .textarena import TextArenaEnv  # imports TextArena (~1 s): only when a game is really built
 
     return TextArenaEnv(spec, keep_move_lists=keep_move_lists)

@@ -69,6 +69,7 @@ from __future__ import annotations
 import copy
 import copyreg
 import dataclasses
+import functools
 import random
 import re
 import sys
@@ -252,8 +253,21 @@ _CACHE_LOCK = threading.Lock()
 class TextArenaEnv:
     """One TextArena game implementing ``autoharness.envs.Env``."""
 
-    def __init__(self, spec: GameSpec, *, keep_move_lists: bool = False) -> None:
+    def __init__(
+        self,
+        spec: GameSpec,
+        *,
+        keep_move_lists: bool = False,
+        factory: Callable[[], Any] | None = None,
+        module: Any = None,
+    ) -> None:
+        """``factory`` builds the TextArena game (default: ``ta.make`` of the id's ``-raw`` variant): a
+        user's ``textarena.Env`` subclass or factory (``envs.user``), whose ``module`` then draws from this
+        env's seeded generator too, like TextArena's own modules."""
         self.id = spec.id
+        self._factory = factory or functools.partial(ta.make, f"{spec.id}-raw")
+        if module is not None and getattr(module, "random", None) is random:
+            module.random = _ROUTER
         self._strip = _keep if keep_move_lists else strip_move_lists
         self.num_players = spec.players
         self.reward_range = (-1.0, 1.0) if spec.players == 2 else (0.0, 1.0)
@@ -284,9 +298,9 @@ class TextArenaEnv:
             started = time.perf_counter()
             previous, _ROUTER.active = _ROUTER.active, self._routes
             try:
-                game = ta.make(f"{self.id}-raw")
+                game = self._factory()
                 if _adopt_textarena_modules():  # first use of this game's modules: build again, now routed
-                    game = ta.make(f"{self.id}-raw")
+                    game = self._factory()
                 game.reset(num_players=self.num_players, seed=seed)
             finally:
                 _ROUTER.active = previous
