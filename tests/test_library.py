@@ -75,6 +75,16 @@ def test_export_import_round_trip_merges_without_losing_better_entries(tmp_path)
         (lambda b: b["entries"][0].update(legal_rate=1.5), "legal_rate"),
         (lambda b: b["entries"][0].update(code="tampered"), "sha256"),
         (lambda b: b["entries"][0].pop("code"), "lacks code"),
+        # every field is checked (issue 11): a string h broke every later write for the game, 1e300 froze it
+        (lambda b: b["entries"][0].update(h="0.9"), "h must be a number in"),
+        (lambda b: b["entries"][0].update(h=1e300), "h must be a number in"),
+        (lambda b: b["entries"][0].update(h=float("nan")), "h must be a number in"),
+        (lambda b: b["entries"][0].update(legal_rate=True), "legal_rate must be a number in"),
+        (lambda b: b["entries"][0].update(llm_calls=-1), "llm_calls"),
+        (lambda b: b["entries"][0].update(llm_calls="3"), "llm_calls"),
+        (lambda b: b["entries"][0].update(model=5), "model must be text"),
+        (lambda b: b["entries"][0].update(seeded_from=["x"]), "seeded_from must be text"),
+        (lambda b: b["entries"][0].update(created=None), "created must be text"),
     ],
 )
 def test_bad_bundles_are_refused_whole(tmp_path, mutate, message):

@@ -1,11 +1,18 @@
-"""Writing result files so that a reader (or a run killed mid-write) never sees half of one."""
+"""Writing result files so that a reader (or a run killed mid-write) never sees half of one, and keeping a
+second process out of a directory that one process is writing."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
+
+from .errors import ConfigError
+
+LOCK_FILE = ".lock"
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -33,4 +40,38 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-__all__ = ["atomic_write"]
+@contextlib.contextmanager
+def dir_lock(directory: Path, what: str) -> Iterator[None]:
+    """Hold ``directory`` (a run or a suite) for this process: a second process using it at the same time
+    gets a one-line ``ConfigError`` at once instead of writing duplicate results beside the first.
+
+    An advisory ``flock`` on ``directory/.lock``: the kernel drops it when the process dies (even kill -9),
+    so a killed run can be resumed at once. A directory that does not exist yet is not locked (the caller
+    creates it, or reports that it is missing).
+    """
+    if not directory.is_dir():
+        yield
+        return
+    try:
+        handle = open(directory / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 (held while we run)
+    except OSError as exc:
+        raise ConfigError(f"cannot lock {directory}: {exc.strerror}") from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise ConfigError(
+                f"{directory} is in use by another {what} (pid {holder}); wait for it to end"
+            ) from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+__all__ = ["LOCK_FILE", "atomic_write", "dir_lock"]

@@ -11,9 +11,10 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from .errors import AutoharnessError, UsageError
+from .flags import finite_int, nonnegative_float, nonnegative_int, positive_float, positive_int
 from .learn.command import add_arguments as learn_arguments
 from .learn.command import add_cache_arguments, add_llm_timeout_argument
 
@@ -84,11 +85,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from .evaluate import AgentSpec, default_out, evaluate, load_harness, results_table, save_eval
+    from .evaluate import AgentSpec, check_out, default_out, evaluate, load_harness, results_table, save_eval
 
     agents = AgentSpec.parse_list(args.agent)
     opponent = AgentSpec.parse(args.opponent) if args.opponent else None
     harness_path, source = load_harness(Path(args.harness)) if args.harness else (None, None)
+    out_dir = Path(args.out) if args.out else default_out(args.game)
+    check_out(out_dir)  # before any match: a bad --out must not cost the whole evaluation
     stderr = Console(stderr=True)
     with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
         task = progress.add_task(f"{args.game}", total=None)
@@ -110,7 +113,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             ),
         )
     out = save_eval(
-        Path(args.out) if args.out else default_out(args.game),
+        out_dir,
         results,
         harness_path=harness_path,
         harness_source=source,
@@ -194,7 +197,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         overrides = {name: getattr(args, name) for name in learn_flags}
         shared_cache = chosen_cache(args.cache, args.no_cache)
         config = SuiteConfig(
-            games=select_games(args.games or "all"),
+            games=select_games("all" if args.games is None else args.games),
             learn=LearnConfig(**{k: v for k, v in overrides.items() if v is not None}),
             llm=args.llm,
             base_url=args.base_url,
@@ -339,6 +342,7 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from ._terminal import printable
     from .envs import get_spec, make
     from .errors import ConfigError
     from .evaluate import load_harness
@@ -361,12 +365,13 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     for issue in issues:
-        print(f"static check: {issue.describe()}")
+        print(f"static check: {printable(issue.describe())}")
     for ep in summary["episodes"]:  # type: ignore[attr-defined]
         rewards = ", ".join(f"p{p}={v:g}" for p, v in (ep["rewards"] or {}).items()) or "-"
         print(f"seed {ep['seed']}: {ep['legal_steps']}/{ep['steps']} legal, {ep['ended']}; rewards {rewards}")
     for f in summary["failures"]:  # type: ignore[attr-defined]
         detail = f["message"] or f"action {f['action']!r}: {f['env_reason'] or ''}".strip()
+        detail = printable(detail)  # harness output: no escape codes, no forged lines
         print(f"  seed {f['seed']} step {f['step']} (player {f['player']}): {f['verdict']}: {detail}")
     rate = summary["legal_rate"]
     print(f"legal_rate {rate:.4f} over {summary['steps']} steps" if rate is not None else "no steps played")
@@ -400,12 +405,21 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 def _players_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--players", type=int, help="players of a package.module:attr game whose env has no num_players"
+        "--players",
+        type=positive_int,
+        help="players of a package.module:attr game whose env has no num_players",
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad flag reported like every other usage error: one line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="autoharness",
         description="LLMs write and repair their own code harness until no illegal move gets through.",
     )
@@ -424,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print the exact observation the agent gets at the start of a game")
     p.add_argument("game")
     _players_argument(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=finite_int, default=0)
     p.set_defaults(handler=_cmd_show)
 
     p = sub.add_parser("rollout", help="play a harness file in the sandbox on a real game (every seat)")
@@ -432,9 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     _players_argument(p)
     p.add_argument("--harness", required=True, help="harness file (or a learn run dir holding harness.py)")
     p.add_argument("--mode", choices=("verifier", "filter", "policy"), default="verifier")
-    p.add_argument("--episodes", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0, help="first episode's seed (then +1 per episode)")
-    p.add_argument("--max-steps", type=int, default=1000, help="plies per episode")
+    p.add_argument("--episodes", type=positive_int, default=1)
+    p.add_argument("--seed", type=finite_int, default=0, help="first episode's seed (then +1 per episode)")
+    p.add_argument("--max-steps", type=positive_int, default=1000, help="plies per episode")
     p.add_argument("--json", action="store_true", help="machine-readable output (legal_rate, failures, ...)")
     p.set_defaults(handler=_cmd_rollout)
 
@@ -459,12 +473,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agent", required=True, help=f"{agent_help}; several, comma-separated: one table")
     p.add_argument("--opponent", help=f"2-player games: {agent_help} (default random)")
     p.add_argument("--harness", help="harness file (or a learn run dir holding harness.py)")
-    p.add_argument("--matches", type=int, help="default: 20 (1-player) / 40 (2-player, seats split evenly)")
-    p.add_argument("--max-steps", type=int, default=1000, help="plies per match before it counts as a draw")
-    p.add_argument("--workers", type=int, default=1, help="matches played at once (threads; for LLM agents)")
+    p.add_argument(
+        "--matches", type=positive_int, help="default: 20 (1-player) / 40 (2-player, seats split evenly)"
+    )
+    p.add_argument(
+        "--max-steps", type=positive_int, default=1000, help="plies per match before it counts as a draw"
+    )
+    p.add_argument(
+        "--workers", type=positive_int, default=1, help="matches played at once (threads; for LLM agents)"
+    )
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for the LLM agents")
     p.add_argument(
-        "--temperature", type=float, default=1.0, help="sampling temperature of the LLM agents (default 1.0)"
+        "--temperature",
+        type=nonnegative_float,
+        default=1.0,
+        help="sampling temperature of the LLM agents (default 1.0)",
     )
     p.add_argument("--out", help="eval dir to write (default runs/eval-GAME-STAMP)")
     add_cache_arguments(p)
@@ -477,8 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     _players_argument(p)
     p.add_argument("--opponent", help=f"2-player games: {agent_help} (default random)")
     p.add_argument("--harness", help="harness file: warns before an illegal move; used by a policy opponent")
-    p.add_argument("--seat", type=int, default=0, help="your seat in a 2-player game")
-    p.add_argument("--seed", type=int, default=1_000_000)
+    p.add_argument("--seat", type=nonnegative_int, default=0, help="your seat in a 2-player game")
+    p.add_argument("--seed", type=finite_int, default=1_000_000)
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for an LLM opponent")
     add_cache_arguments(p)
     add_llm_timeout_argument(p)
@@ -501,7 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/suite", help="suite directory (default runs/suite)")
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="process pool or Ray")
     p.add_argument("--address", help="Ray cluster to join (with --executor ray; none → local single node)")
-    p.add_argument("--workers", type=int, help="games at once = LLM concurrency (default: CPU count)")
+    p.add_argument(
+        "--workers", type=positive_int, help="games at once = LLM concurrency (default: CPU count)"
+    )
     p.add_argument("--resume", action="store_true", help="continue the suite in --out (its stored config)")
     p.add_argument("--retry-failed", action="store_true", help="with --resume: run failed games again")
     p.add_argument("--library", help="harness library directory (default: $AUTOHARNESS_LIBRARY or XDG)")
@@ -509,16 +534,26 @@ def build_parser() -> argparse.ArgumentParser:
     add_cache_arguments(p)
     add_llm_timeout_argument(p)
     p.add_argument("--eval-agent", help="agent spec for evaluation (default: by mode; 'none' skips it)")
-    p.add_argument("--matches", type=int, help="evaluation matches per game (default: paper protocol)")
-    p.add_argument("--game-timeout", type=float, help="seconds per game before it is recorded as failed")
-    p.add_argument("--max-iterations", type=int, help="learning budget per game: code versions")
-    p.add_argument("--max-llm-calls", type=int, help="learning budget per game: LLM calls")
-    p.add_argument("--max-tokens", type=int, help="learning budget per game: prompt + completion tokens")
-    p.add_argument("--max-cost-usd", type=float, help="learning budget per game: money (price table)")
-    p.add_argument("--max-wall-seconds", type=float, help="learning budget per game: wall time of the run")
-    p.add_argument("--seed", type=int, help="run seed of every game's learner")
-    p.add_argument("--parallelism", type=int, help="sandbox workers per game")
-    p.add_argument("--n-envs", type=int, help="training rollouts per code version")
+    p.add_argument(
+        "--matches", type=positive_int, help="evaluation matches per game (default: paper protocol)"
+    )
+    p.add_argument(
+        "--game-timeout", type=positive_float, help="seconds per game before it is recorded as failed"
+    )
+    p.add_argument("--max-iterations", type=positive_int, help="learning budget per game: code versions")
+    p.add_argument("--max-llm-calls", type=positive_int, help="learning budget per game: LLM calls")
+    p.add_argument(
+        "--max-tokens", type=positive_int, help="learning budget per game: prompt + completion tokens"
+    )
+    p.add_argument(
+        "--max-cost-usd", type=positive_float, help="learning budget per game: money (price table)"
+    )
+    p.add_argument(
+        "--max-wall-seconds", type=positive_float, help="learning budget per game: wall time of the run"
+    )
+    p.add_argument("--seed", type=nonnegative_int, help="run seed of every game's learner")
+    p.add_argument("--parallelism", type=positive_int, help="sandbox workers per game")
+    p.add_argument("--n-envs", type=positive_int, help="training rollouts per code version")
     p.add_argument("--json", action="store_true", help="print totals and the table as JSON")
     p.set_defaults(handler=_cmd_suite)
 

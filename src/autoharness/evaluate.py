@@ -30,6 +30,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -448,8 +451,11 @@ def _no_llm(model: str) -> LLMClient:
 def save_eval(
     out: Path, results: Sequence[EvalResult], *, harness_path: Path | None, harness_source: str | None
 ) -> Path:
-    """Write ``out/eval.json`` (created or replaced) and return its path."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``out/eval.json`` (created or replaced) and return its path.
+
+    The matches are already played: if ``out`` cannot be written (a full disk, a file in the way), the results
+    go to a file in the system's temp dir instead, and the ``ConfigError`` says where.
+    """
     payload = {
         "kind": "eval",
         "version": 1,
@@ -465,8 +471,34 @@ def save_eval(
         "results": [r.to_dict() for r in results],
     }
     path = out / EVAL_FILE
-    atomic_write(path, json.dumps(payload, indent=2))
+    text = json.dumps(payload, indent=2)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, text)
+    except OSError as exc:
+        kept = Path(tempfile.gettempdir()) / f"autoharness-{out.name}-{secrets.token_hex(4)}.{EVAL_FILE}"
+        try:
+            atomic_write(kept, text)
+        except OSError:
+            sys.stdout.write(text + "\n")  # nowhere to write: the results themselves, on stdout
+            where = "printed on stdout above"
+        else:
+            where = f"saved to {kept} instead"
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}; the results were {where}") from exc
     return path
+
+
+def check_out(out: Path) -> None:
+    """Before any match is played: ``out`` must be a directory we can write (or creatable)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file: give a directory for eval.json")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{secrets.token_hex(4)}"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
 
 
 def load_harness(path: Path) -> tuple[Path, str]:
@@ -564,6 +596,7 @@ __all__ = [
     "MatchEnd",
     "MatchRecord",
     "build_agent",
+    "check_out",
     "default_out",
     "evaluate",
     "load_eval",

@@ -35,6 +35,7 @@ from .envs import get_spec
 from .envs.registry import path_name
 from .errors import ConfigError
 from .learn.config import MODES
+from .sandbox.contract import MAX_SOURCE_CHARS
 
 BUNDLE_FORMAT = "autoharness-library"
 BUNDLE_VERSION = 1
@@ -95,9 +96,21 @@ class LibraryEntry:
             raise ConfigError(f"{origin}: mode must be one of {', '.join(MODES)}, not {mode!r}")
         if not isinstance(code, str) or not code.strip():
             raise ConfigError(f"{origin}: code must be non-empty text")
-        rate = data["legal_rate"]
-        if not isinstance(rate, int | float) or not 0 <= rate <= 1:
-            raise ConfigError(f"{origin}: legal_rate must be a number in [0, 1]")
+        if len(code) > MAX_SOURCE_CHARS:
+            raise ConfigError(f"{origin}: code is over {MAX_SOURCE_CHARS} characters")
+        for name in ("legal_rate", "h"):  # h ranks entries: a string or 1e300 would break or freeze them
+            value = data.get(name)
+            if (value is not None or name == "legal_rate") and not _unit_number(value):
+                raise ConfigError(f"{origin}: {name} must be a number in [0, 1], not {value!r}")
+        calls = data.get("llm_calls", 0)
+        if type(calls) is not int or calls < 0:
+            raise ConfigError(f"{origin}: llm_calls must be a whole number ≥ 0, not {calls!r}")
+        for name in ("model", "seeded_from"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise ConfigError(f"{origin}: {name} must be text or null")
+        for name in ("source", "created"):
+            if not isinstance(data.get(name, ""), str):
+                raise ConfigError(f"{origin}: {name} must be text")
         sha = data.get("sha256")
         if sha is not None and sha != hashlib.sha256(code.encode()).hexdigest():
             raise ConfigError(f"{origin}: code of {game} ({mode}) does not match its sha256")
@@ -162,6 +175,9 @@ class Library:
 
     def export(self, path: Path, games: list[str] | None = None) -> int:
         """Write every entry (or those of ``games``) to one JSON bundle; returns how many."""
+        if path.is_dir() or not path.parent.is_dir():
+            where = "is a directory" if path.is_dir() else f"is in {path.parent}, which is not a directory"
+            raise ConfigError(f"cannot export to {path}: it {where} (name a bundle file)")
         chosen = [e for e in self.entries() if games is None or e.game in games]
         bundle = {
             "format": BUNDLE_FORMAT,
@@ -196,6 +212,11 @@ class Library:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _unit_number(value: object) -> bool:
+    """A real number in [0, 1] (not a bool, not NaN)."""
+    return type(value) in (int, float) and 0 <= value <= 1  # type: ignore[operator]
 
 
 def _read_json(path: Path) -> Any:

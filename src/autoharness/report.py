@@ -159,7 +159,11 @@ def collect(path: Path) -> ReportData:
 def _collect(path: Path, data: ReportData, depth: int) -> None:
     for reader in READERS:
         if reader.matches(path):
-            reader.read(path, data)
+            try:
+                reader.read(path, data)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a hand-edited or foreign file
+                what = f"{type(exc).__name__}: {exc}"
+                raise ConfigError(f"{path}: not a {reader.name} as autoharness writes it ({what})") from exc
     if depth < MAX_DEPTH:
         for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
             _collect(sub, data, depth + 1)
@@ -167,9 +171,12 @@ def _collect(path: Path, data: ReportData, depth: int) -> None:
 
 def _json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object, not {type(data).__name__}")
+    return data
 
 
 # --- the paper's published figures ------------------------------------------------------------------
@@ -714,6 +721,8 @@ def write_report(source: str | Path, out: str | Path | None = None) -> Path:
     source = Path(source)
     data = collect(source)
     out = Path(out) if out is not None else source / "report.html"
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory: name the HTML file, e.g. {out / 'report.html'}")
     assets = out.parent / f"{out.stem}_files"
     assets.mkdir(parents=True, exist_ok=True)
     images: dict[str, str] = {}

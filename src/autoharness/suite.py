@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._files import atomic_write
+from ._files import atomic_write, dir_lock
 from .envs import get_spec, list_games
 from .errors import ConfigError, UnknownGame
 from .executors import Executor, Outcome
@@ -194,6 +194,18 @@ class SuiteConfig:
     library: str | None = None  # library directory; None → no library
     cache: str | None = None  # the shared LLM cache file (learning and LLM agents); None → none
     llm_timeout: float | None = None  # seconds per LLM request as a whole; None → the client's default
+
+    def __post_init__(self) -> None:
+        """Everything checkable before the first game starts (not after hours of learning)."""
+        if self.matches is not None and (type(self.matches) is not int or self.matches < 1):
+            raise ConfigError(f"matches must be a whole number ≥ 1, not {self.matches!r}")
+        timeout = self.game_timeout
+        if timeout is not None and not (isinstance(timeout, int | float) and 0 < timeout < float("inf")):
+            raise ConfigError(f"game_timeout must be a finite number of seconds > 0, not {timeout!r}")
+        if self.eval_agent not in (None, "none"):
+            from .evaluate import AgentSpec
+
+            AgentSpec.parse(self.eval_agent)
 
     @property
     def resolved_eval_agent(self) -> str | None:
@@ -484,11 +496,26 @@ def run_suite(
     A new suite needs ``config``; ``resume`` continues the stored one (its config wins over ``config``).
     One game's failure is recorded in the manifest and never stops the others.
     """
+    if not resume:
+        if config is None:
+            raise ConfigError("a new suite needs a config")
+        directory.mkdir(parents=True, exist_ok=True)
+    with dir_lock(directory, "suite"):  # two processes on one suite would run every game twice
+        return _run_suite(directory, executor, config, resume, retry_failed, on_event)
+
+
+def _run_suite(
+    directory: Path,
+    executor: Executor,
+    config: SuiteConfig | None,
+    resume: bool,
+    retry_failed: bool,
+    on_event: Event | None,
+) -> SuiteManifest:
     if resume:
         manifest = SuiteManifest.load(directory)
-    elif config is None:
-        raise ConfigError("a new suite needs a config")
     else:
+        assert config is not None
         manifest = SuiteManifest.create(directory, config)
     cfg = manifest.config
     library = Library(cfg.library) if cfg.library else None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from ..errors import ConfigError, LLMAuthError, LLMConnectionError, RunStoreError
+from ..flags import number
 from ..llm.openai_client import DEFAULT_TIMEOUT
 from ..llm.transcript import read_transcript
 from ..search import SCHEDULERS
@@ -57,6 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         elif f.name == "mode":
             p.add_argument(flag, choices=MODES, default=argparse.SUPPRESS, help=help_text)
         else:
+            kind = number(kind) if kind in (int, float) else kind  # NaN / inf: one line at parse time
             p.add_argument(flag, type=kind, default=argparse.SUPPRESS, metavar=f.name.upper(), help=help_text)
 
 
@@ -150,18 +152,20 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--resume needs --out DIR (the run directory to continue)")
         try:
             store = RunStore(args.out, create=False)
+            try:
+                stored = store.meta().get("config")
+            finally:
+                store.close()
         except RunStoreError as exc:
             raise ConfigError(str(exc)) from exc
-        try:
-            stored = store.meta().get("config")
-        finally:
-            store.close()
         if stored is None:  # killed before its first write: there is nothing to continue
             raise ConfigError(f"{args.out} holds no started run to resume; remove it and start again")
         config = dataclasses.replace(LearnConfig.from_dict(stored), **given)
     else:
         config = LearnConfig(**given)
     out = args.out or _fresh_run_dir(Path("runs") / f"{path_name(args.game)}-{config.mode}-s{config.seed}")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"--out {out} is a file, not a run directory")
     spec, bundled = resolve_llm(args.llm, args.game, config.mode)
     if bundled:
         path = spec.removeprefix("replay:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,10 @@ class LearnConfig:
 
     def __post_init__(self) -> None:
         problems = []
+        for f in dataclasses.fields(self):  # NaN passes every bound below (all its comparisons are false)
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{f.name} must be a finite number, not {value!r}")
         if self.mode not in MODES:
             problems.append(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.scheduler not in SCHEDULERS:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .._files import atomic_write
+from .._files import atomic_write, dir_lock
 from ..envs import get_spec
 from ..errors import BadReply, BudgetExceeded, ConfigError
 from ..llm.base import LLMClient, Message, PaidBadReply, Params
@@ -110,6 +110,22 @@ def learn(
     """
     get_spec(game_id)  # unknown game → UnknownGame before anything is written
     out_dir = Path(out_dir)
+    if not resume:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    with dir_lock(out_dir, "learn run"):  # two learners on one run would write duplicate children
+        return _learn(game_id, config, client, out_dir, progress, resume, env_factory, initial_code)
+
+
+def _learn(
+    game_id: str,
+    config: LearnConfig,
+    client: LLMClient,
+    out_dir: Path,
+    progress: Progress | None,
+    resume: bool,
+    env_factory: EnvFactory | None,
+    initial_code: str | None,
+) -> LearnResult:
     if not resume and (out_dir / RunStore.FILE).exists():
         raise ConfigError(f"{out_dir} already holds a run: resume it with --resume or choose another --out")
     store = RunStore(out_dir, create=not resume)

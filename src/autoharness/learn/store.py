@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -137,6 +138,15 @@ class RunStore:
         except sqlite3.Error as exc:
             raise RunStoreError(f"run store {self.dir}: {exc}") from exc
 
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A damaged store (a corrupt page, undecodable text) is a ``RunStoreError``, not a traceback."""
+        try:
+            yield
+        except (sqlite3.Error, ValueError, TypeError) as exc:
+            detail = textwrap.shorten(str(exc), 160)
+            raise RunStoreError(f"run store {self.dir / self.FILE} is damaged: {detail}") from exc
+
     # --- meta ---------------------------------------------------------------------------------------
     def set_meta(self, **items: Any) -> None:
         with self._tx() as db:
@@ -146,7 +156,8 @@ class RunStore:
             )
 
     def meta(self) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+        with self._reading():
+            return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
 
     # --- nodes --------------------------------------------------------------------------------------
     def add_node(
@@ -208,11 +219,12 @@ class RunStore:
         return node_id
 
     def nodes(self) -> list[NodeRow]:
-        rows = self._db.execute(
-            "SELECT id, parent, depth, kind, code, h, legal_rate, refined, evaluation, feedback,"
-            " refine_kind, seconds FROM nodes ORDER BY id"
-        ).fetchall()
-        return [NodeRow(*r[:8], json.loads(r[8]), *r[9:]) for r in rows]  # type: ignore[misc]
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT id, parent, depth, kind, code, h, legal_rate, refined, evaluation, feedback,"
+                " refine_kind, seconds FROM nodes ORDER BY id"
+            ).fetchall()
+            return [NodeRow(*r[:8], json.loads(r[8]), *r[9:]) for r in rows]  # type: ignore[misc]
 
     def node(self, node_id: int) -> NodeRow:
         found = [n for n in self.nodes() if n.id == node_id]
@@ -221,18 +233,20 @@ class RunStore:
         return found[0]
 
     def calls(self) -> list[CallRow]:
-        rows = self._db.execute(
-            "SELECT model, provenance, prompt_tokens, completion_tokens, cost_usd, cached, prompt"
-            " FROM llm_calls ORDER BY id"
-        ).fetchall()
-        return [CallRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), json.loads(r[6])) for r in rows]
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT model, provenance, prompt_tokens, completion_tokens, cost_usd, cached, prompt"
+                " FROM llm_calls ORDER BY id"
+            ).fetchall()
+            return [CallRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), json.loads(r[6])) for r in rows]
 
     def totals(self) -> Totals:
-        n, secs = self._db.execute("SELECT COUNT(*), COALESCE(SUM(seconds), 0) FROM nodes").fetchone()
-        calls, tokens, cost, cached = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0),"
-            " COALESCE(SUM(cost_usd), 0), COALESCE(SUM(cached), 0) FROM llm_calls"
-        ).fetchone()
+        with self._reading():
+            n, secs = self._db.execute("SELECT COUNT(*), COALESCE(SUM(seconds), 0) FROM nodes").fetchone()
+            calls, tokens, cost, cached = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0),"
+                " COALESCE(SUM(cost_usd), 0), COALESCE(SUM(cached), 0) FROM llm_calls"
+            ).fetchone()
         return Totals(
             iterations=n, llm_calls=calls, tokens=tokens, cost_usd=cost, seconds=secs, cached_calls=cached
         )

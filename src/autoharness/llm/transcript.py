@@ -123,6 +123,8 @@ def read_transcript(path: str | Path) -> list[TranscriptRecord]:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ConfigError(f"cannot read transcript {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read transcript {path}: not UTF-8 text ({exc.reason})") from exc
     return [
         TranscriptRecord.from_json(line, f"{path}:{number}")
         for number, line in enumerate(lines, 1)

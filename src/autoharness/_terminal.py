@@ -1,0 +1,14 @@
+"""Text derived from harness output, made safe to print: it must not drive the terminal or forge our lines."""
+
+from __future__ import annotations
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (escape codes, newlines, carriage returns, bidi
+    overrides, ...) written as its Python escape, so one harness-derived value stays one visible line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+__all__ = ["printable"]
