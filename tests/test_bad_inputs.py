@@ -42,7 +42,7 @@ def one_line_exit_2(capsys, argv: list[str]) -> str:
         ["suite", "--max-cost-usd", "inf"],
         ["eval", "TicTacToe-v0", "--agent", "random", "--max-steps", "0"],
         ["eval", "TicTacToe-v0", "--agent", "random", "--matches", "-3"],
-        ["eval", "TicTacToe-v0", "--agent", "random", "--temperature", "nan"],
+        ["eval", "TicTacToe-v0", "--agent", "llm:m", "--temperature", "nan"],
         ["rollout", "TicTacToe-v0", "--harness", "h.py", "--episodes", "0"],
         ["play", "TicTacToe-v0", "--seat", "-1"],
     ],

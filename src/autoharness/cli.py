@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from .errors import AutoharnessError, UsageError
-from .flags import finite_int, nonnegative_float, nonnegative_int, positive_float, positive_int
+from .flags import finite_float, finite_int, nonnegative_int, positive_float, positive_int
 from .learn.command import add_arguments as learn_arguments
 from .learn.command import add_cache_arguments, add_llm_timeout_argument
 
@@ -411,11 +411,15 @@ def _players_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _BadFlag(Exception):
+    """A flag argparse (or one of ``autoharness.flags``' types) refused."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a bad flag reported like every other usage error: one line, exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise _BadFlag(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -485,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for the LLM agents")
     p.add_argument(
         "--temperature",
-        type=nonnegative_float,
+        type=finite_float,
         default=1.0,
         help="sampling temperature of the LLM agents (default 1.0)",
     )
@@ -579,7 +583,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _BadFlag as exc:
+        print(exc, file=sys.stderr)
+        return 2
     # Library warnings (an LLM call being retried, ...) reach the terminal as one plain line each.
     logging.basicConfig(level=logging.WARNING, format="autoharness: %(message)s")
     handler: Handler = args.handler

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import math
 import os
 import types
 from contextlib import closing
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from ..errors import ConfigError, LLMAuthError, LLMConnectionError, RunStoreError
-from ..flags import number
+from ..flags import number, positive_float
 from ..llm.openai_client import DEFAULT_TIMEOUT
 from ..llm.transcript import read_transcript
 from ..search import SCHEDULERS
@@ -62,15 +61,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, type=kind, default=argparse.SUPPRESS, metavar=f.name.upper(), help=help_text)
 
 
-def seconds(text: str) -> float:
-    """An argparse type: a positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
+seconds = positive_float
+"""An argparse type: a positive, finite number of seconds (``autoharness.flags``)."""
 
 
 def add_llm_timeout_argument(p: argparse.ArgumentParser) -> None:
