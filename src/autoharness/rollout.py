@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -125,6 +126,7 @@ class Rollout:
     normalized_rewards: dict[int, float] | None = None
     seat: int | None = None  # the harness's only seat against a random opponent; None: it plays every seat
     end: RolloutEnd = RolloutEnd.STEP_CAP
+    out_of_time: bool = False  # stopped at a wall-clock deadline (the learner's budget), not by the game
     end_message: str | None = None  # the game's own last words: its end-of-game reason, or why it rejected
 
     @property
@@ -309,6 +311,7 @@ def play_rollout(
     max_steps: int = 1000,
     explore: float = 0.0,
     seat: int | None = None,
+    deadline: float | None = None,
 ) -> Rollout:
     """Play one episode with the harness in every seat (or only ``seat``), stopping at the first
     non-LEGAL step.
@@ -317,7 +320,8 @@ def play_rollout(
     filter: every listed move) happens on ``env.clone()``, so the played game is never touched by it.
     ``explore`` is verifier mode's exploration probability (ignored in the other modes; 0 = off).
     ``seat`` (policy mode, 2-player games only): the harness plays that seat, a seeded random opponent
-    the other. Stopping at ``max_steps`` leaves ``done`` False.
+    the other. Stopping at ``max_steps`` leaves ``done`` False; passing ``deadline`` (``time.monotonic()``)
+    ends it there too, with ``out_of_time`` set.
     """
     if not 0.0 <= explore <= 1.0:
         raise ValueError(f"explore must be in [0, 1], not {explore!r}")
@@ -337,6 +341,9 @@ def play_rollout(
         opponent = RandomAgent()
         opponent.begin_match(env, 1 - seat, seed)
     for index in range(max_steps):
+        if deadline is not None and time.monotonic() >= deadline:
+            rollout.out_of_time = True
+            return rollout
         if opponent is not None and turn.player != seat:
             result = env.step(opponent.act(turn.observation, turn.player))
             if result.done:

@@ -152,3 +152,25 @@ def test_a_given_harness_that_falls_short_is_refined_not_rewritten(tmp_path):
     assert [(row[1], row[2]) for row in tree] == [(None, "given"), (1, "refine_both")]
     assert result.llm_calls == 1 and result.legal_rate == 1.0
     assert "# Current harness" in llm.requests[0][0][-1]["content"]  # the refine prompt, with LAX's code
+
+
+def test_the_wall_clock_budget_cuts_an_evaluation_that_would_overrun_it(tmp_path):
+    # a correct harness that thinks 0.4 s per move: one evaluation (2 games of up to 9 plies) takes ≥ 7 s
+    slow = GOOD.replace(
+        "def propose_action(obs):", "def propose_action(obs):\n    import time\n    time.sleep(0.4)"
+    )
+    assert slow != GOOD
+    config = LearnConfig(n_envs=2, parallelism=1, max_wall_seconds=1.0, max_iterations=4)
+    result = learn("TicTacToe-v0", config, ScriptedLLM(lambda _: slow), tmp_path / "run")
+    assert result.stop_reason.startswith("budget: wall seconds") and result.iterations == 1
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    node = sqlite3.connect(tmp_path / "run" / "run.sqlite").execute(
+        "SELECT h, evaluation, feedback FROM nodes"
+    )
+    h, evaluation, feedback = node.fetchone()
+    assert (
+        h == 0.0
+        and json.loads(evaluation)["out_of_time"] is True
+        and "cut by the run's wall-clock budget" in feedback
+    )
+    assert summary["h"] == 0.0

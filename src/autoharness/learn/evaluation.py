@@ -62,6 +62,8 @@ class Evaluation:
     mismatches: list[ProbeMismatch] = field(default_factory=list)
     opponent: str | None = None
     """2-player policy mode: ``"random"`` or ``"self-play"`` (see the module docstring); else None."""
+    out_of_time: bool = False
+    """The learner's wall-clock budget ran out during it: H is 0, the figures cover only what was played."""
 
     @property
     def steps(self) -> int:
@@ -90,7 +92,7 @@ class Evaluation:
 
     @property
     def h(self) -> float:
-        if self.load_failure is not None or self.static_issues or not self.rollouts:
+        if self.load_failure is not None or self.static_issues or not self.rollouts or self.out_of_time:
             return 0.0
         if self.mode == "policy":
             if any(r.first_failure is not None for r in self.rollouts):
@@ -114,6 +116,7 @@ class Evaluation:
             "probes": self.probes,
             "mismatches": len(self.mismatches),
             "too_strict": sum(m.too_strict for m in self.mismatches),
+            "out_of_time": self.out_of_time,
             "rollouts": [
                 {
                     "seed": r.seed,

@@ -22,6 +22,7 @@ env-legal action missing from ``legal_actions``. Policy mode does not use a chec
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -70,7 +71,9 @@ class Evaluator:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def evaluate(self, source: str) -> Evaluation:
+    def evaluate(self, source: str, deadline: float | None = None) -> Evaluation:
+        """Rollouts (and probes) of ``source``; at ``deadline`` (``time.monotonic()``) they stop and the
+        evaluation is marked ``cut``."""
         cfg = self.config
         ev = Evaluation(mode=cfg.mode, static_issues=check_source(source, cfg.mode))  # type: ignore[arg-type]
         if ev.static_issues:
@@ -83,13 +86,19 @@ class Evaluator:
         seats = self._seats()
         # Every rollout is waited for (list) before anything returns: none may outlive this evaluation.
         for item in list(
-            self._threads.map(lambda seed, seat: self._rollout(source, seed, seat), cfg.train_seeds, seats)
+            self._threads.map(
+                lambda seed, seat: self._rollout(source, seed, seat, deadline), cfg.train_seeds, seats
+            )
         ):
             if isinstance(item, HarnessFailure):  # a load that failed only now (e.g. nondeterministic code)
                 ev.load_failure = ev.load_failure or item
             else:
                 ev.rollouts.append(item)
         if ev.load_failure is not None:
+            return ev
+        late = deadline is not None and time.monotonic() >= deadline
+        ev.out_of_time = late or any(r.out_of_time for r in ev.rollouts)
+        if ev.out_of_time:
             return ev
         if cfg.probe and cfg.mode != "policy" and cfg.probe_states and cfg.probe_actions:
             pool_actions = _candidate_pool(ev.rollouts)
@@ -120,13 +129,17 @@ class Evaluator:
         seeds = self.config.train_seeds
         return [i % 2 for i in range(len(seeds))] if self.opponent == "random" else [None] * len(seeds)
 
-    def _rollout(self, source: str, seed: int, seat: int | None = None) -> Rollout | HarnessFailure:
+    def _rollout(
+        self, source: str, seed: int, seat: int | None = None, deadline: float | None = None
+    ) -> Rollout | HarnessFailure:
         with self.pool.session(source, self.config.mode) as session:
             if session.load_failure is not None:
                 return session.load_failure
             cfg = self.config
             env = self.make_env(self.game_id)
-            return play_rollout(env, session, cfg.mode, seed, cfg.max_steps, explore=cfg.explore, seat=seat)
+            return play_rollout(
+                env, session, cfg.mode, seed, cfg.max_steps, explore=cfg.explore, seat=seat, deadline=deadline
+            )
 
     def _probe(
         self, source: str, rollout: Rollout, pool_actions: list[str]

@@ -261,10 +261,14 @@ class _Loop:
             fb_text, fb_kind = failure_text, None
         else:
             self._report("evaluate", nodes, note=f"evaluating on {self.cfg.n_envs} games")
-            ev = self.evaluator.evaluate(code)
+            wall = self.cfg.max_wall_seconds  # enforced during the evaluation too, not only between nodes
+            deadline = None if wall is None else start + wall - self.store.totals().seconds
+            ev = self.evaluator.evaluate(code, deadline)
             fb = critique(ev, self.cfg.feedback_failures)
             summary = {**ev.summary(), "problems": fb.failures}
             fb_text, fb_kind = fb.text, fb.kind
+            if ev.out_of_time:
+                fb_text = f"(The evaluation was cut by the run's wall-clock budget: H 0.)\n\n{fb_text}"
         self.store.add_node(
             parent=parent.id if parent else None,
             kind=kind if code is not None else f"{kind}:bad_reply",
