@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from autoharness.learn.config import LearnConfig
-from autoharness.learn.critic import BOTH, PROPOSER, critique
+from autoharness.learn.critic import BOTH, OBS_CHARS, PROPOSER, critique
 from autoharness.learn.evaluation import Evaluation, ProbeMismatch
 from autoharness.learn.evaluator import Evaluator
 from autoharness.learn.refiner import child_code
@@ -105,6 +105,43 @@ def test_a_clean_verifier_evaluation_says_every_step_was_legal(pool):
     fb = critique(ev)
     assert fb.failures == 0 and fb.kind == BOTH
     assert fb.text == f"All {ev.steps} steps in 3 games were legal."
+
+
+FIFTEEN_LOOP = """
+def propose_action(obs):
+    board = obs.rsplit("Current Board:", 1)[-1].strip().splitlines()
+    row = next(i for i, line in enumerate(board) if "__" in line)
+    return "[down]" if row > 0 else "[up]"
+
+
+def is_legal_action(obs, action):
+    return True
+"""
+"""A legal FifteenPuzzle policy that slides the same tile back and forth: a loop, cut by a 30-step cap."""
+
+
+def test_policy_feedback_says_why_per_game_with_cuts_loops_and_the_worst_game(pool):
+    config = LearnConfig(mode="policy", n_envs=2, max_steps=30)
+    with Evaluator("FifteenPuzzle-v0", config, pool) as evaluator:
+        ev = evaluator.evaluate(FIFTEEN_LOOP)
+    fb = critique(ev)
+    text = fb.text
+    assert fb.failures == 0 and "2 cut at the step cap" in text and "reached the end" not in text
+    assert text.count("cut at the step cap (not a loss") == 2 + 2  # per-game lines + the two worst games
+    assert "- seed 0: 30 steps" in text and "- seed 1: 30 steps" in text
+    assert "steps repeated a position seen earlier in this game (a loop)" in text
+    assert "### Worst game 1" in text and "### Worst game 2" in text and "Its move: '[" in text
+    assert "Current Board:" in text.split("### Worst game 1")[1]  # the final observation itself
+    assert "loss" not in text.replace("not a loss", "")
+    assert len(text) < 2 * (OBS_CHARS + 1500) + 2000  # the legality feedback's size limits
+
+
+def test_policy_feedback_quotes_the_games_own_final_message(pool):
+    ev = evaluate(pool, GOOD, mode="policy")
+    text = critique(ev).text
+    assert "3 reached the end of the game" in text and "Per game:" in text
+    ends = {r.end_message for r in ev.rollouts}
+    assert ends and None not in ends and all(f"the game said: {m}" in text for m in ends)
 
 
 # --- hand-built evaluations ---------------------------------------------------------------------------------

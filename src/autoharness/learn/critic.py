@@ -17,6 +17,13 @@ Conditional refinement (the paper's rule, extended):
   ``is_legal_action`` is kept byte-identical (the refiner enforces it).
 * policy and filter mode always rewrite the whole harness (``both``): in policy mode the checker is never
   consulted; in filter mode the list *is* the checker.
+
+Policy feedback with no illegal move says why the reward is what it is: one line per game (seat, steps, how
+it ended — the game's end, cut at the step cap, a forfeit or crash of others — reward, and how many of its
+positions repeated an earlier one: a loop), the game's own final message (score, tiles, result), then the
+final observation and last move of the worst game(s). A cut game is scored by the game's own value of the
+position reached and is said to be cut, never called a loss. Sizes follow the legality feedback: at most
+``limit`` games shown in full, each observation cut to ``OBS_CHARS``.
 """
 
 from __future__ import annotations
@@ -24,9 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import zip_longest
 
-from ..rollout import StepRecord, StepVerdict
+from ..rollout import NO_RESULT, Rollout, RolloutEnd, StepRecord, StepVerdict
 from ..sandbox.failures import HarnessFailure
-from .evaluation import Evaluation, ProbeMismatch
+from .evaluation import Evaluation, ProbeMismatch, seat_reward
 
 BOTH = "both"
 PROPOSER = "proposer"
@@ -153,17 +160,88 @@ def _failure_key(failure: HarnessFailure | None) -> tuple[str, str] | None:
     return (failure.kind.value, failure.message) if failure else None
 
 
-def _reward_text(ev: Evaluation) -> str:
-    finished = sum(r.done for r in ev.rollouts)
+MESSAGE_CHARS = 300
+"""Longest final game message shown per game."""
+
+WORST_SHOWN = 2
+"""Worst games whose final observation is shown (within ``limit``)."""
+
+_ENDINGS = {
+    RolloutEnd.GAME_OVER: "game over",
+    RolloutEnd.STEP_CAP: "cut at the step cap (not a loss: scored by the game's own value of the position)",
+    RolloutEnd.OPPONENT_FORFEIT: "the random opponent made an illegal move (no result: not counted)",
+    RolloutEnd.GAME_CRASH: "the game itself broke down (no result: not counted)",
+}
+
+
+def repeated_positions(rollout: Rollout) -> int:
+    """Steps whose observation (a player's view of the position) was already seen earlier in the game: a
+    policy going round in circles shows up here."""
+    seen: set[tuple[int, str]] = set()
+    repeats = 0
+    for step in rollout.steps:
+        key = (step.player, step.observation)
+        repeats += key in seen
+        seen.add(key)
+    return repeats
+
+
+def _game_line(r: Rollout) -> str:
+    seat = f" (seat {r.seat})" if r.seat is not None else ""
+    loops = repeated_positions(r)
+    parts = [f"- seed {r.seed}{seat}: {len(r.steps)} steps, {_ENDINGS.get(r.end, r.end.value)}"]
+    if r.end not in NO_RESULT:
+        parts.append(f"reward {seat_reward(r):.3f}")
+    if loops:
+        parts.append(f"{loops} steps repeated a position seen earlier in this game (a loop)")
+    line = "; ".join(parts)
+    if r.end_message:
+        line += f"\n  the game said: {_clip(' '.join(r.end_message.split()), MESSAGE_CHARS)}"
+    return line
+
+
+def _worst_game(r: Rollout) -> str:
+    last = r.steps[-1] if r.steps else None
+    ending = _ENDINGS.get(r.end, r.end.value)
+    lines = [f"Game seed {r.seed}: reward {seat_reward(r):.3f}, {ending}, after {len(r.steps)} steps."]
+    if last is not None:
+        lines.append("Last observation your code saw:\n" + _clip(last.observation))
+        lines.append(f"Its move: {_action(last.move or '')}")
+    if r.end_message:
+        lines.append(f"The game's final message: {_clip(r.end_message, 1000)}")
+    return "\n".join(lines)
+
+
+def _reward_text(ev: Evaluation, limit: int) -> str:
     seats = {
         "random": "Your code played one seat per game (first and second in turn) against a random player. ",
         "self-play": "Your code played both seats of every game. ",
     }.get(ev.opponent or "", "")
-    return (
-        seats + f"No illegal move and no code failure in {len(ev.rollouts)} games ({ev.steps} steps); "
-        f"{finished} reached the end of the game. Mean normalised reward: {ev.reward:.3f} (1 = best). "
+    scored = ev.scored
+    ends = [r.end for r in ev.rollouts]
+    counts = ", ".join(
+        f"{ends.count(end)} {label}"
+        for end, label in (
+            (RolloutEnd.GAME_OVER, "reached the end of the game"),
+            (RolloutEnd.STEP_CAP, "cut at the step cap"),
+            (RolloutEnd.OPPONENT_FORFEIT, "won only because the opponent moved illegally (not counted)"),
+            (RolloutEnd.GAME_CRASH, "ended by a crash of the game (not counted)"),
+        )
+        if end in ends
+    )
+    head = (
+        seats
+        + f"No illegal move and no code failure in {len(ev.rollouts)} games ({ev.steps} steps): {counts}. "
+        f"Mean normalised reward: {ev.reward:.3f} (1 = best) over the {len(scored)} counted games; a game "
+        "cut at the step cap scores what the game gives for the position reached. "
         "Improve propose_action's play to win more, keeping every move legal."
     )
+    games = ["Per game:\n" + "\n".join(_game_line(r) for r in ev.rollouts[: max(limit, 10)])]
+    if len(ev.rollouts) > max(limit, 10):
+        games.append(f"(and {len(ev.rollouts) - max(limit, 10)} more games)")
+    worst = sorted(scored, key=lambda r: (seat_reward(r), -len(r.steps)))[: min(WORST_SHOWN, limit)]
+    blocks = [f"### Worst game {i}\n{_worst_game(r)}" for i, r in enumerate(worst, 1)]
+    return "\n\n".join([head, *games, *blocks])
 
 
 def _explore_note(ev: Evaluation) -> str:
@@ -202,7 +280,7 @@ def critique(ev: Evaluation, limit: int = 5) -> Feedback:
     total = len(ev.failed_steps()) + len(ev.mismatches)
     if not items:
         if ev.mode == "policy":
-            return Feedback(_reward_text(ev), BOTH, 0)
+            return Feedback(_reward_text(ev, limit), BOTH, 0)
         text = f"All {ev.steps} steps in {len(ev.rollouts)} games were legal."
         return Feedback(text + _explore_note(ev), BOTH, 0)
     kind = PROPOSER if ev.mode == "verifier" and all(k == PROPOSER for k, _ in items) else BOTH

@@ -84,7 +84,7 @@ class Evaluation:
         """Mean normalised end-of-game reward of the harness's seat over the scored rollouts (seats averaged
         in self-play; a cut rollout counts the game's value of its position; 0 when none is scored)."""
         scored = self.scored
-        return sum(_seat_mean(r) for r in scored) / len(scored) if scored else 0.0
+        return sum(seat_reward(r) for r in scored) / len(scored) if scored else 0.0
 
     @property
     def probe_agreement(self) -> float:
@@ -124,7 +124,7 @@ class Evaluation:
                     "legal_steps": r.legal_steps,
                     "done": r.done,
                     "end": r.end.value,
-                    "reward": _seat_mean(r),
+                    "reward": seat_reward(r),
                     **({"seat": r.seat} if r.seat is not None else {}),
                     "failure": r.first_failure.verdict.value if r.first_failure else None,
                 }
@@ -141,7 +141,7 @@ class Evaluation:
         return summary
 
 
-def _seat_mean(rollout: Rollout) -> float:
+def seat_reward(rollout: Rollout) -> float:
     """The harness's normalised reward: its seat's against an opponent, else the mean over seats."""
     rewards = rollout.normalized_rewards
     if not rewards:
@@ -151,4 +151,4 @@ def _seat_mean(rollout: Rollout) -> float:
     return sum(rewards.values()) / len(rewards)
 
 
-__all__ = ["Evaluation", "ProbeMismatch"]
+__all__ = ["Evaluation", "ProbeMismatch", "seat_reward"]
