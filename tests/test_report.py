@@ -41,6 +41,14 @@ LEARN_SUMMARY = {  # the shape ``autoharness learn`` writes (learn/loop.py)
 }
 
 
+POLICY_2048 = """import itertools
+_moves = itertools.cycle(["[up]", "[left]", "[down]", "[right]"])
+def propose_action(obs):
+    return next(_moves)
+def is_legal_action(obs, action):
+    return True
+"""
+
 SUITE_MANIFEST = {  # the shape ``autoharness suite`` writes (suite.py): a per-game table and totals
     "format": "autoharness-suite",
     "version": 1,
@@ -64,11 +72,21 @@ def suite(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("suite")
     ttt = evaluate("TicTacToe-v0", [AgentSpec("random")], matches=4)
     save_eval(root / "TicTacToe-v0" / "eval", ttt, harness_path=None, harness_source=None)
-    g2048 = evaluate("2048-v0", [AgentSpec("random")], matches=2, max_steps=40)
-    save_eval(root / "2048-v0" / "eval", g2048, harness_path=None, harness_source=None)
+    g2048 = evaluate(
+        "2048-v0",
+        [AgentSpec("policy"), AgentSpec("random")],
+        harness_source=POLICY_2048,
+        matches=2,
+        max_steps=40,
+    )
+    save_eval(root / "2048-v0" / "eval", g2048, harness_path=None, harness_source=POLICY_2048)
     learn = root / "TicTacToe-v0" / "learn"
     learn.mkdir()
     (learn / "summary.json").write_text(json.dumps(LEARN_SUMMARY))
+    policy_run = root / "2048-v0" / "learn"
+    policy_run.mkdir()
+    policy = LEARN_SUMMARY | {"game": "2048-v0", "mode": "policy", "llm_calls": 2, "stop_reason": "solved"}
+    (policy_run / "summary.json").write_text(json.dumps(policy))
     (root / "suite.json").write_text(json.dumps(SUITE_MANIFEST))
     return root
 
@@ -90,18 +108,47 @@ def test_suite_report_has_every_plot_and_the_paper_columns(suite):
     assert any(n.startswith("learning_") for n in names)
     for src in images:
         _nontrivial_png(page.parent / src)
-    paper_2048 = paper_table("reward_1p")["2048-v0"]
-    assert paper_2048["flash_plus_harness"] in html and paper_2048["harness_as_policy"] in html
+    assert "Harness as policy" in html  # the paper's agent of the same kind is named
     assert "TicTacToe-v0" in html and "2048-v0" in html and "target reached" in html
     assert "arXiv 2603.03329" in html  # the paper's columns are attributed
     assert "budget spent" in html and '<td class="paper">1.000</td>' in html  # the suite's own table
 
 
+def _rows(html: str, first_cells: tuple[str, str]) -> list[list[str]]:
+    """The text of every table row whose first two cells are ``first_cells``."""
+    rows = []
+    for row in re.findall(r"<tr>(.*?)</tr>", html, re.S):
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        if tuple(cells[:2]) == first_cells:
+            rows.append(cells)
+    return rows
+
+
+def test_paper_figures_stand_only_beside_results_of_the_same_kind(suite):
+    html = write_report(suite).read_text()
+    ttt, g2048 = paper_table("games145")["TicTacToe-v0"], paper_table("games145")["2048-v0"]
+    # Learning runs: the paper's (verifier) learning figures beside the verifier run, none beside policy.
+    (verifier_run,) = _rows(html, ("TicTacToe-v0", "verifier"))
+    assert verifier_run[-2:] == [ttt["learning_steps"], f"{float(ttt['legal_action_rate']):.3f}"]
+    policy_run, policy_agent = _rows(html, ("2048-v0", "policy"))  # the learning run, then the eval
+    assert policy_run[-2:] == ["—", "—"] and g2048["learning_steps"] not in policy_run
+    # 1-player evaluations: the policy agent beside the paper's harness-as-policy, random beside nothing.
+    reward, legal = paper_table("reward_1p")["2048-v0"], paper_table("legal_rate_1p")["2048-v0"]
+    assert policy_agent[5:8] == [
+        "Harness as policy",
+        f"{float(reward['harness_as_policy']):.3f}",
+        f"{float(legal['harness_as_policy']):.3f}",
+    ]
+    (random_agent,) = _rows(html, ("2048-v0", "random"))
+    assert random_agent[5:8] == ["—", "—", "—"]
+    assert f"{float(reward['flash_plus_harness']):.3f}" not in html  # no verifier agent was evaluated
+
+
 def test_collect_reads_runs_and_evals_from_a_suite_dir(suite):
     data = collect(suite)
     assert [s.manifest["table"][1]["game"] for s in data.suites] == ["Chess-v0"]
-    assert [r.summary["game"] for r in data.runs] == ["TicTacToe-v0"]
-    assert sorted(r["game"] for r in data.results) == ["2048-v0", "TicTacToe-v0"]
+    assert sorted(r.summary["game"] for r in data.runs) == ["2048-v0", "TicTacToe-v0"]
+    assert sorted(r["game"] for r in data.results) == ["2048-v0", "2048-v0", "TicTacToe-v0"]
     depth = {n["id"]: n["depth"] for n in data.runs[0].nodes}
     assert depth == {1: 0, 2: 1, 3: 1, 4: 2, 5: 3}
 

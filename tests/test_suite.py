@@ -184,17 +184,25 @@ def test_schedule_runs_families_together_base_game_first_costliest_first():
     assert order == ["Chess-v0", "Chess-v0-blind", "Chess-v0-long", "TicTacToe-v0", "Nim-v0"]
 
 
-def test_paper_columns_come_from_the_published_tables():
-    assert paper_columns("2048-v0", "verifier:gemini-2.5-flash") == {
+def test_paper_columns_compare_like_with_like():
+    assert paper_columns("2048-v0", "verifier:gemini-2.5-flash", "verifier") == {
         "paper_learning_steps": 27,
         "paper_legal_rate": 1.0,
         "paper_eval_set": True,
         "paper_reward": 0.308,
     }
-    assert paper_columns("2048-v0", "policy")["paper_reward"] == 0.912
-    assert paper_columns("2048-v0", "llm:gemini-2.5-flash")["paper_reward"] == 0.215
-    assert paper_columns("2048-v0", "random")["paper_reward"] is None
-    assert paper_columns("Chess-v0-long", "policy")["paper_reward"] is None
+    # The paper's learning figures are verifier learning: none beside a policy or filter run.
+    assert paper_columns("2048-v0", "policy", "policy") == {
+        "paper_learning_steps": None,
+        "paper_legal_rate": None,
+        "paper_eval_set": True,
+        "paper_reward": 0.912,
+    }
+    assert paper_columns("2048-v0", "random", "filter")["paper_learning_steps"] is None
+    assert paper_columns("2048-v0", "llm:gemini-2.5-flash", "verifier")["paper_reward"] == 0.215
+    assert paper_columns("2048-v0", "random", "verifier")["paper_reward"] is None
+    assert paper_columns("2048-v0", "filter:m", "filter")["paper_reward"] is None  # no filter agent there
+    assert paper_columns("Chess-v0-long", "policy", "policy")["paper_reward"] is None
 
 
 @pytest.fixture(scope="module")

@@ -238,10 +238,12 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         )
     else:
         _print_suite_table(manifest.data["table"])
+        paper = totals["paper_learning_steps"]
+        paper_calls = "" if paper is None else f" (paper: {paper})"  # verifier learning only
         print(
             f"{totals['done']}/{totals['games']} done, {totals['failed']} failed, "
             f"{totals['reused']} reused from the library; "
-            f"{totals['llm_calls']} LLM calls (paper: {totals['paper_learning_steps']}); "
+            f"{totals['llm_calls']} LLM calls{paper_calls}; "
             f"${totals['cost_usd'] + totals['eval_cost_usd']:.4f}; {out / 'suite.json'}"
         )
     return 0 if totals["failed"] == 0 else 1

@@ -31,7 +31,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from .errors import ConfigError
 from .evaluate import EVAL_FILE, FORFEIT_NOTE, load_eval, wdl_text
 from .llm.provenance import model_label
-from .paper import paper_table
+from .paper import paper_agent, paper_learning, paper_table
 
 SUMMARY_FILE = "summary.json"
 MAX_DEPTH = 3
@@ -428,7 +428,6 @@ def plot_cost(data: ReportData, path: Path) -> Path:
             ax.set_xlim(-0.05 * high, 1.15 * high)  # no negative axis when every agent is free
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))
         else:
-            games = paper_table("games145")
             for j, run in enumerate(data.runs):
                 s = run.summary
                 ax.scatter(
@@ -440,11 +439,11 @@ def plot_cost(data: ReportData, path: Path) -> Path:
                     zorder=3,
                     label=f"ours: {s.get('game')}",
                 )
-                paper = games.get(s.get("game", ""))
+                paper = paper_learning(s.get("game", ""), s.get("mode"))
                 if paper:
                     ax.scatter(
-                        int(paper["learning_steps"]),
-                        float(paper["legal_action_rate"]),
+                        paper.llm_calls,
+                        paper.legal_rate,
                         s=80,
                         marker="s",
                         color=PAPER_GREYS[3],
@@ -538,11 +537,10 @@ def _plain(value: Any) -> Any:
 
 
 def _runs_section(data: ReportData, images: dict[str, str]) -> str:
-    games = paper_table("games145")
     rows = []
     for run in data.runs:
         s = run.summary
-        paper = games.get(s.get("game", ""), {})
+        paper = paper_learning(s.get("game", ""), s.get("mode"))  # verifier runs only: like with like
         rows.append(
             [
                 _fmt(s.get("game")),
@@ -555,8 +553,8 @@ def _runs_section(data: ReportData, images: dict[str, str]) -> str:
                 _fmt(s.get("cost_usd"), 4),
                 _fmt(s.get("best_node")),
                 _fmt(s.get("stop_reason")),
-                _fmt(paper.get("learning_steps")),
-                _fmt(paper.get("legal_action_rate")),
+                _fmt(paper.llm_calls if paper else None),
+                _fmt(paper.legal_rate if paper else None),
             ]
         )
     parts = [
@@ -579,6 +577,9 @@ def _runs_section(data: ReportData, images: dict[str, str]) -> str:
             rows,
             frozenset({10, 11}),
         ),
+        '<p class="note">The paper\'s learning figures were measured learning verifier harnesses: they are'
+        " shown beside verifier runs only (the paper published no per-game filter or policy learning"
+        " figures).</p>",
     ]
     for run in data.runs:
         key = f"learning:{run.path}"
@@ -590,14 +591,13 @@ def _runs_section(data: ReportData, images: dict[str, str]) -> str:
 
 
 def _evals_section(data: ReportData, images: dict[str, str]) -> str:
-    reward, legal = paper_table("reward_1p"), paper_table("legal_rate_1p")
     parts = ["<h2>Evaluations</h2>"]
     one = [r for r in data.results if r["num_players"] == 1]
     two = [r for r in data.results if r["num_players"] == 2]
     if one:
         rows = []
         for r in one:
-            p_reward, p_legal = reward.get(r["game"], {}), legal.get(r["game"], {})
+            paper = paper_agent(r["game"], r["agent"])  # the paper's agent of the same kind, if any
             rows.append(
                 [
                     _fmt(r["game"]),
@@ -605,9 +605,9 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
                     _fmt(r["matches"]),
                     _fmt(r["mean_reward"]),
                     _fmt(r["legal_rate"]),
-                    _fmt(p_reward.get("flash_plus_harness")),
-                    _fmt(p_reward.get("harness_as_policy")),
-                    _fmt(p_legal.get("gemini_2_5_flash")),
+                    _fmt(PAPER_COLUMNS[paper.column] if paper else None),
+                    _fmt(paper.reward if paper else None),
+                    _fmt(paper.legal_rate if paper else None),
                     *_cost_cells(r),
                     _fmt(r["source"]),
                 ]
@@ -621,9 +621,9 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
                     "matches",
                     "mean reward",
                     "legal rate",
-                    "paper: Flash+harness reward",
-                    "paper: policy reward",
-                    "paper: Flash legal rate",
+                    "paper: same kind of agent",
+                    "paper: reward",
+                    "paper: legal rate",
                     *COST_HEADERS,
                     "eval dir",
                 ],

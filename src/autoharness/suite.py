@@ -47,7 +47,7 @@ from .executors import Executor, Outcome
 from .learn.config import LearnConfig
 from .library import Library, LibraryEntry
 from .llm.provenance import model_label
-from .paper import paper_table
+from .paper import LEARNING_MODE, paper_agent, paper_learning, paper_table
 
 if TYPE_CHECKING:
     from .learn.evaluator import Evaluation
@@ -131,32 +131,20 @@ def select_games(spec: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-PAPER_REWARD_COLUMN = {
-    "policy": "harness_as_policy",
-    "verifier": "flash_plus_harness",
-    "filter": "flash_plus_harness",
-    "llm": "gemini_2_5_flash",
-}
-"""Eval agent kind → the paper's reward column for the same kind of agent (``reward_1p.tsv``)."""
-
-
-def paper_columns(game: str, eval_agent: str | None) -> dict[str, Any]:
-    """The paper's published figures for ``game``, as the ``paper_*`` columns of the table.
-
-    ``paper_reward`` is the paper's reward for the agent kind of ``eval_agent`` (a spec like ``policy`` or
-    ``verifier:MODEL``), published for the 1-player evaluation games only; None elsewhere. A game outside
-    the paper (OpenSpiel, a user's env) has None in every column.
-    """
+def paper_columns(game: str, eval_agent: str | None, mode: str) -> dict[str, Any]:
+    """The paper's published figures for ``game``, as the ``paper_*`` columns of the table, like with like
+    (``autoharness.paper``): the learning figures only for a verifier-mode suite, ``paper_reward`` only for
+    an agent kind the paper evaluated (``eval_agent``: a spec like ``policy`` or ``verifier:MODEL``) on a
+    1-player evaluation game; None elsewhere. A game outside the paper (OpenSpiel, a user's env) has None
+    in every column."""
+    learning = paper_learning(game, mode)
+    agent = paper_agent(game, eval_agent)
     row = paper_table("games145").get(game)
-    if row is None:
-        return dict.fromkeys(("paper_learning_steps", "paper_legal_rate", "paper_eval_set", "paper_reward"))
-    reward_row = paper_table("reward_1p").get(game)
-    column = PAPER_REWARD_COLUMN.get(eval_agent.split(":", 1)[0]) if eval_agent else None
     return {
-        "paper_learning_steps": int(row["learning_steps"]),
-        "paper_legal_rate": float(row["legal_action_rate"]),
-        "paper_eval_set": row["eval_set"] == "yes",
-        "paper_reward": float(reward_row[column]) if reward_row and column else None,
+        "paper_learning_steps": learning.llm_calls if learning else None,
+        "paper_legal_rate": learning.legal_rate if learning else None,
+        "paper_eval_set": row["eval_set"] == "yes" if row else None,
+        "paper_reward": agent.reward if agent else None,
     }
 
 
@@ -454,13 +442,14 @@ class SuiteManifest:
             "seconds": result.get("seconds"),
             "error": f"{error['kind']}: {error['type']}: {error['message']}" if error else None,
         }
-        return row | paper_columns(game, self.config.resolved_eval_agent)
+        return row | paper_columns(game, self.config.resolved_eval_agent, self.config.learn.mode)
 
     def totals(self) -> dict[str, Any]:
         records = list(self.games.values())
         statuses = [r["status"] for r in records]
         results = [r["result"] for r in records if r.get("result")]
         learned = [res.get("learned") or {} for res in results]
+        learning = [f for g in self.games if (f := paper_learning(g, self.config.learn.mode))]
         return {
             "games": len(records),
             **{s: statuses.count(s) for s in ("pending", "running", "done", "failed")},
@@ -469,9 +458,10 @@ class SuiteManifest:
             "tokens": sum(x.get("tokens") or 0 for x in learned),
             "cost_usd": sum(x.get("cost_usd") or 0.0 for x in learned),
             "eval_cost_usd": sum((res.get("eval") or {}).get("cost_usd") or 0.0 for res in results),
-            "paper_learning_steps": sum(
-                paper_columns(g, "verifier")["paper_learning_steps"] or 0 for g in self.games
-            ),
+            # verifier suites only (the paper's learning figures); games outside the paper add nothing
+            "paper_learning_steps": sum(f.llm_calls for f in learning)
+            if self.config.learn.mode == LEARNING_MODE
+            else None,
         }
 
 
@@ -590,7 +580,6 @@ def _record(manifest: SuiteManifest, outcome: Outcome, library: Library | None, 
 
 
 __all__ = [
-    "PAPER_REWARD_COLUMN",
     "SUITE_FILE",
     "TABLE_COLUMNS",
     "WORKER_PRELOAD",
