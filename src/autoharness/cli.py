@@ -7,13 +7,17 @@ can cause are ``UsageError``: one line on stderr, exit status 2, no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import shlex
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from .errors import AutoharnessError, UsageError
+from .errors import AutoharnessError, Terminated, UsageError
 from .flags import finite_float, finite_int, nonnegative_int, positive_float, positive_int
 from .learn.command import add_arguments as learn_arguments
 from .learn.command import add_cache_arguments, add_llm_timeout_argument
@@ -85,7 +89,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from .evaluate import AgentSpec, check_out, default_out, evaluate, load_harness, results_table, save_eval
+    from .evaluate import (
+        AgentSpec,
+        EvalResult,
+        check_out,
+        default_out,
+        evaluate,
+        load_harness,
+        results_table,
+        save_eval,
+    )
 
     agents = AgentSpec.parse_list(args.agent)
     opponent = AgentSpec.parse(args.opponent) if args.opponent else None
@@ -93,31 +106,38 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else default_out(args.game)
     check_out(out_dir)  # before any match: a bad --out must not cost the whole evaluation
     stderr = Console(stderr=True)
-    with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
-        task = progress.add_task(f"{args.game}", total=None)
-        results = evaluate(
-            args.game,
-            agents,
-            opponent=opponent,
-            harness_source=source,
-            matches=args.matches,
-            make_llm=_llm_factory(args),
-            max_steps=args.max_steps,
-            workers=args.workers,
-            temperature=args.temperature,
-            on_match=lambda result, _: progress.update(
-                task,
-                advance=1,
-                total=len(agents) * (args.matches or result.num_players * 20),
-                description=f"{args.game} · {result.agent}",
-            ),
-        )
-    out = save_eval(
-        out_dir,
-        results,
-        harness_path=harness_path,
-        harness_source=source,
-    )
+    results: list[EvalResult] = []  # filled as it goes: an interrupted eval still saves what was played
+    try:
+        with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
+            task = progress.add_task(f"{args.game}", total=None)
+            evaluate(
+                args.game,
+                agents,
+                opponent=opponent,
+                harness_source=source,
+                matches=args.matches,
+                make_llm=_llm_factory(args),
+                max_steps=args.max_steps,
+                workers=args.workers,
+                temperature=args.temperature,
+                on_match=lambda result, _: progress.update(
+                    task,
+                    advance=1,
+                    total=len(agents) * (args.matches or result.num_players * 20),
+                    description=f"{args.game} · {result.agent}",
+                ),
+                results=results,
+            )
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: keep the finished matches, marked interrupted
+        played = sum(len(r.matches) for r in results)
+        if played:
+            saved = save_eval(out_dir, results, harness_path=harness_path, harness_source=source)
+            exc.add_note(
+                f"the {played} matches finished are saved in {saved.parent}, marked interrupted "
+                "(an eval has no --resume: run the same command again for the whole protocol)"
+            )
+        raise
+    out = save_eval(out_dir, results, harness_path=harness_path, harness_source=source)
     summaries = [r.summary() for r in results]
     if args.json:
         payload = {"eval_dir": str(out.parent), "results": summaries}
@@ -229,6 +249,15 @@ def _cmd_suite(args: argparse.Namespace) -> int:
             retry_failed=args.retry_failed,
             on_event=progress,
         )
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: running games stop; finished ones are kept
+        if (out / "suite.json").is_file():
+            command = ["autoharness", "suite", "--out", str(out), "--resume"]
+            for flag in ("executor", "address", "workers"):
+                value = getattr(args, flag)
+                if value is not None and (flag, value) != ("executor", "local"):
+                    command += ["--" + flag, str(value)]
+            exc.add_note(f"finished games are kept in {out}: continue with: {shlex.join(command)}")
+        raise
     finally:
         executor.close()
     totals = manifest.data["totals"]
@@ -583,6 +612,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While a command runs, SIGTERM (``kill PID``) raises ``Terminated`` in the main thread, so it stops the
+    command exactly as Ctrl-C does: context managers close, the run stays resumable, the resume command is
+    printed. A second SIGTERM during that clean-up kills at once (the default action; runs are SIGKILL-safe).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -598,16 +648,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .envs.user import set_players
 
             set_players(args.game, args.players)
-        return handler(args)
+        with sigterm_interrupts():
+            return handler(args)
     except UsageError as exc:
         print(f"autoharness: error: {exc}", file=sys.stderr)
         return 2
     except AutoharnessError as exc:
         print(f"autoharness: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("autoharness: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        by = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+        notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", []))
+        print(f"autoharness: interrupted ({by}){notes}", file=sys.stderr)
+        return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
     except BrokenPipeError:  # `autoharness games | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

@@ -15,11 +15,22 @@
     │   └── BudgetExceeded           run budget (calls, tokens, money) reached
     └── RunStoreError                run directory / SQLite store unusable (e.g. resume of a missing run)
 
+``Terminated`` (SIGTERM, e.g. ``kill PID``) is a ``KeyboardInterrupt``, not an ``AutoharnessError``: the CLI
+turns the signal into it so that a command stops exactly as it does on Ctrl-C.
+
 Harness failures (a generated function crashed, hung, returned garbage) are *not* exceptions: they are
 data (``autoharness.sandbox.HarnessFailure``) that the critic turns into feedback.
 """
 
 from __future__ import annotations
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (or another terminating signal) delivered as an interruption: stop cleanly, like Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class AutoharnessError(Exception):

@@ -342,6 +342,7 @@ def evaluate(
     workers: int = 1,
     temperature: float = 1.0,
     on_match: Callable[[EvalResult, MatchRecord], None] | None = None,
+    results: list[EvalResult] | None = None,
 ) -> list[EvalResult]:
     """Evaluate each agent spec on ``game`` under the paper's protocol, all on the same seeds.
 
@@ -350,6 +351,10 @@ def evaluate(
     (endpoint gone, budget spent) or an ``EnvError`` (the game itself crashed on some action) stops that
     agent's evaluation: the matches played so far are kept and the reason is recorded in ``aborted``.
     The opponent of a 2-player game defaults to ``random``.
+
+    Each agent's ``EvalResult`` is appended to ``results`` (a new list unless given) when its matches
+    start: a caller that passes its own list keeps what was played if interrupted (Ctrl-C, SIGTERM), the
+    agent in progress marked ``aborted``. Matches in flight when interrupted are finished, none is started.
 
     ``workers`` > 1 plays matches in threads, each with its own env, sandbox sessions and agents: worth it
     for LLM agents (waiting on the endpoint), not for CPU-bound ones. Agents reseed per match, so results
@@ -368,11 +373,15 @@ def evaluate(
         raise ConfigError(f"--temperature must be in [0, 2] (got {temperature})")
     llm = make_llm or _no_llm
     plan = list(enumerate(match_plan(num_players, n)))
-    results = []
+    results = [] if results is None else results
     for spec in agents:
         result = EvalResult(game, str(spec), str(opponent) if opponent else None, num_players, temperature)
         results.append(result)
-        _play_all(result, spec, opponent, plan, harness_source, llm, max_steps, workers, on_match)
+        try:
+            _play_all(result, spec, opponent, plan, harness_source, llm, max_steps, workers, on_match)
+        except KeyboardInterrupt:
+            result.aborted = result.aborted or "interrupted"
+            raise
     return results
 
 
@@ -414,9 +423,17 @@ def _play_all(
                         on_match(result, record)
 
     count = max(1, min(workers, len(plan)))
-    with ThreadPoolExecutor(count) as pool:
-        list(pool.map(play_share, [plan[w::count] for w in range(count)]))  # re-raises a worker's error
-    result.matches.sort(key=lambda m: m.index)
+    try:
+        with ThreadPoolExecutor(count) as pool:
+            try:
+                list(
+                    pool.map(play_share, [plan[w::count] for w in range(count)])
+                )  # re-raises a worker's error
+            except BaseException:  # interrupted (or a worker failed): the others start no further match
+                stop.set()
+                raise
+    finally:
+        result.matches.sort(key=lambda m: m.index)
 
 
 def play(

@@ -193,7 +193,13 @@ class LocalExecutor:
         return self._ready.popleft()
 
     def close(self) -> None:
+        """Drop queued tasks and stop running ones by terminating their worker processes (what Ray's
+        force-cancel does): closing before the end is an interruption (Ctrl-C, SIGTERM), and a task's work
+        is kept by the task itself (a suite game's run directory resumes). A normal end has none running."""
         if self._pool is not None:
+            if self._running:
+                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    process.terminate()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import itertools
 import os
+import shlex
 import types
 from contextlib import closing
 from importlib import resources
@@ -176,7 +177,10 @@ def run(args: argparse.Namespace) -> int:
         with closing(client), _Display(console, live=not spec.startswith("manual")) as display:
             result = learn(args.game, config, client, out, progress=display.update, resume=args.resume)
     except (LLMConnectionError, LLMAuthError) as exc:
-        raise ConfigError(f"{exc} (the run in {out} is kept: continue it with --resume)") from exc
+        raise ConfigError(f"{exc} ({_continue(args, out)})") from exc
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (the CLI turns it into one): say how to go on
+        exc.add_note(_continue(args, out))
+        raise
     from_cache = f" ({result.cached_calls} answered from the cache)" if result.cached_calls else ""
     print(
         f"{result.game} ({result.mode}): best node {result.best_node}, legal rate {result.legal_rate:.3f} "
@@ -187,6 +191,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"harness: {result.harness_path}")
     print(f"summary: {result.summary_path}")
     return 0
+
+
+def _continue(args: argparse.Namespace, out: Path) -> str:
+    """How to go on with the run in ``out``: the exact resume command (the LLM and cache flags the user
+    typed; the config is stored with the run), or a fresh start when nothing was stored yet."""
+    from .store import RunStore
+
+    if not (Path(out) / RunStore.FILE).exists():
+        return f"nothing was stored in {out} yet: run the same command again"
+    command = ["autoharness", "learn", args.game, "--out", str(out), "--resume"]
+    for flag in ("llm", "base_url", "cache"):
+        if getattr(args, flag, None):
+            command += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+    if getattr(args, "no_cache", False):
+        command.append("--no-cache")
+    return f"the run in {out} is kept: continue it with: {shlex.join(command)}"
 
 
 class _Display:
