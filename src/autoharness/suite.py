@@ -92,9 +92,9 @@ TABLE_COLUMNS = (
     "paper_eval_set",
     "paper_reward",
 )
-"""Row keys of ``suite.json["table"]``; ``paper_*`` are the paper's published figures for the same game
-(``paper_reward``: 1-player evaluation games only, for the same kind of agent as ours — see
-``PAPER_REWARD_COLUMN``)."""
+"""Row keys of ``suite.json["table"]``; ``paper_*`` are the paper's published figures for the same game,
+like with like (``paper_columns``: learning figures for verifier suites; ``paper_reward`` for 1-player
+evaluation games and the same kind of agent as ours, ``autoharness.paper.AGENT_COLUMN``)."""
 
 
 # ---------------------------------------------------------------- game selection and the paper's columns
