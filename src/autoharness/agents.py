@@ -6,24 +6,22 @@ The match loop (``autoharness.evaluate``) plays the action and records whether t
 
 | agent | LLM | harness calls | on a harness failure (crash, timeout, garbage) |
 |---|---|---|---|
-| ``RandomAgent`` | no | ``legal_actions`` if the env has no oracle | probes clones of the env instead |
+| ``RandomAgent`` | no | ``legal_actions`` if the env has no oracle | a random legal move (``envs.actions``) |
 | ``LLMAgent`` | yes | none (the no-harness baseline) | — |
 | ``FilterAgent`` | picks from the code's list | ``legal_actions`` | the LLM picks unaided (plain prompt) |
 | ``VerifierAgent`` | proposes | ``is_legal_action`` (+ ``propose_action`` at limit) | moves go unchecked |
-| ``PolicyAgent`` | no | ``propose_action`` | random moves (oracle, else probing) |
+| ``PolicyAgent`` | no | ``propose_action`` | random legal moves (``envs.actions``) |
 | ``HumanAgent`` | no | ``is_legal_action`` as a warning | the human's move goes unchecked |
 
 A harness that fails once is switched off for the rest of that match (one recorded failure, no repeated
 timeouts); the fallback in the table plays every remaining move, so the match always completes.
 
-Random moves (the random agent, and the policy agent's fallback) come first from the env's legal-move
-oracle when it has one (``envs.base.HasLegalMoves``: TextArena's own move list, e.g. Chess, Othello, 36 of
-the 145 games; never shown to any agent). Otherwise random-by-probing tries the moves whose text appears in
-the observation (bracketed strings, and short tokens put in brackets) on clones of the env, then pairs of
-short tokens (``pair_actions``: TowerOfHanoi ``[A C]``). That covers games whose moves are squares,
-numbers, words or pairs of them (TicTacToe, 2048, Sokoban, LiarsDice, TowerOfHanoi...), not moves of
-more parts in games without an oracle (Checkers ``[5 0 4 1]``): there, no candidate is legal and the first
-candidate is played (and rejected) — give a harness with ``legal_actions`` for a true random baseline.
+Random moves (the random agent, and the policy agent's fallback) are legal in every game:
+``envs.actions.random_legal_action`` takes them from the env's legal-move oracle where it has one
+(TextArena's own move list, e.g. Chess, Othello, 36 of the 145 games; never shown to any agent), else
+from candidates built from the game's own action format, tried on clones of the env. In a dead position
+(no move is accepted: TextArena's Breakthrough with every piece blocked) there is no legal move to play;
+the agent then sends ``[]``, which the game rejects.
 
 Verifier retry limit: the LLM gets ``retries`` re-prompts with an "illegal action" warning. After the limit
 (counted in ``retry_exhausted``) the harness's own ``propose_action`` is played if its checker accepts it
@@ -33,11 +31,11 @@ Verifier retry limit: the LLM gets ``retries`` re-prompts with an "illegal actio
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+from .envs.actions import random_legal_action
 from .envs.base import Env, legal_moves_of
 from .errors import BadReply
 from .llm.base import LLMClient, Message, Params
@@ -46,9 +44,6 @@ from .sandbox.failures import HarnessFailure
 
 RETRIES = 3
 """Default re-prompts per move for the verifier and filter agents."""
-
-MAX_CANDIDATES = 300
-"""Cap on candidate actions a probing agent tries per move (each probe is a clone + step)."""
 
 
 @dataclass(slots=True)
@@ -137,71 +132,22 @@ class _Base:
             return None
         return result
 
-    def _oracle_random(self) -> str | None:
-        """A uniformly random move from the env's legal-move oracle; None when it has none this turn."""
+    def _random_move(self, observation: str) -> str:
+        """A random legal move (``envs.actions.random_legal_action``); ``[]`` in a dead position."""
         assert self._env is not None, "begin_match was not called"
-        moves = legal_moves_of(self._env)
-        return self._rng.choice(moves) if moves else None
-
-    def _probe_random(self, observation: str) -> str:
-        """A uniformly random legal move: from the env's oracle when it has one, else among candidates the
-        environment accepts, found on clones."""
-        move = self._oracle_random()
-        if move is not None:
-            return move
-        assert self._env is not None
-        candidates = candidate_actions(observation)
-        self._rng.shuffle(candidates)
-        for action in candidates[:MAX_CANDIDATES]:
-            if self._env.clone().step(action).legal:
-                return action
-        pairs = pair_actions(observation)  # two-part moves: TowerOfHanoi's [A C], squares to squares
-        for action in self._rng.sample(pairs, min(MAX_CANDIDATES, len(pairs))):
-            if self._env.clone().step(action).legal:
-                return action
-        return candidates[0] if candidates else "[]"
-
-
-_BRACKETED = re.compile(r"\[[^\[\]\n]{1,40}\]")
-_TOKEN = re.compile(r"[A-Za-z0-9][\w-]{0,7}")
-
-
-def candidate_actions(observation: str) -> list[str]:
-    """Moves worth probing when nothing lists the legal ones: every bracketed string in the observation
-    (rules examples, history) and every short token of it in brackets (board squares, numbers, words).
-    Order of first appearance, no duplicates."""
-    found = _BRACKETED.findall(observation) + [f"[{t}]" for t in _TOKEN.findall(observation)]
-    return list(dict.fromkeys(found))
-
-
-_SHORT = re.compile(r"\b[A-Za-z0-9]{1,2}\b")
-MAX_PAIR_TOKENS = 40
-
-
-def pair_actions(observation: str) -> list[str]:
-    """Two-part moves worth probing once no single candidate is legal: every ordered pair of distinct short
-    tokens (1-2 letters or digits: pegs, squares, coordinates) of the observation, as ``[a b]`` and
-    ``[ab]``. The first ``MAX_PAIR_TOKENS`` distinct tokens, in order of appearance."""
-    tokens = list(dict.fromkeys(_SHORT.findall(observation)))[:MAX_PAIR_TOKENS]
-    return [f"[{a}{sep}{b}]" for a in tokens for b in tokens if a != b for sep in (" ", "")]
+        move = random_legal_action(self._env, self._rng, observation)
+        return move if move is not None else "[]"
 
 
 class RandomAgent(_Base):
-    """Uniform over legal moves, taken from the first source that has them:
-
-    1. the env's legal-move oracle (``envs.base.HasLegalMoves``, e.g. TextArena's own list in Chess);
-    2. the harness's ``legal_actions`` (filter contract), when the agent was given a harness;
-    3. probing candidate moves from the observation on env clones (``candidate_actions``, then
-       ``pair_actions`` for two-part moves).
-    """
+    """A random legal move: from the harness's ``legal_actions`` when the agent was given a harness (a
+    random pick from the code's list), else ``envs.actions.random_legal_action`` (the env's oracle, or
+    candidates from the game's action format probed on clones)."""
 
     name = "random"
 
     def act(self, observation: str, player: int) -> str:
-        move = self._oracle_random()
-        if move is not None:
-            return move
-        if self._harness_on:
+        if self._harness_on and legal_moves_of(self._env) is None:
             assert self._harness is not None
             moves = self._call(self._harness.legal_actions, observation)
             if moves:
@@ -209,7 +155,7 @@ class RandomAgent(_Base):
             if moves is not None:  # an empty list while the game goes on: the code is wrong here
                 self.stats.harness_failures.append("legal_actions returned an empty list")
                 self._harness_on = False
-        return self._probe_random(observation)
+        return self._random_move(observation)
 
 
 class PolicyAgent(_Base):
@@ -224,7 +170,7 @@ class PolicyAgent(_Base):
             if action is not None:
                 return action
         self.stats.fallback_moves += 1
-        return self._probe_random(observation)
+        return self._random_move(observation)
 
 
 SYSTEM_PROMPT = (
@@ -440,5 +386,4 @@ __all__ = [
     "PolicyAgent",
     "RandomAgent",
     "VerifierAgent",
-    "candidate_actions",
 ]

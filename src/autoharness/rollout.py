@@ -28,14 +28,14 @@ Per-step semantics by mode (the harness contract is in ``autoharness.sandbox.con
   costs at most that many clone steps, each on a short action, per state.
 * policy: ``a = propose_action(obs)`` is played; env rejects → ``PROPOSER_WRONG``.
 
-  Against a random opponent (``seat`` given; policy mode in 2-player games whose env has a legal-move
-  oracle, ``envs.base.HasLegalMoves``): the harness plays only seat ``seat``; the other seat's turns are
-  played by ``agents.RandomAgent`` — uniform among ``legal_moves()``, RNG seeded from the rollout seed and
-  seat, so a rollout replays exactly. Opponent moves are not steps: no record, not in the legal-step rate,
+  Against a random opponent (``seat`` given; policy mode in 2-player games): the harness plays only seat
+  ``seat``; the other seat's turns are played by ``agents.RandomAgent`` — a random legal move
+  (``envs.actions.random_legal_action``), RNG seeded from the rollout seed and seat, so a rollout replays
+  exactly. Opponent moves are not steps: no record, not in the legal-step rate,
   never shown to the critic as the harness's mistakes (the harness sees them in its next observation, as
-  in any match). ``max_steps`` caps plies of both seats. An opponent move the env rejects (cannot happen
-  with a correct oracle) ends the game as ``RolloutEnd.OPPONENT_FORFEIT``: the env's outcome is recorded but
-  it is no result for the harness (a win by forfeit is not a win: policy H leaves it out).
+  in any match). ``max_steps`` caps plies of both seats. An opponent move the env rejects (only in a dead
+  position, where no move is legal) ends the game as ``RolloutEnd.OPPONENT_FORFEIT``: the env's outcome is
+  recorded but it is no result for the harness (a win by forfeit is not a win: policy H leaves it out).
 
 How a rollout ended is ``Rollout.end`` (``RolloutEnd``), with the game's own last words in ``end_message``
 (its end-of-game reason, or its text for the rejected move). A rollout cut at ``max_steps`` (``STEP_CAP``)

@@ -1,5 +1,5 @@
 """Policy mode in 2-player games: the harness plays one seat per rollout against a seeded random opponent
-(the env's legal-move oracle), so H = 0.5 + 0.5·(its own reward) can reach past self-play's 0.75 cap."""
+that plays only legal moves (the env's oracle, else probing), so H = 0.5 + 0.5·(its own reward)."""
 
 from __future__ import annotations
 
@@ -52,14 +52,24 @@ def test_harness_plays_alternate_seats_against_random_and_can_pass_075(pool):
     assert [r["seat"] for r in summary["rollouts"]] == [0, 1, 0, 1]
 
 
-def test_without_an_oracle_the_harness_plays_both_seats_and_says_so(pool):
+def test_without_an_oracle_the_random_opponent_still_plays_only_legal_moves(pool):
     assert make("ConnectFour-v0").legal_moves() is None  # TextArena prints no move list for it
     with Evaluator("ConnectFour-v0", CONFIG, pool) as evaluator:
         ev = evaluator.evaluate(CONNECT_FOUR_COLUMNS)  # the leftmost column not yet full
-    assert ev.opponent == "self-play" and all(r.seat is None for r in ev.rollouts)
-    assert all(r.done and {s.player for s in r.steps} == {0, 1} for r in ev.rollouts)
-    assert ev.h == 0.75  # one seat wins, the other loses (or a draw): the self-play cap
-    assert "0.75" in ev.summary()["note"]
+    assert ev.opponent == "random" and [r.seat for r in ev.rollouts] == [0, 1, 0, 1]
+    assert all(r.done and {s.player for s in r.steps} == {r.seat} for r in ev.rollouts)
+    assert ev.legal_rate == 1.0 and "note" not in ev.summary()
+
+
+def test_games_without_a_move_list_get_a_legal_random_opponent_too(pool):
+    """Nim has no move list: its random opponent's moves come from the rules' '[0 3]' format."""
+    policy = (  # legal while pile 0 has objects
+        'def propose_action(obs):\n    return "[0 1]"\n\ndef is_legal_action(obs, action):\n    return True\n'
+    )
+    with Evaluator("Nim-v0", CONFIG, pool) as evaluator:
+        ev = evaluator.evaluate(policy)
+    assert ev.opponent == "random" and [r.seat for r in ev.rollouts] == [0, 1, 0, 1]
+    assert all(r.steps for r in ev.rollouts)
 
 
 def test_one_player_games_and_other_modes_keep_playing_every_seat(pool):

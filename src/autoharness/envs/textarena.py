@@ -46,12 +46,23 @@ families; Cryptarithm's ``_progress``), so that function is called at the cut; t
 turn limit in a draw (Checkers, Chopsticks, DontSayIt: ``set_draw``), so a cut is a draw. Bandit and
 Secretary have no progress measure (and end within 20 turns by their own limit): None.
 
-Some games crash on malformed input rather than rejecting it (Chess: python-chess's ``InvalidMoveError`` on
-``[e1e1]``). An action the game cannot process is reported as illegal, the exception text as the reason and
-``info["crash"] = True``: it is a move the game does not accept, and a learning run must survive it. A
-programming error inside the game (``TypeError``, ``AttributeError``, ...: Checkers crashes in
-``set_winners`` on a winning move) is not the mover's fault: the move counts as legal and the game ends with
-no result (``done``, ``rewards`` None, ``info["crash"]``).
+Games that crash (raise) inside ``step``. What the game did decides, never the exception's type: the
+position before the move is rebuilt by replaying the game's accepted moves from its seed on a fresh env
+(only when a crash happens: the normal path pays nothing), and compared with the position after the crash
+(``position_key``).
+
+* Unchanged: the game could not read the move (Chess: python-chess's ``InvalidMoveError`` on ``[e1e1]``;
+  Stratego: ``TypeError`` on a move whose source square is a lake, ``[F3 G1]``-style). The move is illegal,
+  the exception text the reason, ``info["crash"] = True``.
+* Changed: the game broke after applying a legal move (Checkers: ``TypeError`` in ``set_winners`` on a
+  winning move). Not the mover's fault: the move counts as legal and the game ends with no result
+  (``done``, ``rewards`` None, ``info["crash"]``).
+
+Positions (``position_key``): a hashable digest of the game's whole state — every attribute of the
+TextArena env and its ``State`` except the message log and bookkeeping of the last step (observations,
+logs, step info, the invalid-move flags, our hook) — so two spellings of one move (``[col 3]``,
+``[col 03]``) lead to equal keys and different moves to different ones (``envs.actions`` compares moves
+by it).
 
 ``StepResult.info`` carries ``end``: TextArena's own reason text when a game ends normally. Slow resets
 are cached per (game, seed). The debug lines some games ``print`` are silenced (``print`` is rebound in
@@ -75,6 +86,7 @@ import re
 import sys
 import threading
 import time
+import types
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Self
@@ -183,10 +195,6 @@ def _keep(text: str) -> str:
     return text
 
 
-_BROKEN_GAME = (TypeError, AttributeError, NameError, UnboundLocalError)
-"""Exceptions that mean TextArena's own code is broken, whatever the action (see ``TextArenaEnv.step``)."""
-
-
 class _Routes(dict[str, Any]):
     """One generator's methods by name, looked up once (bound methods are rebuilt on every access)."""
 
@@ -268,6 +276,8 @@ class TextArenaEnv:
         self._factory = factory or functools.partial(ta.make, f"{spec.id}-raw")
         if module is not None and getattr(module, "random", None) is random:
             module.random = _ROUTER
+        self._spec = spec
+        self._keep_move_lists = keep_move_lists
         self._strip = _keep if keep_move_lists else strip_move_lists
         self.num_players = spec.players
         self.reward_range = (-1.0, 1.0) if spec.players == 2 else (0.0, 1.0)
@@ -284,6 +294,12 @@ class TextArenaEnv:
         self._done = True
         self._news: list[Any] = []
         """This turn's TextArena messages as produced (unstripped): what ``legal_moves`` reads."""
+        self._observation = ""
+        """What the player to move sees now (``current_observation``)."""
+        self._seed = 0
+        self._history: list[str] = []
+        """The moves this game accepted since ``reset(_seed)``: replayed to rebuild the position before a
+        crash (see the module docstring)."""
 
     # -- protocol -------------------------------------------------------------------------------------
 
@@ -316,8 +332,12 @@ class TextArenaEnv:
         self._game = game
         self._prompts = {}
         self._done = False
+        self._seed = seed
+        self._history = []
         self._hook_invalid_moves()
-        return self._turn()
+        turn = self._turn()
+        self._observation = turn.observation
+        return turn
 
     def step(self, action: str) -> StepResult:
         if self._done:
@@ -329,21 +349,9 @@ class TextArenaEnv:
         previous, _ROUTER.active = _ROUTER.active, self._routes
         try:
             done, _ = game.step(action)
-        except _BROKEN_GAME as exc:
-            # A programming error inside TextArena (Checkers: ``set_winners() got an unexpected keyword
-            # argument`` on a move that wins) is the game's fault, not the mover's: the game ends with no
-            # outcome (``rewards`` None) and the move is not called illegal.
-            return self._broken(
-                f"TextArena crashed after this move ({exc!r}); the game ends without a result"
-            )
         except Exception as exc:
-            # Other games crash on malformed input instead of calling set_invalid_move (Chess raises
-            # python-chess's InvalidMoveError, a ValueError, on '[e1e1]'). An action the game cannot even
-            # process is not a legal move: it ends the game as illegal, with the crash as the env's reason
-            # (marked in ``info["crash"]`` so a report can tell it from a rule the game states).
-            return self._illegal(
-                player, f"the game could not process this action ({exc!r})", None, crash=True
-            )
+            _ROUTER.active = previous
+            return self._crashed(player, action, exc)
         finally:
             _ROUTER.active = previous
         if self._invalid:
@@ -362,10 +370,22 @@ class TextArenaEnv:
                 return self._broken("TextArena ended the game without a result")
             reason = game.state.game_info.get(player, {}).get("reason")
             return self._end({pid: float(r) for pid, r in rewards.items()}, {"end": reason} if reason else {})
-        return _going_on(self._turn())
+        self._history.append(action)
+        turn = self._turn()
+        self._observation = turn.observation
+        return _going_on(turn)
 
     def clone(self) -> Self:
         return copy.deepcopy(self)
+
+    def current_observation(self) -> str:
+        """What the player to move sees now: the last ``Turn.observation`` this env returned."""
+        return self._observation
+
+    def position_key(self) -> Any:
+        """A hashable digest of the current position (see the module docstring): equal for two games in
+        the same state whatever moves and spellings led there; None before ``reset``."""
+        return None if self._game is None else _digest(self._game, {})
 
     def normalized_reward(self, rewards: dict[int, float], player: int) -> float:
         low, high = self.reward_range
@@ -469,6 +489,28 @@ class TextArenaEnv:
         self._done = True
         info: dict[str, object] = {"crash": True} if crash else {}
         return StepResult(legal=False, done=True, reason=reason, rewards=rewards, info=info)
+
+    def _crashed(self, player: int, action: str, exc: Exception) -> StepResult:
+        """Classify a crash inside the game's ``step`` by what the game did (module docstring)."""
+        if self._position_before_crash() == self.position_key():
+            # Nothing changed: the game could not even read this action (Chess's InvalidMoveError on
+            # '[e1e1]', Stratego's TypeError on a lake square). Not a legal move; the crash is the reason.
+            return self._illegal(
+                player, f"the game could not process this action ({exc!r})", None, crash=True
+            )
+        # The game changed its state and then broke (Checkers' set_winners on a winning move): TextArena's
+        # fault, not the mover's. The game ends with no outcome and the move is not called illegal.
+        return self._broken(f"TextArena crashed after this move ({exc!r}); the game ends without a result")
+
+    def _position_before_crash(self) -> Any:
+        """The position before the move that crashed: the accepted moves replayed from the seed on a fresh
+        env (a crash is rare; a snapshot before every step would slow every game down)."""
+        replay = TextArenaEnv(self._spec, keep_move_lists=self._keep_move_lists, factory=self._factory)
+        replay.reset(self._seed)
+        for move in self._history:
+            if replay.step(move).done:
+                return None  # the replay diverged: no trustworthy "before"
+        return replay.position_key()
 
     def _broken(self, end: str) -> StepResult:
         """The game broke down after a move it did not reject: it ends with no result, the move not blamed."""
@@ -632,6 +674,54 @@ def _copy(value: Any, memo: dict[int, Any]) -> Any:
             object.__setattr__(new, name, item if type(item) in atomic else _copy(item, memo))
         return new
     return copy.deepcopy(value, memo)
+
+
+_NOT_POSITION = frozenset(
+    {"observations", "logs", "step_info", "set_invalid_move", "made_invalid_move", "error_count"}
+)
+"""``State`` attributes that are the message log or the last step's bookkeeping, not the position."""
+
+
+_NOT_STATE = (
+    random.Random,
+    type,
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    types.ModuleType,
+    _RandomRouter,
+)
+"""Values that hold code or randomness rather than the position: left out of ``position_key``."""
+
+
+def _digest(value: Any, seen: dict[int, int]) -> Any:
+    """A hashable, order-independent-where-Python-is rendering of a game object's state (for
+    ``position_key``): containers and plain objects recursively, generators and functions skipped, other
+    values by ``repr``. ``seen`` breaks reference cycles."""
+    cls = type(value)
+    if cls in _ATOMIC:
+        return value
+    marker = seen.get(id(value))
+    if marker is not None:
+        return ("<ref>", marker)
+    seen[id(value)] = len(seen)
+    if cls is list or cls is tuple:
+        return (cls.__name__, *(_digest(item, seen) for item in value))
+    if cls is dict:
+        items = [(_digest(k, seen), _digest(v, seen)) for k, v in value.items()]
+        return ("dict", *sorted(items, key=repr))
+    if cls is set or cls is frozenset:
+        return ("set", *sorted((_digest(item, seen) for item in value), key=repr))
+    if isinstance(value, _NOT_STATE):
+        return None
+    attrs = getattr(value, "__dict__", None)
+    if attrs is not None:
+        skip = _NOT_POSITION if isinstance(value, ta.State) else ()
+        return (
+            cls.__name__,
+            *((name, _digest(item, seen)) for name, item in attrs.items() if name not in skip),
+        )
+    return (cls.__name__, repr(value))
 
 
 def _unpack(message: tuple[Any, Any, Any]) -> tuple[int, str, ta.ObservationType]:

@@ -215,7 +215,6 @@ def _worst_game(r: Rollout) -> str:
 def _reward_text(ev: Evaluation, limit: int) -> str:
     seats = {
         "random": "Your code played one seat per game (first and second in turn) against a random player. ",
-        "self-play": "Your code played both seats of every game. ",
     }.get(ev.opponent or "", "")
     scored = ev.scored
     ends = [r.end for r in ev.rollouts]

@@ -13,11 +13,9 @@ Heuristic value H (what the tree search maximises):
   the game crashed — are left out of r (``rollout.NO_RESULT``): a win by forfeit is not a win.
 
   - 1-player games: the harness's one seat.
-  - 2-player games with a legal-move oracle (``opponent == "random"``): each rollout's harness seat
-    (``Rollout.seat``, alternating), against a seeded random opponent — winning every game gives H = 1.
-  - 2-player games without one (``opponent == "self-play"``): the harness plays both seats and r is the
-    mean over seats. In a zero-sum game that is ≈ 0.5 for any game played to the end, so H caps at 0.75
-    and mostly rewards finishing; a target H above 0.75 cannot be reached there.
+  - 2-player games (``opponent == "random"``): each rollout's harness seat (``Rollout.seat``,
+    alternating), against a seeded random opponent that plays only legal moves (``envs.actions``) —
+    winning every game gives H = 1. (A rollout without a seat, the harness in both seats, averages them.)
 """
 
 from __future__ import annotations
@@ -61,7 +59,7 @@ class Evaluation:
     probes: int = 0
     mismatches: list[ProbeMismatch] = field(default_factory=list)
     opponent: str | None = None
-    """2-player policy mode: ``"random"`` or ``"self-play"`` (see the module docstring); else None."""
+    """2-player policy mode: ``"random"`` (see the module docstring); else None."""
     out_of_time: bool = False
     """The learner's wall-clock budget ran out during it: H is 0, the figures cover only what was played."""
 
@@ -133,11 +131,6 @@ class Evaluation:
         }
         if self.opponent is not None:
             summary["opponent"] = self.opponent
-            if self.opponent == "self-play":
-                summary["note"] = (
-                    "no legal-move oracle for this game: the harness plays both seats, so the mean reward is "
-                    "about 0.5 and H caps at 0.75"
-                )
         return summary
 
 

@@ -2,11 +2,10 @@
 
 H is defined in ``evaluation``.
 
-Policy mode in 2-player games: when the env has a legal-move oracle for the game (``envs.base.HasLegalMoves``
-returns a list at the first turn), the harness plays one seat per rollout — seat ``i % 2`` for the i-th
+Policy mode in 2-player games: the harness plays one seat per rollout — seat ``i % 2`` for the i-th
 training seed, so both seats are covered — against a seeded random opponent (``rollout.play_rollout``'s
-``seat``). Without an oracle it plays both seats (self-play) and the evaluation says so
-(``Evaluation.opponent``).
+``seat``) that plays only legal moves in every game (``envs.actions.random_legal_action``: the env's
+legal-move oracle where it has one, else candidates probed on clones).
 
 Oracle probing (beyond the paper). A rollout only tests the actions the harness played, so a checker that
 rejects too much, or a legal-move list that is too short, goes unseen. For up to ``probe_states`` visited
@@ -28,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..envs import make
-from ..envs.base import Env, legal_moves_of
+from ..envs.base import Env
 from ..rollout import Rollout, StepRecord, one_char_variants, play_rollout
 from ..sandbox import WorkerPool, check_source
 from ..sandbox.failures import HarnessFailure
@@ -111,16 +110,13 @@ class Evaluator:
 
     @property
     def opponent(self) -> str | None:
-        """Who plays the other seat in 2-player policy mode: ``"random"`` (the env's legal-move oracle
-        drives it) or ``"self-play"`` (no oracle for this game: the harness plays both seats); None in
-        1-player games and the other modes (the harness plays every seat, as in the paper)."""
+        """Who plays the other seat: ``"random"`` in 2-player policy mode (a random legal player, see the
+        module docstring); None in 1-player games and the other modes (the harness plays every seat, as in
+        the paper)."""
         if self._opponent is _UNSET:
             opponent = None
-            if self.config.mode == "policy":
-                env = self.make_env(self.game_id)
-                if env.num_players == 2:
-                    env.reset(self.config.train_seeds[0])
-                    opponent = "random" if legal_moves_of(env) is not None else "self-play"
+            if self.config.mode == "policy" and self.make_env(self.game_id).num_players == 2:
+                opponent = "random"
             self._opponent = opponent
         return self._opponent  # type: ignore[return-value]
 

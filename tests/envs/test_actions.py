@@ -1,0 +1,109 @@
+"""``envs.actions`` on real TextArena games: legal moves from the oracle or from probing clones, dead
+positions, and moves compared by the position they lead to."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from autoharness.envs import (
+    find_legal_actions,
+    is_dead,
+    legal_actions,
+    make,
+    random_legal_action,
+    same_move,
+    successor_key,
+)
+from autoharness.envs.actions import bracketed, candidate_spaces
+
+
+def test_spellings_of_one_move_lead_to_one_position_and_other_moves_do_not():
+    env = make("ConnectFour-v0-large")
+    env.reset(1)
+    assert same_move(env, "[col 3]", "[col 03]")
+    assert not same_move(env, "[col 3]", "[col 4]")
+    assert successor_key(env, "[col 99]") is None  # rejected: no position
+    assert not same_move(env, "[col 99]", "[col 99]")
+
+
+def test_connect_four_lists_each_column_once_whatever_the_parser_tolerates():
+    env = make("ConnectFour-v0-large")
+    turn = env.reset(1)
+    found = find_legal_actions(env, turn.observation)
+    assert sorted(found.actions, key=lambda a: int(a[5:-1])) == [f"[col {c}]" for c in range(15)]
+    assert found.exact and "template [col 4]" in found.sources
+
+
+def test_probing_never_touches_the_env_it_is_given():
+    env = make("Checkers-v0")
+    turn = env.reset(2)
+    before = env.position_key()
+    moves = legal_actions(env, turn.observation)
+    assert env.position_key() == before and env.current_observation() == turn.observation
+    result = env.step(moves[0])  # the env still plays from where it was
+    assert result.legal and not result.done
+
+
+def test_checkers_opening_has_exactly_the_seven_forward_moves():
+    """Red's men on row 5 each step diagonally forward to row 4: 7 moves (the edge man has one)."""
+    env = make("Checkers-v0")
+    turn = env.reset(0)
+    moves = legal_actions(env, turn.observation)
+    assert len(moves) == 7 and all(m.startswith("[5 ") and m[5] == "4" for m in moves)
+
+
+def test_oracle_games_answer_from_the_oracle():
+    env = make("Chess-v0")
+    env.reset(0)
+    found = find_legal_actions(env)
+    assert found.exact and found.sources == ["oracle"] and len(found.actions) == 20
+
+
+def test_a_blocked_breakthrough_side_is_a_dead_position():
+    """TextArena's Breakthrough has no rule for a side with no move; White's last piece is blocked here."""
+    env = make("Breakthrough-v0-small")
+    turn = env.reset(3)
+    board = env._game.state.game_state["board"]
+    size = len(board)
+    for row in board:
+        row[:] = [""] * size
+    board[1][0], board[2][0], board[size - 1][size - 1] = "W", "B", "B"  # a2 blocked by a3; b3 empty
+    assert is_dead(env, turn.observation)
+    assert legal_actions(env, turn.observation) == []
+    assert random_legal_action(env, random.Random(0), turn.observation) is None
+    board[2][1] = "B"  # now a2xb3 captures
+    assert not is_dead(env, turn.observation)
+    assert legal_actions(env, turn.observation) == ["[a2b3]"]
+
+
+def test_bracketed_keeps_nested_examples_and_drops_sender_tags():
+    text = "[GAME] To place: [place () {(3,2): [C0]}]\n[Player 0] [a2a3]"
+    assert bracketed(text) == ["[place () {(3,2): [C0]}]", "[a2a3]"]
+
+
+def test_templates_vary_numbers_squares_and_placeholders_from_the_text():
+    spaces = {
+        s.name: s for s in candidate_spaces("Use '[bet X]' or [row col]; board 0 to 4; e.g. [a2a3] a b")
+    }
+    assert "[bet 3]" in spaces["template [bet X]"] and "[4 0]" in spaces["template [row col]"]
+    assert "[b4a0]" in spaces["template [a2a3]"]
+    assert len(spaces["template [row col]"]) == 25
+
+
+@pytest.mark.parametrize(
+    "game", ["Sudoku-v0", "TowerOfHanoi-v0", "Tak-v0", "ColonelBlotto-v0", "Mastermind-v0", "LightsOut-v0"]
+)
+def test_games_without_a_move_list_get_legal_random_moves(game):
+    env = make(game)
+    turn = env.reset(5)
+    rng = random.Random(5)
+    for _ in range(4):
+        move = random_legal_action(env, rng, turn.observation)
+        assert move is not None
+        result = env.step(move)
+        assert result.legal, (move, result.reason)
+        if result.done:
+            break
+        turn = result.next
