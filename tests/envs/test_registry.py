@@ -48,9 +48,16 @@ def test_public_names() -> None:
     assert set(envs.__all__) == {
         "Env",
         "GameSpec",
+        "LegalActions",
         "StepResult",
         "Turn",
+        "find_legal_actions",
         "get_spec",
+        "is_dead",
+        "legal_actions",
         "list_games",
         "make",
+        "random_legal_action",
+        "same_move",
+        "successor_key",
     }
