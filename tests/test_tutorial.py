@@ -91,7 +91,8 @@ def test_the_tutorial_runs(
             assert command[0] == "autoharness", command
             argv = command[1:]
             if "--llm" in argv:
-                argv[argv.index("--llm") + 1 : argv.index("--llm") + 2] = ["fake", "--base-url", server.base_url]
+                at = argv.index("--llm") + 1
+                argv[at : at + 1] = ["fake", "--base-url", server.base_url]
             if argv[0] == "play":
                 monkeypatch.setattr("sys.stdin", io.StringIO("[take 1]\n" * 30))
             assert main(argv) == 0, (command, capsys.readouterr())
