@@ -18,7 +18,7 @@ from tests.llm.fake_openai import FakeOpenAIServer
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "environments.md"
 
-STONES = '''import re
+STONES = """import re
 
 
 def _left(obs):
@@ -36,9 +36,9 @@ def propose_action(obs):
 
 def is_legal_action(obs, action):
     return action.strip() in legal_actions(obs)
-'''
+"""
 
-CONNECT_FOUR = '''import re
+CONNECT_FOUR = """import re
 
 
 def _me(obs):
@@ -58,7 +58,7 @@ def propose_action(obs):
 
 def is_legal_action(obs, action):
     return action.strip() in legal_actions(obs)
-'''
+"""
 
 
 def _reply(body: dict) -> str:
