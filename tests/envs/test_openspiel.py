@@ -21,8 +21,9 @@ GAMES = [
     *("amazons", "backgammon", "pig", "liars_dice", "phantom_ttt", "dark_hex", "goofspiel", "matrix_rps"),
     *("2048", "blackjack", "catch", "cliff_walking", "first_sealed_auction", "tiny_hanabi", "blotto"),
     *("oshi_zumo", "markov_soccer", "nine_mens_morris", "y(board_size=7)", "go(board_size=5)"),
+    "morpion_solitaire",
 ]
-"""35 games: perfect and imperfect information, chance, simultaneous moves, one and two players."""
+"""36 games: perfect and imperfect information, chance, simultaneous moves, one and two players."""
 IDS = [f"openspiel:{name}" for name in GAMES]
 PLIES = 120
 
@@ -99,6 +100,12 @@ def test_observation_holds_no_move_list(game_id: str) -> None:
         if result.done:
             break
         turn = result.next
+
+
+def test_every_listed_game_plays_its_oracle_moves() -> None:
+    """All ~105 listed games, one short random game each: every move ``legal_moves()`` lists is accepted."""
+    for spec in list_games("openspiel"):
+        play_random(make(spec.id), 0, plies=60)
 
 
 def test_rules_header_names_the_game_players_and_action_format() -> None:

@@ -14,8 +14,9 @@ imperfect-information games: an opponent's move can be hidden (dark_hex, phantom
 information state already holds every move the player may see.
 
 An action is one of OpenSpiel's action strings in square brackets (``[x(1,1)]``; the text between the
-first ``[`` and the last ``]`` is compared exactly, so ``[[P0]Bid: 3]`` works in goofspiel); the adapter
-maps it back to the action id. Anything else is illegal, with the reason. As with TextArena, the *first*
+first ``[`` and the last ``]`` is compared exactly, then without surrounding spaces, so ``[[P0]Bid: 3]``
+works in goofspiel and morpion_solitaire's strings need not keep their trailing space); the adapter maps
+it back to the action id. Anything else is illegal, with the reason. As with TextArena, the *first*
 illegal move ends the episode: the offender gets the game's minimum utility, every other player its
 maximum (a forfeit).
 
@@ -219,7 +220,7 @@ def parse_action(action: str) -> str | None:
     start, end = action.find("["), action.rfind("]")
     if start < 0 or end <= start:
         return None
-    return action[start + 1 : end].strip()
+    return action[start + 1 : end]
 
 
 class OpenSpielEnv:
@@ -270,9 +271,13 @@ class OpenSpielEnv:
         if text is None:
             example = self._example()
             return self._illegal(player, f"no action in square brackets: write one action as [{example}]")
-        chosen = self._legal(player).get(text)
+        legal = self._legal(player)
+        chosen = legal.get(text)
+        if chosen is None:  # spaces around the text are not part of the move (morpion's strings end in one)
+            stripped = {move.strip(): a for move, a in legal.items()}
+            chosen = stripped.get(text.strip()) if len(stripped) == len(legal) else None
         if chosen is None:
-            return self._illegal(player, f"[{text}] is not a legal action for player {player} now")
+            return self._illegal(player, f"[{text.strip()}] is not a legal action for player {player} now")
         self._seen[player] = len(self._log)
         if self._waiting:  # a simultaneous node: collect, apply when every player has chosen
             self._pending[player] = chosen
