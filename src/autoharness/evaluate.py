@@ -22,6 +22,12 @@ the harness stopped first are counted apart, as ``caught``); 2P ``wins``/``draws
 the raw rewards of the two seats) and their rates; ``mean_reward``; LLM calls, tokens and ``cost_usd``
 (the opponent's are kept apart); fallbacks and harness failures (see ``autoharness.agents``).
 
+Dead positions. When a move is rejected, the game is asked whether any legal move existed
+(``rollout.position_is_dead``); if none did (a game with no rule for a player left without moves, e.g.
+Breakthrough with every piece blocked), the match ends as ``ended: "dead_position"``: no result (outcome
+None, not a loss, not a draw), the move not counted against the mover's legal rate, counted as
+``dead_positions`` and left out of ``mean_reward``.
+
 Several agent specs (``--agent verifier:A,verifier:B``) are evaluated on the same seeds and saved together:
 the backbone matrix, one table.
 """
@@ -64,6 +70,7 @@ from .errors import ConfigError, EnvError, LLMError
 from .learn.config import EVAL_SEED_START
 from .llm.base import LLMClient, Params
 from .llm.provenance import model_label
+from .rollout import RolloutEnd, position_is_dead
 from .sandbox.failures import FailureKind
 
 EVAL_FILE = "eval.json"
@@ -120,11 +127,11 @@ class MatchRecord:
     seed: int
     seat: int
     steps: int
-    ended: str  # "done" | "illegal" (someone's move was rejected, which ends the game) | "step_cap"
+    ended: str  # "done" | "illegal" (a move was rejected: it ends the game) | "step_cap" | "dead_position"
     reason: str | None  # the environment's text for the illegal move that ended the match
     rewards: dict[str, float] | None  # raw, per player
     reward: float  # the agent's normalised reward in [0, 1]
-    outcome: str | None  # 2P: "win" | "draw" | "loss"; 1P: None
+    outcome: str | None  # 2P: "win" | "draw" | "loss", None: no result (a dead position); 1P: None
     agent: dict[str, Any]
     opponent: dict[str, Any] | None
     seconds: float
@@ -148,6 +155,7 @@ class EvalResult:
 
     def summary(self) -> dict[str, Any]:
         n = len(self.matches)
+        scored = [m for m in self.matches if m.ended != "dead_position"]
         moves, legal = self._sum("moves"), self._sum("legal_moves")
         opp_moves = self._sum("moves", "opponent")
         out: dict[str, Any] = {
@@ -161,7 +169,7 @@ class EvalResult:
             "legal_rate": legal / moves if moves else None,
             "moves": int(moves),
             "illegal_moves": int(moves - legal),
-            "mean_reward": sum(m.reward for m in self.matches) / n if n else None,
+            "mean_reward": sum(m.reward for m in scored) / len(scored) if scored else None,
             "caught": int(self._sum("caught")),
             "retry_exhausted": int(self._sum("retry_exhausted")),
             "fallback_moves": int(self._sum("fallback_moves")),
@@ -177,6 +185,7 @@ class EvalResult:
         }
         out["tokens"] = out["prompt_tokens"] + out["completion_tokens"]
         out["cut"] = sum(m.ended == "step_cap" for m in self.matches)
+        out["dead_positions"] = n - len(scored)
         out["forfeits"] = sum(m.forfeit == "agent" for m in self.matches)
         out["opponent_forfeits"] = sum(m.forfeit == "opponent" for m in self.matches)
         if self.num_players > 1:
@@ -197,7 +206,7 @@ class EvalResult:
 
 class MatchEnd(NamedTuple):
     plies: int
-    ended: str  # "done" | "illegal" | "step_cap"
+    ended: str  # "done" | "illegal" | "step_cap" | "dead_position"
     rewards: dict[int, float] | None  # raw, per player; when capped, the game's value of the position
     reason: str | None  # the environment's text when an illegal move ended the match
     offender: int | None = None  # the seat whose illegal move ended the match
@@ -208,10 +217,15 @@ def play_match(env: Env, agents: Sequence[Agent], seed: int, max_steps: int = MA
     turn = env.reset(seed)
     for player, agent in enumerate(agents):
         agent.begin_match(env, player, seed)
+    moves: list[str] = []  # what the game received: a dead position is rebuilt from them
     for ply in range(1, max_steps + 1):
         agent = agents[turn.player]
-        result = env.step(agent.act(turn.observation, turn.player))
+        action = agent.act(turn.observation, turn.player)
+        result = env.step(action)
+        if not result.legal and position_is_dead(env, seed, moves, turn.observation):
+            return MatchEnd(ply, "dead_position", None, RolloutEnd.DEAD_POSITION.value)
         agent.stats.record_move(result.legal)
+        moves.append(action)
         if result.done:
             if not result.legal:
                 return MatchEnd(ply, "illegal", result.rewards, result.reason, turn.player)
@@ -224,7 +238,9 @@ def play_match(env: Env, agents: Sequence[Agent], seed: int, max_steps: int = MA
 
 def _score(env: Env, seat: int, ended: str, rewards: dict[int, float] | None) -> tuple[float, str | None]:
     """(normalised reward, outcome) for ``seat``; a capped match with no value from the game is a draw /
-    reward 0."""
+    reward 0; a dead position is no result (outcome None)."""
+    if ended == "dead_position":
+        return 0.0, None
     if rewards is None:
         return 0.0, "draw" if env.num_players > 1 else None
     reward = env.normalized_reward(rewards, seat)
@@ -534,7 +550,8 @@ def default_out(game: str) -> Path:
 
 FORFEIT_NOTE = (
     "by forfeit: an illegal move ended the match (the offender loses); by play: the game's own end; "
-    "cut: stopped at the step cap, scored as the game scores that position (2-player: a draw)"
+    "cut: stopped at the step cap, scored as the game scores that position (2-player: a draw); "
+    "no result: a player had no legal move at all (a game defect), not in W/D/L or mean reward"
 )
 """Printed wherever W/D/L or forfeit counts are shown."""
 
@@ -550,6 +567,8 @@ def wdl_text(summary: dict[str, Any]) -> str:
         notes.append(f"{summary['losses_by_forfeit']} L by own forfeit")
     if summary.get("cut"):
         notes.append(f"{summary['cut']} D cut at the step cap")
+    if summary.get("dead_positions"):
+        notes.append(f"{summary['dead_positions']} no result: no legal move existed (game defect)")
     return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
@@ -559,15 +578,17 @@ def results_table(results: Sequence[EvalResult]) -> Table:
     versus = f" vs {first.opponent}" if first.opponent else ""
     table = Table(title=f"{first.game}{versus}: {len(first.matches)} matches per agent", caption=FORFEIT_NOTE)
     two = first.num_players == 2
+    summaries = [r.summary() for r in results]
+    dead = any(s["dead_positions"] for s in summaries)  # the column only where a game had one
     headers = ["agent", "legal rate"]
     if two:
         headers += ["W/D/L", "by forfeit W/L"]
     else:
         headers += ["mean reward", "forfeits", "cut"]
+    headers += ["no result"] if dead else []
     for header in [*headers, "LLM calls", "tokens", "USD", "caught", "fallbacks", "harness fails"]:
         table.add_column(header, justify="left" if header == "agent" else "right")
-    for r in results:
-        s = r.summary()
+    for s in summaries:
         if two:
             play = [
                 f"{s['wins']}/{s['draws']}/{s['losses']}",
@@ -575,6 +596,7 @@ def results_table(results: Sequence[EvalResult]) -> Table:
             ]
         else:
             play = [_num(s["mean_reward"]), str(s["forfeits"]), str(s["cut"])]
+        play += [str(s["dead_positions"])] if dead else []
         table.add_row(
             escape(model_label(s["agent"], s["provenance"]))
             + (" [red](stopped early)[/]" if s["aborted"] else ""),

@@ -547,6 +547,7 @@ def _runs_section(data: ReportData, images: dict[str, str]) -> str:
                 _fmt(s.get("mode")),
                 _fmt(model_label(str(s.get("model", "—")), s.get("answered_by") or [])),
                 _fmt(s.get("legal_rate")),
+                _fmt(s.get("dead_positions")),
                 _fmt(s.get("iterations")),
                 _fmt(s.get("llm_calls")),
                 _fmt(s.get("tokens")),
@@ -565,6 +566,7 @@ def _runs_section(data: ReportData, images: dict[str, str]) -> str:
                 "mode",
                 "model",
                 "legal rate",
+                "dead positions",
                 "iterations",
                 "LLM calls",
                 "tokens",
@@ -575,11 +577,14 @@ def _runs_section(data: ReportData, images: dict[str, str]) -> str:
                 "paper: legal rate",
             ],
             rows,
-            frozenset({10, 11}),
+            frozenset({11, 12}),
         ),
         '<p class="note">The paper\'s learning figures were measured learning verifier harnesses: they are'
         " shown beside verifier runs only (the paper published no per-game filter or policy learning"
         " figures).</p>",
+        '<p class="note">dead positions: training games of the best harness that reached a position where the'
+        " player to move had no legal move at all (a defect of the game); they end there and are not counted"
+        " against the harness.</p>",
     ]
     for run in data.runs:
         key = f"learning:{run.path}"

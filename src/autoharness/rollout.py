@@ -37,6 +37,15 @@ Per-step semantics by mode (the harness contract is in ``autoharness.sandbox.con
   position, where no move is legal) ends the game as ``RolloutEnd.OPPONENT_FORFEIT``: the env's outcome is
   recorded but it is no result for the harness (a win by forfeit is not a win: policy H leaves it out).
 
+Dead positions. Some games have no rule for a player left without any legal move (TextArena's Breakthrough:
+every piece blocked) and keep asking for one. When a step fails (only then: rollouts stay fast), the game is
+asked whether the player to move had any legal move at all (``envs.actions.is_dead``: the move-list oracle
+where there is one, else the game's action space tried on clones, on a copy rebuilt by replaying the
+rollout's moves from its seed: ``position_is_dead``). If none exists the rollout ends as
+``RolloutEnd.DEAD_POSITION``: the failed step is not one of ``steps`` (not counted against H, never shown to
+the model as its mistake) but kept in ``Rollout.dead_step``; an opponent move rejected in a dead position
+ends the same way, not as a forfeit.
+
 How a rollout ended is ``Rollout.end`` (``RolloutEnd``), with the game's own last words in ``end_message``
 (its end-of-game reason, or its text for the rejected move). A rollout cut at ``max_steps`` (``STEP_CAP``)
 has not ended by the game's rules: its rewards are what the game itself gives for the position reached
@@ -70,9 +79,10 @@ class RolloutEnd(StrEnum):
     STEP_CAP = "cut at the step cap"  # stopped by ``max_steps``; scored by the game's value of the position
     OPPONENT_FORFEIT = "opponent forfeit"  # the random opponent's move was rejected: no result
     GAME_CRASH = "game crash"  # the game broke down after a legal move: no result
+    DEAD_POSITION = "no legal move exists (game defect)"  # the game accepts no move here
 
 
-NO_RESULT = frozenset({RolloutEnd.OPPONENT_FORFEIT, RolloutEnd.GAME_CRASH})
+NO_RESULT = frozenset({RolloutEnd.OPPONENT_FORFEIT, RolloutEnd.GAME_CRASH, RolloutEnd.DEAD_POSITION})
 """Endings that say nothing about the harness's play: left out of policy mode's mean reward."""
 
 
@@ -128,6 +138,7 @@ class Rollout:
     end: RolloutEnd = RolloutEnd.STEP_CAP
     out_of_time: bool = False  # stopped at a wall-clock deadline (the learner's budget), not by the game
     end_message: str | None = None  # the game's own last words: its end-of-game reason, or why it rejected
+    dead_step: StepRecord | None = None  # the step that found no legal move to exist (not in ``steps``)
 
     @property
     def cut(self) -> bool:
@@ -159,6 +170,31 @@ def _set_rewards(rollout: Rollout, env: Env, rewards: dict[int, float] | None) -
     if rewards is not None:
         rollout.rewards = dict(rewards)
         rollout.normalized_rewards = {p: env.normalized_reward(rewards, p) for p in rewards}
+
+
+def position_is_dead(env: Env, seed: int, moves: list[str], observation: str) -> bool:
+    """Whether the player to move after ``moves`` (from ``seed``), who sees ``observation``, has no legal
+    move at all. Asked on a copy of ``env`` rebuilt by replay, so the game played is never touched. No claim
+    (False) when the game's opening already shows no legal move: then the candidates cannot reach this
+    game's moves, and "dead" would excuse real mistakes."""
+    from .envs.actions import is_dead
+
+    game = env.clone()
+    opening = game.reset(seed)
+    if is_dead(game, opening.observation):
+        return False
+    for move in moves:
+        result = game.step(move)
+        if not result.legal or result.done or result.next is None:
+            return False  # the replay diverged: no claim without the position itself
+    return is_dead(game, observation)
+
+
+def _end_dead(rollout: Rollout, record: StepRecord | None) -> Rollout:
+    rollout.end = RolloutEnd.DEAD_POSITION
+    rollout.end_message = RolloutEnd.DEAD_POSITION.value
+    rollout.dead_step = record
+    return rollout
 
 
 def _cut(rollout: Rollout, env: Env) -> Rollout:
@@ -340,19 +376,26 @@ def play_rollout(
 
         opponent = RandomAgent()
         opponent.begin_match(env, 1 - seat, seed)
+    moves: list[str] = []  # every move the real game received, both seats: a dead position is rebuilt from it
     for index in range(max_steps):
         if deadline is not None and time.monotonic() >= deadline:
             rollout.out_of_time = True
             return rollout
         if opponent is not None and turn.player != seat:
-            result = env.step(opponent.act(turn.observation, turn.player))
+            move = opponent.act(turn.observation, turn.player)
+            result = env.step(move)
             if result.done:
+                if not result.legal and position_is_dead(env, seed, moves, turn.observation):
+                    return _end_dead(rollout, None)
                 end = RolloutEnd.GAME_OVER if result.legal else RolloutEnd.OPPONENT_FORFEIT
                 return _finish(rollout, env, result, end)
+            moves.append(move)
             assert result.next is not None
             turn = result.next
             continue
         record, result = _step(env, session, mode, rng, index, turn, explorer)
+        if not record.ok and position_is_dead(env, seed, moves, turn.observation):
+            return _end_dead(rollout, record)
         rollout.steps.append(record)
         if explorer is not None and record.ok:
             explorer.played(record.move)
@@ -362,7 +405,8 @@ def play_rollout(
                 rollout.end_message = record.env_reason
                 return rollout
             return _finish(rollout, env, result, RolloutEnd.FAILURE)
-        assert result is not None
+        assert result is not None and record.move is not None
+        moves.append(record.move)
         if result.done:
             return _finish(rollout, env, result, RolloutEnd.GAME_OVER)
         assert result.next is not None
@@ -400,6 +444,7 @@ def summarize(rollouts: list[Rollout]) -> dict[str, object]:
         "game": rollouts[0].game if rollouts else None,
         "mode": rollouts[0].mode if rollouts else None,
         "legal_rate": legal / steps if steps else None,
+        "dead_positions": sum(r.end is RolloutEnd.DEAD_POSITION for r in rollouts),
         "steps": steps,
         "legal_steps": legal,
         "episodes": episodes,

@@ -24,6 +24,9 @@ positions repeated an earlier one: a loop), the game's own final message (score,
 final observation and last move of the worst game(s). A cut game is scored by the game's own value of the
 position reached and is said to be cut, never called a loss. Sizes follow the legality feedback: at most
 ``limit`` games shown in full, each observation cut to ``OBS_CHARS``.
+
+Games that reached a dead position (no legal move exists: ``rollout.RolloutEnd.DEAD_POSITION``) are counted
+and said to be the game's defect; the step where it happened is never shown as a mistake of the code.
 """
 
 from __future__ import annotations
@@ -171,7 +174,14 @@ _ENDINGS = {
     RolloutEnd.STEP_CAP: "cut at the step cap (not a loss: scored by the game's own value of the position)",
     RolloutEnd.OPPONENT_FORFEIT: "the random opponent made an illegal move (no result: not counted)",
     RolloutEnd.GAME_CRASH: "the game itself broke down (no result: not counted)",
+    RolloutEnd.DEAD_POSITION: "a player had no legal move at all: a game defect (no result: not counted)",
 }
+
+
+def _ending(r: Rollout) -> str:
+    if r.out_of_time:
+        return "stopped when the run's time budget ran out (not scored)"
+    return _ENDINGS.get(r.end, r.end.value)
 
 
 def repeated_positions(rollout: Rollout) -> int:
@@ -189,7 +199,7 @@ def repeated_positions(rollout: Rollout) -> int:
 def _game_line(r: Rollout) -> str:
     seat = f" (seat {r.seat})" if r.seat is not None else ""
     loops = repeated_positions(r)
-    parts = [f"- seed {r.seed}{seat}: {len(r.steps)} steps, {_ENDINGS.get(r.end, r.end.value)}"]
+    parts = [f"- seed {r.seed}{seat}: {len(r.steps)} steps, {_ending(r)}"]
     if r.end not in NO_RESULT:
         parts.append(f"reward {seat_reward(r):.3f}")
     if loops:
@@ -202,7 +212,7 @@ def _game_line(r: Rollout) -> str:
 
 def _worst_game(r: Rollout) -> str:
     last = r.steps[-1] if r.steps else None
-    ending = _ENDINGS.get(r.end, r.end.value)
+    ending = _ending(r)
     lines = [f"Game seed {r.seed}: reward {seat_reward(r):.3f}, {ending}, after {len(r.steps)} steps."]
     if last is not None:
         lines.append("Last observation your code saw:\n" + _clip(last.observation))
@@ -225,6 +235,7 @@ def _reward_text(ev: Evaluation, limit: int) -> str:
             (RolloutEnd.STEP_CAP, "cut at the step cap"),
             (RolloutEnd.OPPONENT_FORFEIT, "won only because the opponent moved illegally (not counted)"),
             (RolloutEnd.GAME_CRASH, "ended by a crash of the game (not counted)"),
+            (RolloutEnd.DEAD_POSITION, "reached a position with no legal move, a game defect (not counted)"),
         )
         if end in ends
     )
@@ -241,6 +252,18 @@ def _reward_text(ev: Evaluation, limit: int) -> str:
     worst = sorted(scored, key=lambda r: (seat_reward(r), -len(r.steps)))[: min(WORST_SHOWN, limit)]
     blocks = [f"### Worst game {i}\n{_worst_game(r)}" for i, r in enumerate(worst, 1)]
     return "\n\n".join([head, *games, *blocks])
+
+
+def _dead_note(ev: Evaluation) -> str:
+    """Games that reached a position with no legal move at all: said, never shown as the code's mistake."""
+    dead = ev.dead_positions
+    if not dead:
+        return ""
+    return (
+        f" {dead} of the {len(ev.rollouts)} games reached a position where the player to move had no legal "
+        "move at all (a defect of the game, which has no rule for it and keeps asking for a move): those "
+        "games ended there and do not count against your code."
+    )
 
 
 def _explore_note(ev: Evaluation) -> str:
@@ -281,13 +304,14 @@ def critique(ev: Evaluation, limit: int = 5) -> Feedback:
         if ev.mode == "policy":
             return Feedback(_reward_text(ev, limit), BOTH, 0)
         text = f"All {ev.steps} steps in {len(ev.rollouts)} games were legal."
-        return Feedback(text + _explore_note(ev), BOTH, 0)
+        return Feedback(text + _dead_note(ev) + _explore_note(ev), BOTH, 0)
     kind = PROPOSER if ev.mode == "verifier" and all(k == PROPOSER for k, _ in items) else BOTH
     shown = items[:limit]
     header = (
         f"Legal-step rate {ev.legal_rate:.3f} over {len(ev.rollouts)} games ({ev.steps} steps)"
         + (f"; {len(ev.mismatches)} of {ev.probes} probed actions judged wrongly" if ev.probes else "")
         + f". {total} problem(s) found ({len(items)} distinct); {len(shown)} shown."
+        + _dead_note(ev)
         + _explore_note(ev)
     )
     blocks = [f"### Problem {i}\n{text}" for i, (_, text) in enumerate(shown, 1)]

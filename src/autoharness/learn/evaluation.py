@@ -4,13 +4,16 @@ Heuristic value H (what the tree search maximises):
 
 * verifier / filter: H = legal-step rate × probe agreement. The legal-step rate is legal steps / all steps
   over the rollouts (a rollout stops at its first illegal move or code failure, so one mistake early
-  costs the rest of that game). Probe agreement is 1 − mismatches / probes (1 with probing off).
+  costs the rest of that game). Probe agreement is 1 − mismatches / probes (1 with probing off). A rollout
+  that reached a dead position (no legal move exists: ``rollout.RolloutEnd.DEAD_POSITION``) ends there and
+  that step is not one of its steps, so a harness whose only failures are dead positions has H = 1.
 * policy: H = 0 if any rollout made an illegal move or a code failure, else 0.5 + 0.5·r, where r is the
   mean over rollouts of the harness's normalised reward (``Env.normalized_reward``: the env maps its raw
   reward range to [0, 1]). A rollout cut by the step cap scores what the game itself gives for the position
   reached (its own progress; a draw in 2-player games; ``rollout.RolloutEnd.STEP_CAP``), never 0 for being
-  cut. Rollouts with no result for the harness — the random opponent forfeited (its move was rejected), or
-  the game crashed — are left out of r (``rollout.NO_RESULT``): a win by forfeit is not a win.
+  cut. Rollouts with no result for the harness — the random opponent forfeited (its move was rejected), the
+  game crashed, or a dead position — are left out of r (``rollout.NO_RESULT``): a win by forfeit is not a
+  win.
 
   - 1-player games: the harness's one seat.
   - 2-player games (``opponent == "random"``): each rollout's harness seat (``Rollout.seat``,
@@ -23,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rollout import NO_RESULT, Rollout, StepRecord
+from ..rollout import NO_RESULT, Rollout, RolloutEnd, StepRecord
 from ..sandbox.contract import StaticIssue
 from ..sandbox.failures import HarnessFailure
 
@@ -73,6 +76,11 @@ class Evaluation:
         return sum(r.legal_steps for r in self.rollouts) / steps if steps else 0.0
 
     @property
+    def dead_positions(self) -> int:
+        """Rollouts that ended where the player to move had no legal move at all (a defect of the game)."""
+        return sum(r.end is RolloutEnd.DEAD_POSITION for r in self.rollouts)
+
+    @property
     def scored(self) -> list[Rollout]:
         """The rollouts whose reward says something about the harness (not a forfeit or crash of others)."""
         return [r for r in self.rollouts if r.end not in NO_RESULT]
@@ -115,6 +123,7 @@ class Evaluation:
             "mismatches": len(self.mismatches),
             "too_strict": sum(m.too_strict for m in self.mismatches),
             "out_of_time": self.out_of_time,
+            "dead_positions": self.dead_positions,
             "rollouts": [
                 {
                     "seed": r.seed,

@@ -372,6 +372,9 @@ def _finish(
         "answered_by": answerers,
         "legal_rate": best.legal_rate if best else 0.0,
         "h": best.h if best else 0.0,
+        # The best node's training games that reached a position with no legal move (a game defect: not
+        # counted against the harness, see rollout.RolloutEnd.DEAD_POSITION).
+        "dead_positions": int(best.evaluation.get("dead_positions", 0)) if best else 0,
         "best_node": best.id if best else None,
         "iterations": totals.iterations,
         "llm_calls": totals.llm_calls,
