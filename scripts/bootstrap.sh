@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-shot set-up on a fresh machine of this kind (Debian, root, pyenv with CPython 3.12, PyPI + apt only).
-# Idempotent: a second run installs nothing. Installs: bubblewrap (sandbox), uv, then the locked environment.
+# Idempotent: a second run installs nothing. Installs: bubblewrap (sandbox), uv, then the locked environment
+# with the ray extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,4 +18,4 @@ fi
 if ! python -m uv --version >/dev/null 2>&1; then
   python -m pip install -q "uv==0.13.9" 2>&1 | grep -v -e '^WARNING: Running pip as' -e 'is ignored' >&2 || true
 fi
-python -m uv sync --frozen --quiet --extra openspiel
+python -m uv sync --frozen --quiet --extra openspiel --extra ray  # Ray too, so its tests run (+191 MB)

@@ -46,7 +46,7 @@ def test_failed_children_are_never_selected_or_best():
     for sched in (ThompsonScheduler(), GreedyScheduler(), BFSScheduler()):
         assert {sched.select(nodes, s) for s in range(100)} == {0}
     assert best_node(nodes).id == 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^no refinable node in the tree$"):
         ThompsonScheduler().select([Node(0, None, 0.0, refinable=False)], 0)
 
 
@@ -69,7 +69,8 @@ def test_best_node_breaks_ties_by_earlier_id():
 def test_make_scheduler_names():
     assert make_scheduler("thompson", c=2.0, seed=3) == ThompsonScheduler(c=2.0, seed=3)
     assert make_scheduler("bfs", branching=4) == BFSScheduler(branching=4)
-    with pytest.raises(ConfigError, match="unknown scheduler"):
+    assert make_scheduler("greedy") == GreedyScheduler()
+    with pytest.raises(ConfigError, match=r"^unknown scheduler 'mcts'; choose one of thompson, greedy, bfs$"):
         make_scheduler("mcts")
 
 
@@ -87,3 +88,12 @@ def test_thompson_weight_scales_both_beta_parameters():
     nodes = [Node(0, None, 0.5), Node(1, 0, 0.7, refined=3)]
     picks = Counter(ThompsonScheduler(c=100.0).select(nodes, s) for s in range(500))
     assert picks[1] > 0.95 * 500
+
+
+def test_thompson_draws_from_exactly_beta_1_plus_c_h_and_1_plus_c_1_minus_h_plus_n():
+    # H = 0, C = 1: node 0 (N = 0) draws from Beta(1, 2), node 1 (N = 1) from Beta(1, 3), and
+    # P(Beta(1, 2) > Beta(1, 3)) = ∫ (1 − y)² · 3(1 − y)² dy = 3/5. A prior of 2 instead of 1 in either
+    # parameter, or 2 − H for 1 − H, moves it to 0.63 or 0.57 (far outside ±0.012 over 20,000 draws).
+    nodes = [Node(0, None, 0.0), Node(1, 0, 0.0, refined=1, depth=1)]
+    picks = Counter(ThompsonScheduler(c=1.0, seed=5).select(nodes, s) for s in range(20_000))
+    assert picks[0] / 20_000 == pytest.approx(0.6, abs=0.012)

@@ -256,6 +256,11 @@ class RayExecutor:
     """One Ray task per submitted task, on an existing cluster (``address``) or a local single-node one."""
 
     def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+        # Under `uv run`, Ray would start every worker through `uv run` in a copy of the working directory:
+        # with uv run as `python -m uv` (our set-up) no worker starts at all (tasks hang), and elsewhere each
+        # node rebuilds the environment. Nodes run the Python they were started with instead. Ray reads
+        # this once, when it is first imported.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
         try:
             import ray
         except ImportError as exc:

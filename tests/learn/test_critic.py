@@ -261,3 +261,79 @@ def test_long_actions_and_long_lists_are_cut_in_the_critics_text(pool):
     text = critique(Evaluation(mode="filter", rollouts=[r])).text
     assert len(text) < 40_000  # 2 MB before
     assert "... and 940 more (cut: 1000 in all)" in text and "(cut: 997 characters in all)" in text
+
+
+def test_a_clean_policy_evaluation_reports_the_reward_against_a_random_player(pool):
+    ev = evaluate(pool, GOOD, mode="policy")
+    assert ev.opponent == "random" and not ev.failed_steps()
+    fb = critique(ev)
+    finished = sum(r.done for r in ev.rollouts)
+    assert fb.kind == BOTH and fb.failures == 0
+    assert fb.text == (
+        "Your code played one seat per game (first and second in turn) against a random player. "
+        f"No illegal move and no code failure in 3 games ({ev.steps} steps); {finished} reached the end of "
+        f"the game. Mean normalised reward: {ev.reward:.3f} (1 = best). Improve propose_action's play to "
+        "win more, keeping every move legal."
+    )
+
+
+def _mismatch(**fields) -> ProbeMismatch:
+    base = {"seed": 4, "step": 2, "player": 1, "observation": "the board", "action": "[7]"}
+    return ProbeMismatch(**(base | fields))
+
+
+@pytest.mark.parametrize(
+    ("mode", "mismatch", "expected"),
+    [
+        (
+            "verifier",
+            _mismatch(checker_said=False, env_legal=True),
+            "Game seed 4, step 2, player 1: is_legal_action rejected a move the game accepts (found by "
+            "probing a copy of the game).\nObservation:\nthe board\nAction: '[7]'\n"
+            "is_legal_action said: False\n"
+            "The game accepts this move.",
+        ),
+        (
+            "verifier",
+            _mismatch(checker_said=True, env_legal=False, env_reason="cell 7 is taken"),
+            "Game seed 4, step 2, player 1: is_legal_action accepted a move the game rejects (found by "
+            "probing a copy of the game).\nObservation:\nthe board\nAction: '[7]'\n"
+            "is_legal_action said: True\n"
+            "The game said: illegal — cell 7 is taken",
+        ),
+        (
+            "verifier",
+            _mismatch(checker_said=True, env_legal=False),
+            "Game seed 4, step 2, player 1: is_legal_action accepted a move the game rejects (found by "
+            "probing a copy of the game).\nObservation:\nthe board\nAction: '[7]'\n"
+            "is_legal_action said: True\n"
+            "The game said: illegal — (no reason)",
+        ),
+        (
+            "filter",
+            _mismatch(checker_said=None, env_legal=True),
+            "Game seed 4, step 2, player 1: legal_actions left out a move the game accepts (found by probing "
+            "a copy of the game).\nObservation:\nthe board\nAction: '[7]'\nThe game accepts this move.",
+        ),
+        (
+            "verifier",
+            _mismatch(
+                checker_said=None,
+                env_legal=True,
+                failure=HarnessFailure(FailureKind.EXCEPTION, "boom", "is_legal_action", 3, "Traceback: x"),
+            ),
+            "Game seed 4, step 2, player 1: is_legal_action failed on an action probed at this state.\n"
+            "Observation:\nthe board\nAction: '[7]'\nThe game accepts this move.\n"
+            "Code failure: exception in is_legal_action (line 3): boom\nTraceback:\nTraceback: x",
+        ),
+    ],
+)
+def test_each_kind_of_probe_mismatch_is_described_exactly(mode, mismatch, expected):
+    ev = Evaluation(mode=mode, rollouts=[Rollout("TicTacToe-v0", 0, mode, [step(StepVerdict.LEGAL, "[0]")])])
+    ev.mismatches, ev.probes = [mismatch], 8
+    fb = critique(ev)
+    assert fb.kind == BOTH and fb.failures == 1
+    assert fb.text == (
+        "Legal-step rate 1.000 over 1 games (1 steps); 1 of 8 probed actions judged wrongly. "
+        f"1 problem(s) found (1 distinct); 1 shown.\n\n### Problem 1\n{expected}"
+    )
