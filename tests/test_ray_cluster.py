@@ -29,10 +29,15 @@ from autoharness.suite import SuiteConfig, run_suite, select_games
 from tests.llm.fake_openai import FakeOpenAIServer
 from tests.test_suite import LEARN, scripted_reply
 
+OPT_IN = "AUTOHARNESS_TEST_RAY_CLUSTER"
 pytestmark = [
     pytest.mark.ray,
     pytest.mark.slow,
     pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the ray extra"),
+    # Opt-in: 1.5-3 min, and on a heavily loaded machine a raylet may miss Ray's registration deadline.
+    pytest.mark.skipif(
+        os.environ.get(OPT_IN) != "1", reason=f"starts a two-node Ray cluster: set {OPT_IN}=1"
+    ),
 ]
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -90,6 +95,7 @@ def two_nodes(tmp_path_factory) -> Iterator[tuple[str, FakeOpenAIServer, FakeOpe
     with FakeOpenAIServer(slow) as head_llm, FakeOpenAIServer(slow) as worker_llm:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "OPENAI_"))}
         base |= {"OPENAI_API_KEY": "sk-test", "RAY_AUTH_MODE": "disabled"}  # a loopback cluster: no token
+        base["RAY_raylet_start_wait_time_s"] = "120"  # registration is slow on 2 busy cores (default 30 s)
         try:
             procs.append(
                 start_node(
@@ -105,7 +111,7 @@ def two_nodes(tmp_path_factory) -> Iterator[tuple[str, FakeOpenAIServer, FakeOpe
                     logs / "head.log",
                 )
             )
-            wait_for(lambda: _listening(port), 60, "the head node", logs / "head.log")
+            wait_for(lambda: _started(logs / "head.log"), 120, "the head node", logs / "head.log")
             procs.append(
                 start_node(
                     [
@@ -117,15 +123,16 @@ def two_nodes(tmp_path_factory) -> Iterator[tuple[str, FakeOpenAIServer, FakeOpe
                     logs / "worker.log",
                 )
             )
+            wait_for(lambda: _started(logs / "worker.log"), 120, "the second node", logs / "worker.log")
             yield address, head_llm, worker_llm
         finally:
             stop(procs, str(temp))
             shutil.rmtree(temp, ignore_errors=True)
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+def _started(log: Path) -> bool:
+    """``ray start`` says so once its node (GCS, raylet) is up and registered."""
+    return "Ray runtime started" in log.read_text(errors="replace")
 
 
 def wait_for(ready, seconds: float, what: str, log: Path) -> None:
