@@ -180,3 +180,107 @@ def test_page_renders_in_headless_chromium(suite, tmp_path):
     script = Path(__file__).parents[1] / "scripts" / "screenshot_report.sh"
     subprocess.run(["bash", str(script), str(page), str(shot), "1280x1600"], check=True, timeout=120)
     _nontrivial_png(shot)
+
+
+# --- hostile result files (issue 17, items 6 and 7) ---------------------------------------------------
+
+SCRIPT = '"><script>alert(1)</script><img src="x'
+
+
+def _hostile_copy(suite: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "suite"
+    shutil.copytree(suite, root)
+    shutil.rmtree(root / "report_files", ignore_errors=True)
+    (root / "report.html").unlink(missing_ok=True)
+    return root
+
+
+def _edit(path: Path, change) -> None:
+    payload = json.loads(path.read_text())
+    change(payload)
+    path.write_text(json.dumps(payload))
+
+
+def test_every_value_from_a_result_file_is_escaped(suite, tmp_path) -> None:
+    """A game in summary.json reached <img src> raw, and the sha256 prefix was raw: Chromium ran both."""
+    root = _hostile_copy(suite, tmp_path)
+    _edit(root / "TicTacToe-v0" / "learn" / "summary.json", lambda s: s.update(game=SCRIPT, model=SCRIPT))
+
+    def harmful_eval(payload: dict) -> None:
+        payload["harness"] = {"path": SCRIPT, "sha256": "<script>alert(2)</script>"}
+        payload["results"][0].update(agent=SCRIPT, aborted=SCRIPT, provenance=[SCRIPT])
+
+    _edit(root / "TicTacToe-v0" / "eval" / "eval.json", harmful_eval)
+    _edit(root / "suite.json", lambda m: m["table"][0].update(game=SCRIPT, **{SCRIPT: SCRIPT}))
+    page = write_report(root).read_text()
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "(sha256 &lt;script&gt;aler)" in page
+    assert all(re.fullmatch(r"[\w./-]+", src) for src in re.findall(r'<img src="([^"]*)"', page))
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"),
+    [
+        (
+            "eval",
+            lambda p: p["results"][0].pop("cost_usd"),
+            "results[0]: 'cost_usd' should be a finite number",
+        ),
+        ("eval", lambda p: p["results"][0].update(wins="<script>"), "'wins' should be a whole number"),
+        ("eval", lambda p: p.update(results="many"), "'results' should be a list of objects"),
+        ("eval", lambda p: p.update(harness={"sha256": 7}), "harness: 'sha256' should be a string"),
+        ("learn", lambda s: s.update(legal_rate="1.0"), "'legal_rate' should be a finite number or null"),
+        ("learn", lambda s: s.update(best_node=99), "best_node 99 is not a node of its tree"),
+        ("learn", lambda s: s["tree"].append("node"), "'tree' should be a list of objects or null"),
+        ("learn", lambda s: s.update(tokens=float("inf")), "'tokens' should be a whole number or null"),
+        ("suite", lambda m: m.update(table={"a": 1}), "'table' should be a list of objects or null"),
+    ],
+)
+def test_a_hand_edited_result_file_is_one_line_naming_it(
+    suite, tmp_path, capsys, file, change, message
+) -> None:
+    root = _hostile_copy(suite, tmp_path)
+    path = {
+        "eval": root / "TicTacToe-v0" / "eval" / "eval.json",
+        "learn": root / "TicTacToe-v0" / "learn" / "summary.json",
+        "suite": root / "suite.json",
+    }[file]
+    _edit(path, change)
+    assert main(["report", str(root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and message in err[0], err
+
+
+@pytest.mark.parametrize("content", [b"[" * 100_000, b"\xff\xfe{}", b'{"results": [' + b"9" * 5000 + b"]}"])
+def test_an_unreadable_result_file_is_one_line(suite, tmp_path, capsys, content) -> None:
+    root = _hostile_copy(suite, tmp_path)
+    (root / "TicTacToe-v0" / "eval" / "eval.json").write_bytes(content)
+    assert main(["report", str(root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "eval.json" in err[0], err
+
+
+def test_report_never_writes_through_a_planted_link_or_outside_its_directory(suite, tmp_path) -> None:
+    root = _hostile_copy(suite, tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (root / "report.html").symlink_to(victim)
+    _edit(root / "TicTacToe-v0" / "learn" / "summary.json", lambda s: s.update(game="../../../escaped"))
+    before = set(tmp_path.rglob("*"))
+    page = write_report(root)
+    assert victim.read_text() == "precious"
+    assert page == root / "report.html" and not page.is_symlink() and "autoharness report" in page.read_text()
+    new = set(tmp_path.rglob("*")) - before
+    assets = root / "report_files"
+    assert new and all(p in (page, assets) or p.parent == assets for p in new), new
+    assert [p.name for p in tmp_path.rglob("*escaped*")] == ["learning_0_escaped.png"]
+
+
+def test_report_refuses_a_linked_assets_directory(suite, tmp_path, capsys) -> None:
+    root = _hostile_copy(suite, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "report_files").symlink_to(elsewhere, target_is_directory=True)
+    assert main(["report", str(root)]) == 2
+    assert "not writing the plots through it" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []

@@ -15,12 +15,13 @@ from .errors import ConfigError
 LOCK_FILE = ".lock"
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str | bytes) -> None:
     """Write a temp file in the same directory, fsync, rename: readers see the old file or the new one.
 
     The temp file is created with mode 0666 minus the umask (0644 usually), like ``open(path, "w")``:
     results (harness.py, summary.json, eval and suite files) are for teammates to read, and
-    ``tempfile.mkstemp``'s fixed 0600 would survive the rename."""
+    ``tempfile.mkstemp``'s fixed 0600 would survive the rename. The rename replaces a symlink at ``path``
+    itself: nothing is ever written through a planted link."""
     while True:
         tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
         try:
@@ -29,7 +30,11 @@ def atomic_write(path: Path, text: str) -> None:
         except FileExistsError:
             continue
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(
+            fd,
+            "wb" if isinstance(text, bytes) else "w",
+            encoding=None if isinstance(text, bytes) else "utf-8",
+        ) as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -16,6 +16,7 @@ Plots (matplotlib, Agg, PNG beside the page in ``<page>_files/``):
 from __future__ import annotations
 
 import html
+import io
 import json
 import math
 import re
@@ -28,8 +29,9 @@ from typing import Any
 from matplotlib.figure import Figure  # the object API: no pyplot, no global backend state
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from ._files import atomic_write
 from .errors import ConfigError
-from .evaluate import EVAL_FILE, FORFEIT_NOTE, load_eval, wdl_text
+from .evaluate import EVAL_FILE, FORFEIT_NOTE, wdl_text
 from .llm.provenance import model_label
 from .paper import paper_agent, paper_learning, paper_table
 
@@ -103,11 +105,109 @@ class Reader:
     read: Callable[[Path, ReportData], None]
 
 
+# --- reading result files: every value is checked before use (a hand-edited file is one line naming it) ---
+
+_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "int": ("a whole number", lambda v: type(v) is int and abs(v) <= 10**15),
+    "num": ("a finite number", lambda v: type(v) in (int, float) and math.isfinite(v) and abs(v) <= 1e15),
+    "dict": ("an object", lambda v: isinstance(v, dict)),
+    "any": ("anything", lambda v: True),
+}
+
+RUN_FIELDS = {
+    "game": "str",
+    "mode": "str?",
+    "model": "str?",
+    "answered_by": "str[]?",
+    "legal_rate": "num?",
+    "iterations": "int?",
+    "llm_calls": "int?",
+    "tokens": "int?",
+    "cost_usd": "num?",
+    "best_node": "int?",
+    "stop_reason": "str?",
+    "tree": "dict[]?",
+}
+NODE_FIELDS = {"id": "int", "parent": "int?", "h": "num"}
+EVAL_FIELDS = {"created": "str?", "harness": "dict?", "results": "dict[]"}
+HARNESS_FIELDS = {"path": "str?", "sha256": "str?"}
+RESULT_FIELDS = {
+    "game": "str",
+    "agent": "str",
+    "opponent": "str?",
+    "num_players": "int",
+    "matches": "int",
+    "seeds": "int[]",
+    "legal_rate": "num?",
+    "mean_reward": "num?",
+    "caught": "int",
+    "fallback_moves": "int",
+    "harness_failures": "int",
+    "llm_calls": "int",
+    "tokens": "int",
+    "cost_usd": "num",
+    "provenance": "str[]?",
+    "opponent_legal_rate": "num?",
+    "aborted": "str?",
+}
+TWO_PLAYER_FIELDS = {
+    "wins": "int",
+    "draws": "int",
+    "losses": "int",
+    "wins_by_forfeit": "int?",
+    "losses_by_forfeit": "int?",
+    "cut": "int?",
+    "win_rate": "num?",
+    "draw_rate": "num?",
+    "loss_rate": "num?",
+}
+SUITE_FIELDS = {"table": "dict[]?", "totals": "dict?"}
+
+
+def _fits(value: Any, kind: str) -> bool:
+    if value is None:
+        return kind.endswith("?")
+    kind = kind.rstrip("?")
+    if kind.endswith("[]"):
+        check = _KINDS[kind[:-2]][1]
+        return isinstance(value, list) and all(check(v) for v in value)
+    return _KINDS[kind][1](value)
+
+
+def _expected(kind: str) -> str:
+    base = kind.rstrip("?")
+    words = f"a list of {_KINDS[base[:-2]][0].split(' ', 1)[1]}s" if base.endswith("[]") else _KINDS[base][0]
+    return words + (" or null" if kind.endswith("?") else "")
+
+
+def _checked(obj: Any, fields: dict[str, str], where: str) -> dict[str, Any]:
+    """``obj`` if it is an object whose ``fields`` have the given kinds; else a one-line ``ConfigError``."""
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{where}: expected a JSON object, found {type(obj).__name__}")
+    for key, kind in fields.items():
+        value = obj.get(key)
+        if not _fits(value, kind):
+            found = "missing" if key not in obj else f"{type(value).__name__} {_short(value)}"
+            raise ConfigError(f"{where}: {key!r} should be {_expected(kind)}, found {found}")
+    return obj
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:59] + "…"
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def _read_run(path: Path, data: ReportData) -> None:
     """The learner's ``summary.json``; its ``tree`` (id, parent, kind, h per node) is the search tree, read
     from the JSON rather than the SQLite store so a copied or read-only run dir reports the same."""
-    summary = _json(path / SUMMARY_FILE)
-    tree = summary.get("tree") or []
+    file = path / SUMMARY_FILE
+    summary = _checked(_json(file), RUN_FIELDS, str(file))
+    tree = [_checked(n, NODE_FIELDS, f"{file}: tree") for n in summary.get("tree") or []]
+    ids = {n["id"] for n in tree}
+    if summary.get("best_node") is not None and summary["best_node"] not in ids:
+        raise ConfigError(f"{file}: best_node {summary['best_node']} is not a node of its tree")
     parent = {n["id"]: n["parent"] for n in tree}
 
     def depth(node: int | None) -> int:
@@ -123,7 +223,15 @@ def _read_run(path: Path, data: ReportData) -> None:
 
 
 def _read_eval(path: Path, data: ReportData) -> None:
-    data.evals.append(EvalData(path, load_eval(path)))
+    file = path / EVAL_FILE
+    payload = _checked(_json(file), EVAL_FIELDS, str(file))
+    if payload.get("harness") is not None:
+        _checked(payload["harness"], HARNESS_FIELDS, f"{file}: harness")
+    for i, result in enumerate(payload["results"]):
+        _checked(result, RESULT_FIELDS, f"{file}: results[{i}]")
+        if result["num_players"] > 1:
+            _checked(result, TWO_PLAYER_FIELDS, f"{file}: results[{i}]")
+    data.evals.append(EvalData(path, payload))
 
 
 def _suite_file() -> str:
@@ -133,7 +241,8 @@ def _suite_file() -> str:
 
 
 def _read_suite(path: Path, data: ReportData) -> None:
-    data.suites.append(SuiteData(path, _json(path / _suite_file())))
+    file = path / _suite_file()
+    data.suites.append(SuiteData(path, _checked(_json(file), SUITE_FIELDS, str(file))))
 
 
 READERS: list[Reader] = [
@@ -169,14 +278,14 @@ def _collect(path: Path, data: ReportData, depth: int) -> None:
             _collect(sub, data, depth + 1)
 
 
-def _json(path: Path) -> dict[str, Any]:
+def _json(path: Path) -> Any:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object, not {type(data).__name__}")
-    return data
+        return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ConfigError(f"cannot read {path}: its JSON is nested too deeply") from None
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, bad UTF-8, numbers too long to read
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise ConfigError(f"cannot read {path}: {reason}") from exc
 
 
 # --- the paper's published figures ------------------------------------------------------------------
@@ -186,8 +295,16 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    """Render to memory, then write atomically: a planted symlink at ``path`` is replaced, not followed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    atomic_write(path, buffer.getvalue())
     return path
+
+
+def _slug(text: str) -> str:
+    """A file-name part from a value of a result file: letters, digits, ``-`` and ``_`` only."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:60] or "run"
 
 
 def _tree_positions(nodes: list[dict[str, Any]]) -> dict[int, tuple[float, float]]:
@@ -590,7 +707,8 @@ def _runs_section(data: ReportData, images: dict[str, str]) -> str:
         key = f"learning:{run.path}"
         if key in images:
             parts.append(
-                f'<img src="{images[key]}" alt="learning curve and search tree of {_fmt(run.path.name)}">'
+                f'<img src="{_fmt(images[key])}" '
+                f'alt="learning curve and search tree of {_fmt(run.path.name)}">'
             )
     return "\n".join(parts)
 
@@ -643,7 +761,7 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
                 _fmt(model_label(r["agent"], r.get("provenance") or [])),
                 _fmt(r["opponent"]),
                 _fmt(r["matches"]),
-                wdl_text(r),
+                _fmt(wdl_text(r)),
                 _fmt(performance(r)),
                 _fmt(r["legal_rate"]),
                 _fmt(r["opponent_legal_rate"]),
@@ -673,12 +791,12 @@ def _evals_section(data: ReportData, images: dict[str, str]) -> str:
         ]
     for key, alt in (("vs_paper", "rewards beside the paper"), ("wdl", "win/draw/loss bars")):
         if key in images:
-            parts.append(f'<img src="{images[key]}" alt="{alt}">')
+            parts.append(f'<img src="{_fmt(images[key])}" alt="{alt}">')
     aborted = [r for r in data.results if r.get("aborted")]
     for r in aborted:
         parts.append(
             f'<p class="warn">{_fmt(r["game"])} / {_fmt(r["agent"])} stopped early: {_fmt(r["aborted"])}'
-            f" ({r['matches']} matches kept)</p>"
+            f" ({_fmt(r['matches'])} matches kept)</p>"
         )
     seeds = sorted({s for r in data.results for s in r["seeds"]})
     provenance = sorted({p for r in data.results for p in r.get("provenance", [])})
@@ -699,7 +817,7 @@ def _eval_source(e: EvalData) -> str:
     """Where an eval came from: its directory, when, and which harness (path and hash prefix)."""
     harness = e.payload.get("harness") or {}
     used = (
-        f" · harness <code>{html.escape(str(harness.get('path')))}</code> (sha256 {harness['sha256'][:12]})"
+        f" · harness <code>{_fmt(harness.get('path'))}</code> (sha256 {_fmt(harness['sha256'][:12])})"
         if harness.get("sha256")
         else " · no harness"
     )
@@ -726,10 +844,15 @@ def write_report(source: str | Path, out: str | Path | None = None) -> Path:
     source = Path(source)
     data = collect(source)
     out = Path(out) if out is not None else source / "report.html"
-    if out.is_dir():
+    if out.is_dir() and not out.is_symlink():
         raise ConfigError(f"--out {out} is a directory: name the HTML file, e.g. {out / 'report.html'}")
     assets = out.parent / f"{out.stem}_files"
-    assets.mkdir(parents=True, exist_ok=True)
+    if assets.is_symlink() or (assets.exists() and not assets.is_dir()):
+        raise ConfigError(f"{assets} is a link or a file, not a directory: not writing the plots through it")
+    try:
+        assets.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {assets}: {exc.strerror}") from exc
     images: dict[str, str] = {}
 
     def add(key: str, name: str, draw: Callable[[Path], Path]) -> None:
@@ -739,7 +862,7 @@ def write_report(source: str | Path, out: str | Path | None = None) -> Path:
         if run.nodes:
             add(
                 f"learning:{run.path}",
-                f"learning_{i}_{run.summary.get('game', 'run')}.png",
+                f"learning_{i}_{_slug(run.summary['game'])}.png",
                 lambda p, run=run: plot_learning(run, p),
             )
     if any(r["num_players"] == 1 and r["matches"] for r in data.results):
@@ -762,7 +885,7 @@ def write_report(source: str | Path, out: str | Path | None = None) -> Path:
     if "cost" in images:
         body += [
             "<h2>Cost vs performance</h2>",
-            f'<img src="{images["cost"]}" alt="cost versus performance">',
+            f'<img src="{_fmt(images["cost"])}" alt="cost versus performance">',
         ]
     body += [
         '<p class="note">Paper columns (shaded, hatched in plots) are the published figures of Lou et al.,'
@@ -775,7 +898,7 @@ def write_report(source: str | Path, out: str | Path | None = None) -> Path:
         + "\n".join(body)
         + "</body></html>\n"
     )
-    out.write_text(page, encoding="utf-8")
+    atomic_write(out, page)  # replaces a planted symlink at ``out`` rather than writing through it
     return out
 
 
