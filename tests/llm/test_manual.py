@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autoharness.errors import LLMConnectionError
+from autoharness.errors import BadReply, ConfigError, LLMConnectionError
 from autoharness.llm import ManualClient, MeteredClient, Params, ResponseCache
 
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Your move?"}]
@@ -137,3 +137,112 @@ def test_same_text_but_another_request_is_a_new_prompt(tmp_path: Path) -> None:
     assert client.complete(CHAT, Params(seed=1))[0].text == "first child"  # the same request: reused
     keys = {json.loads(p.read_text())["key"] for p in tmp_path.glob("*.prompt.json")}
     assert len(keys) == 3
+
+
+# --- shared directories and hostile reply files (issue 17, items 5 and 8) ------------------------------
+
+
+def test_simultaneous_runs_never_share_a_prompt_number(tmp_path: Path) -> None:
+    """3 of 8 simultaneous starts used to take prompt 0001 (and share its reply)."""
+    start = threading.Barrier(8)
+    errors: list[str] = []
+
+    def run(i: int) -> None:
+        client, _ = manual(tmp_path, timeout=0.3)
+        start.wait()
+        try:
+            client.complete([{"role": "user", "content": f"request {i}"}])
+        except LLMConnectionError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    records = {p.name[:4]: json.loads(p.read_text()) for p in tmp_path.glob("*.prompt.json")}
+    assert sorted(records) == [f"{n:04d}" for n in range(1, 9)] and len(errors) == 8
+    assert len({r["messages"][0]["content"] for r in records.values()}) == 8
+
+
+def test_a_reply_older_than_its_prompt_is_stale_and_not_taken(tmp_path: Path) -> None:
+    (tmp_path / "0001.reply.md").write_text("left over from an earlier run")
+    os.utime(tmp_path / "0001.reply.md", (time.time() - 60, time.time() - 60))
+    client, out = manual(tmp_path)
+
+    def answer_later() -> None:
+        time.sleep(0.3)
+        answer_when_asked(tmp_path, 1, "fresh").join()
+
+    helper = threading.Thread(target=answer_later)
+    helper.start()
+    assert client.complete(CHAT)[0].text == "fresh"
+    helper.join()
+    assert "older than its prompt" in out.getvalue()
+
+
+def test_a_reply_headed_by_another_prompt_is_not_taken(tmp_path: Path) -> None:
+    client, out = manual(tmp_path)
+    other = "<!-- autoharness manual backend · sample 0 · request 0123456789ab · write the reply -->\n"
+    helper = answer_when_asked(tmp_path, 1, other + "the answer to another prompt")
+
+    def correct() -> None:
+        helper.join()
+        time.sleep(0.4)
+        head = (tmp_path / "0001.prompt.md").read_text().split("\n", 1)[0]
+        (tmp_path / "0001.reply.md").write_text(head + "\nthe right answer")
+
+    fixer = threading.Thread(target=correct)
+    fixer.start()
+    assert client.complete(CHAT)[0].text == "the right answer"  # its own header line is dropped
+    fixer.join()
+    assert "answers another request (0123456789ab)" in out.getvalue()
+
+
+def test_a_symlinked_reply_is_refused_and_never_cached(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("root:$6$hash")
+    secret.chmod(0o640)
+    client, _ = manual(tmp_path / "m")
+    metered = MeteredClient(client, cache=ResponseCache(tmp_path / "c.sqlite"))
+    (tmp_path / "m").mkdir(exist_ok=True)
+    (tmp_path / "m" / "0001.reply.md").symlink_to(secret)
+    with pytest.raises(BadReply, match="is a symbolic link"):
+        metered.complete(CHAT)
+    assert len(metered.cache) == 0 and b"$6$hash" not in (tmp_path / "c.sqlite").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.mkdir(), "not a regular file"),
+        (lambda p: p.write_bytes(b"caf\xe9 au lait"), r"not UTF-8 text \(byte 3\)"),
+        (lambda p: (p.touch(), os.truncate(p, 300 * 1024 * 1024)), "over the 4,194,304 allowed"),
+        (lambda p: os.mkfifo(p), "not a regular file"),
+    ],
+    ids=["directory", "not-utf8", "300MB", "fifo"],
+)
+def test_an_unusable_reply_file_is_a_one_line_bad_reply(tmp_path: Path, make, message) -> None:
+    client, _ = manual(tmp_path)
+    make(tmp_path / "0001.reply.md")
+    later = time.time() + 0.5  # written after its prompt (not stale)
+    os.utime(tmp_path / "0001.reply.md", (later, later), follow_symlinks=False)
+    started = time.monotonic()
+    with pytest.raises(BadReply, match=message) as info:
+        client.complete(CHAT)
+    assert time.monotonic() - started < 5 and "\n" not in str(info.value)
+
+
+def test_a_manual_directory_that_cannot_be_used_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(ConfigError, match="cannot use manual directory"):
+        ManualClient(tmp_path / "file" / "sub")
+    client, _ = manual(tmp_path / "d")
+    (tmp_path / "d" / "0001.prompt.json").mkdir()  # a number taken by something unwritable
+    os.chmod(tmp_path / "d", 0o500)
+    try:
+        if os.geteuid() != 0:  # root writes anyway; the claim then simply takes the next number
+            with pytest.raises(ConfigError, match="cannot write manual prompt"):
+                client.complete(CHAT)
+    finally:
+        os.chmod(tmp_path / "d", 0o700)

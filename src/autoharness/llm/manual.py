@@ -220,10 +220,11 @@ class ManualClient:
             if exc.errno == errno.ELOOP:
                 raise BadReply(f"{path} is a symbolic link; write the reply into the file itself") from None
             raise BadReply(f"cannot read the reply {path}: {exc.strerror}") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise BadReply(f"the reply {path} is not a regular file")
         with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise BadReply(f"the reply {path} is not a regular file")
             if info.st_size > MAX_REPLY_BYTES:
                 raise BadReply(
                     f"the reply {path} is {info.st_size:,} bytes, over the {MAX_REPLY_BYTES:,} allowed"
