@@ -140,3 +140,19 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("autoharness: error:") for line in err)
     assert "did you mean" in err[1]
+
+
+def test_list_and_show_escape_terminal_codes_from_an_imported_bundle(tmp_path, capsys):
+    """An imported bundle's text reached the terminal raw: it could retitle the window or clear it."""
+    evil = "\x1b]0;pwned\x07\x1b[2J\x1b[31m"
+    src = Library(tmp_path / "src")
+    src.put(entry("TicTacToe-v0", 1.0, model=f"gpt{evil}", source=evil, code=CODE + f"# {evil}\n"))
+    src.export(tmp_path / "bundle.json")
+    lib = ["--library", str(tmp_path / "lib")]
+    assert main(["library", "import", *lib, str(tmp_path / "bundle.json")]) == 0
+    capsys.readouterr()
+    assert main(["library", "list", *lib]) == 0
+    assert main(["library", "show", *lib, "TicTacToe-v0"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "gpt\\x1b]0;pwned\\x07" in out and "def propose_action(obs):\n    return '[4]'" in out

@@ -398,3 +398,58 @@ def test_game_timeout_is_recorded_as_that_games_failure(tmp_path):
     error = manifest.games["Nim-v0"]["error"]
     assert manifest.games["Nim-v0"]["status"] == "failed"
     assert error == {"kind": "timeout", "type": "TaskTimeout", "message": "deadline of 6 s passed"}
+
+
+# --- a hand-edited suite.json (issue 17, item 10) -----------------------------------------------------
+
+
+def _set(path: list, value):
+    def change(data: dict) -> None:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_set(["games", "TicTacToe-v0", "status"], "finished"), "unknown status 'finished'"),
+        (_set(["games", "TicTacToe-v0", "status"], 3), "'status' should be a string"),
+        (_set(["games", "TicTacToe-v0", "attempts"], "1"), "'attempts' should be a whole number"),
+        (_set(["games", "TicTacToe-v0", "attempts"], -1), "should not be negative"),
+        (_set(["games", "TicTacToe-v0", "error"], {"kind": "x"}), ".error: 'type' should be a string"),
+        (_set(["games", "TicTacToe-v0", "result"], {"learned": {"llm_calls": "5"}}), "'llm_calls'"),
+        (_set(["games", "TicTacToe-v0", "result"], {"eval": {"matches": 4}}), "'wins' should be a whole"),
+        (_set(["games", "TicTacToe-v0", "result"], []), "'result' should be an object or null"),
+        (_set(["games"], []), "'games' should be an object"),
+        (_set(["games"], {"TicTacTo-v0": {}}), "TicTacToe-v0"),
+        (_set(["config", "games"], "TicTacToe-v0"), "config: 'games' should be a list of strings"),
+        (_set(["config", "games"], ["TicTacToe-v0", "Chess-v0"]), "config lists games with no record"),
+        (_set(["config", "matches"], 1.5), "'matches' should be a whole number or null"),
+        (_set(["config", "learn"], {"n_envs": "many"}), "suite.json"),
+        (_set(["config", "surprise"], 1), "suite.json"),
+    ],
+)
+def test_a_hand_edited_suite_json_is_one_line_and_runs_nothing(tmp_path, capsys, change, message):
+    out = tmp_path / "suite"
+    SuiteManifest.create(out, SuiteConfig(games=["TicTacToe-v0"], learn=LearnConfig(n_envs=2)))
+    data = json.loads((out / "suite.json").read_text())
+    change(data)
+    (out / "suite.json").write_text(json.dumps(data))
+    assert main(["suite", "--resume", "--out", str(out), "--executor", "local", "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (out / "games").exists()
+
+
+@pytest.mark.parametrize("content", [b"[" * 100_000, b"\xff\xfe", b'{"format": ' + b"1" * 5000 + b"}"])
+def test_an_unreadable_suite_json_is_one_line(tmp_path, capsys, content):
+    out = tmp_path / "suite"
+    out.mkdir()
+    (out / "suite.json").write_bytes(content)
+    assert main(["suite", "--resume", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "suite.json" in err[0], err

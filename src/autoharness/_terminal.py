@@ -11,4 +11,9 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-__all__ = ["printable"]
+def printable_block(text: str) -> str:
+    """Like ``printable`` but keeps line breaks and tabs: for code shown as it is, minus escape codes."""
+    return "\n".join(printable(line).replace("\\t", "\t") for line in text.split("\n"))
+
+
+__all__ = ["printable", "printable_block"]

@@ -322,6 +322,7 @@ def _cmd_library(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from ._terminal import printable, printable_block
     from .errors import ConfigError
     from .library import Library
 
@@ -336,11 +337,12 @@ def _cmd_library(args: argparse.Namespace) -> int:
         if not entries:
             print(f"the library at {library.root} is empty")
             return 0
-        for e in entries:
-            seeded = f" (from {e.seeded_from})" if e.seeded_from else ""
+        for e in entries:  # an imported bundle's text must not drive the terminal: escape codes shown
+            seeded = f" (from {printable(e.seeded_from)})" if e.seeded_from else ""
             print(
-                f"{e.family:<24} {e.game:<28} {e.mode:<8} legal {e.legal_rate:.3f}  "
-                f"{e.llm_calls:>3} calls  {e.model or '-'}{seeded}  {e.created}"
+                f"{printable(e.family):<24} {printable(e.game):<28} {printable(e.mode):<8} "
+                f"legal {e.legal_rate:.3f}  {e.llm_calls:>3} calls  {printable(e.model or '-')}{seeded}  "
+                f"{printable(e.created)}"
             )
         return 0
     if args.action == "show":
@@ -351,9 +353,11 @@ def _cmd_library(args: argparse.Namespace) -> int:
         if not entries:
             raise ConfigError(f"no harness for {args.game} in the library at {library.root}")
         for e in entries:
-            print(f"# {e.game} ({e.family}) mode={e.mode} legal_rate={e.legal_rate:.3f} model={e.model}")
-            print(f"# llm_calls={e.llm_calls} source={e.source} created={e.created} sha256={e.sha256}")
-            print(e.code)
+            p = printable
+            print(f"# {p(e.game)} ({p(e.family)}) mode={p(e.mode)} legal_rate={e.legal_rate:.3f}", end="")
+            print(f" model={p(str(e.model))}")
+            print(f"# llm_calls={e.llm_calls} source={p(e.source)} created={p(e.created)} sha256={e.sha256}")
+            print(printable_block(e.code))
         return 0
     if args.action == "export":
         games = None

@@ -30,6 +30,7 @@ from matplotlib.figure import Figure  # the object API: no pyplot, no global bac
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ._files import atomic_write
+from ._schema import checked as _checked
 from .errors import ConfigError
 from .evaluate import EVAL_FILE, FORFEIT_NOTE, wdl_text
 from .llm.provenance import model_label
@@ -107,14 +108,6 @@ class Reader:
 
 # --- reading result files: every value is checked before use (a hand-edited file is one line naming it) ---
 
-_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "str": ("a string", lambda v: isinstance(v, str)),
-    "int": ("a whole number", lambda v: type(v) is int and abs(v) <= 10**15),
-    "num": ("a finite number", lambda v: type(v) in (int, float) and math.isfinite(v) and abs(v) <= 1e15),
-    "dict": ("an object", lambda v: isinstance(v, dict)),
-    "any": ("anything", lambda v: True),
-}
-
 RUN_FIELDS = {
     "game": "str",
     "mode": "str?",
@@ -163,40 +156,6 @@ TWO_PLAYER_FIELDS = {
     "loss_rate": "num?",
 }
 SUITE_FIELDS = {"table": "dict[]?", "totals": "dict?"}
-
-
-def _fits(value: Any, kind: str) -> bool:
-    if value is None:
-        return kind.endswith("?")
-    kind = kind.rstrip("?")
-    if kind.endswith("[]"):
-        check = _KINDS[kind[:-2]][1]
-        return isinstance(value, list) and all(check(v) for v in value)
-    return _KINDS[kind][1](value)
-
-
-def _expected(kind: str) -> str:
-    base = kind.rstrip("?")
-    words = f"a list of {_KINDS[base[:-2]][0].split(' ', 1)[1]}s" if base.endswith("[]") else _KINDS[base][0]
-    return words + (" or null" if kind.endswith("?") else "")
-
-
-def _checked(obj: Any, fields: dict[str, str], where: str) -> dict[str, Any]:
-    """``obj`` if it is an object whose ``fields`` have the given kinds; else a one-line ``ConfigError``."""
-    if not isinstance(obj, dict):
-        raise ConfigError(f"{where}: expected a JSON object, found {type(obj).__name__}")
-    for key, kind in fields.items():
-        value = obj.get(key)
-        if not _fits(value, kind):
-            found = "missing" if key not in obj else f"{type(value).__name__} {_short(value)}"
-            raise ConfigError(f"{where}: {key!r} should be {_expected(kind)}, found {found}")
-    return obj
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    text = text if len(text) <= 60 else text[:59] + "…"
-    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _read_run(path: Path, data: ReportData) -> None:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._files import atomic_write, dir_lock
+from ._schema import checked, short
 from .envs import get_spec, list_games
 from .errors import ConfigError, UnknownGame
 from .executors import Executor, Outcome
@@ -379,14 +380,17 @@ class SuiteManifest:
             raise ConfigError(f"no suite to resume in {directory} (no {SUITE_FILE})")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except RecursionError:
+            raise ConfigError(f"cannot read {path}: its JSON is nested too deeply") from None
+        except (OSError, ValueError) as exc:  # ValueError: bad JSON, bad UTF-8, numbers too long
             raise ConfigError(f"cannot read {path}: {exc}") from exc
         stamp = (data.get("format"), data.get("version")) if isinstance(data, dict) else None
         if stamp != (SUITE_FORMAT, SUITE_VERSION):
             raise ConfigError(f"{path} is not a version-{SUITE_VERSION} autoharness suite manifest")
+        _check_manifest(data, str(path))
         try:
             return cls(directory, data)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: damaged suite manifest ({type(exc).__name__}: {exc})") from exc
 
     @property
@@ -463,6 +467,82 @@ class SuiteManifest:
             if self.config.learn.mode == LEARNING_MODE
             else None,
         }
+
+
+STATUSES = ("pending", "running", "done", "failed")
+_CONFIG_FIELDS = {
+    "games": "str[]",
+    "learn": "dict",
+    "llm": "str?",
+    "base_url": "str?",
+    "eval_agent": "str?",
+    "matches": "int?",
+    "game_timeout": "num?",
+    "library": "str?",
+    "cache": "str?",
+    "llm_timeout": "num?",
+}
+_GAME_FIELDS = {
+    "status": "str",
+    "attempts": "int",
+    "started": "str?",
+    "finished": "str?",
+    "result": "dict?",
+    "error": "dict?",
+}
+_ERROR_FIELDS = {"kind": "str", "type": "str", "message": "str"}
+_RESULT_FIELDS = {"learned": "dict?", "eval": "dict?", "seeded_from": "str?", "seconds": "num?"}
+_LEARNED_FIELDS = {
+    "iterations": "int?",
+    "llm_calls": "int?",
+    "tokens": "int?",
+    "cost_usd": "num?",
+    "legal_rate": "num?",
+    "h": "num?",
+}
+_EVAL_FIELDS = {
+    "agent": "str?",
+    "matches": "int?",
+    "legal_rate": "num?",
+    "mean_reward": "num?",
+    "cost_usd": "num?",
+    **dict.fromkeys(("wins", "draws", "losses", "wins_by_forfeit", "losses_by_forfeit", "cut"), "int?"),
+}
+
+
+def _check_manifest(data: dict[str, Any], where: str) -> None:
+    """Every field a resume or the table reads has its type, and every status is one the scheduler
+    knows: a hand-edited suite.json is a one-line error, never a traceback or a game silently skipped
+    (an unknown status used to leave the game unrun while the suite said "0 failed")."""
+    config = checked(data.get("config"), _CONFIG_FIELDS, f"{where}: config")
+    games = data.get("games")
+    if not isinstance(games, dict) or not games:
+        raise ConfigError(f"{where}: 'games' should be an object of game id → record")
+    for game, record in games.items():
+        at = f"{where}: games[{short(game)}]"
+        get_spec(game)
+        checked(record, _GAME_FIELDS, at)
+        if record["status"] not in STATUSES:
+            raise ConfigError(
+                f"{at}: unknown status {short(record['status'])} (expected {', '.join(STATUSES)})"
+            )
+        if record["attempts"] < 0:
+            raise ConfigError(f"{at}: 'attempts' should not be negative")
+        if record["error"] is not None:
+            checked(record["error"], _ERROR_FIELDS, f"{at}.error")
+        result = record["result"]
+        if result is not None:
+            checked(result, _RESULT_FIELDS, f"{at}.result")
+            if result.get("learned") is not None:
+                checked(result["learned"], _LEARNED_FIELDS, f"{at}.result.learned")
+            ev = result.get("eval")
+            if ev is not None:
+                checked(ev, _EVAL_FIELDS, f"{at}.result.eval")
+                if ev.get("matches") and get_spec(game).players > 1:
+                    checked(ev, dict.fromkeys(("wins", "draws", "losses"), "int"), f"{at}.result.eval")
+    missing = [g for g in config["games"] if g not in games]
+    if missing:
+        raise ConfigError(f"{where}: config lists games with no record: {', '.join(map(short, missing[:5]))}")
 
 
 # ---------------------------------------------------------------- the scheduler

@@ -208,3 +208,67 @@ def test_identical_requests_from_parallel_threads_are_paid_once(tmp_path: Path) 
         t.join()
     assert results == ["shared"] * 4 and llm.calls == 2
     assert client.ledger.totals().cached_calls == 3 and not client._inflight
+
+
+# --- hostile transcripts (issue 17, item 9) ----------------------------------------------------------
+
+GOOD_LINE = (
+    '{"format": "autoharness-transcript/1", "model": "m", "messages": [{"role": "user", "content": "hi"}], '
+    '"params": {"temperature": 1.0, "max_tokens": null, "seed": null}, "sample_index": 0, "text": "ok", '
+    '"usage": {"prompt_tokens": 5, "completion_tokens": 1}, "provenance": "p", "created_at": ""}'
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (GOOD_LINE.replace('"prompt_tokens": 5', '"prompt_tokens": 1e999'), "token counts must be whole"),
+        (GOOD_LINE.replace('"sample_index": 0', '"sample_index": 1e999'), "sample_index must be a whole"),
+        (GOOD_LINE.replace('"sample_index": 0', '"sample_index": ' + "9" * 5000), "integer string"),
+        (GOOD_LINE.replace('"prompt_tokens": 5', '"prompt_tokens": -5'), "token counts must be whole"),
+        (GOOD_LINE.replace('"prompt_tokens": 5', '"prompt_tokens": "5"'), "token counts must be whole"),
+        (GOOD_LINE.replace('"temperature": 1.0', '"temperature": NaN'), "finite numbers"),
+        (GOOD_LINE.replace('"text": "ok"', '"text": ' + "[" * 100_000), "nested too deeply"),
+        (GOOD_LINE.replace('"text": "ok"', '"text": 7'), "text must be a string"),
+        (GOOD_LINE.replace('"content": "hi"', '"content": null'), "messages must be a list"),
+        ("[1, 2]", "not an object"),
+        (GOOD_LINE.replace('"model": "m", ', ""), "missing 'model'"),
+    ],
+    ids=[
+        "inf-tokens",
+        "inf-index",
+        "huge-int",
+        "negative",
+        "string-tokens",
+        "nan-param",
+        "deep",
+        "text-int",
+        "content-null",
+        "array",
+        "no-model",
+    ],
+)
+def test_a_hostile_transcript_line_is_one_line_naming_it(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(GOOD_LINE + "\n" + line + "\n")
+    with pytest.raises(ConfigError, match=message) as info:
+        ReplayClient(path)
+    assert str(info.value).startswith(f"{path}:2: ") and "\n" not in str(info.value)
+    assert len(str(info.value)) < 500
+
+
+def test_bad_bytes_in_a_transcript_are_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(GOOD_LINE.encode() + b"\n\xff\xfe\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        read_transcript(path)
+
+
+def test_two_records_of_one_request_are_an_error_not_a_silent_choice(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(GOOD_LINE + "\n\n" + GOOD_LINE.replace('"text": "ok"', '"text": "other"') + "\n")
+    with pytest.raises(ConfigError, match=r"t.jsonl:3: records the same request .* as line 1"):
+        ReplayClient(path)
+    other_sample = GOOD_LINE.replace('"sample_index": 0', '"sample_index": 1')
+    path.write_text(GOOD_LINE + "\n" + other_sample + "\n")
+    assert len(read_transcript(path)) == 2

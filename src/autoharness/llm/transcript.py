@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,26 +86,64 @@ class TranscriptRecord:
 
     @classmethod
     def from_json(cls, line: str, where: str) -> TranscriptRecord:
+        """Parse one line, trusting nothing: every field has its type (whole, non-negative token counts
+        and sample index; finite numbers), else a one-line ``ConfigError`` naming ``where``."""
         try:
             obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ValueError(f"a JSON {type(obj).__name__}, not an object")
             if obj.get("format") != TRANSCRIPT_FORMAT:
-                raise ValueError(f"format is {obj.get('format')!r}, expected {TRANSCRIPT_FORMAT!r}")
-            messages: list[Message] = [
-                {"role": str(m["role"]), "content": str(m["content"])} for m in obj["messages"]
-            ]
+                raise ValueError(f"format is {_short(obj.get('format'))}, expected {TRANSCRIPT_FORMAT!r}")
+            raw_messages = obj["messages"]
+            if not isinstance(raw_messages, list) or not all(_is_message(m) for m in raw_messages):
+                raise ValueError("messages must be a list of {role, content} strings")
+            messages: list[Message] = [{"role": m["role"], "content": m["content"]} for m in raw_messages]
+            params = obj["params"]
+            if not isinstance(params, dict) or not all(_scalar(v) for v in params.values()):
+                raise ValueError("params must be an object of strings, finite numbers or nulls")
             usage = obj.get("usage") or {}
+            if not isinstance(usage, dict):
+                raise ValueError("usage must be an object")
+            index = obj["sample_index"]
+            if type(index) is not int or not 0 <= index <= 1_000_000:
+                raise ValueError(f"sample_index must be a whole number 0..1,000,000, not {_short(index)}")
+            for name in ("model", "text", "provenance"):
+                if not isinstance(obj[name], str):
+                    raise ValueError(f"{name} must be a string, not {_short(obj[name])}")
             return cls(
-                model=str(obj["model"]),
+                model=obj["model"],
                 messages=messages,
-                params=dict(obj["params"]),
-                sample_index=int(obj["sample_index"]),
-                text=str(obj["text"]),
-                usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
-                provenance=str(obj["provenance"]),
-                created_at=str(obj.get("created_at", "")),
+                params=params,
+                sample_index=index,
+                text=obj["text"],
+                usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+                provenance=obj["provenance"],
+                created_at=str(obj.get("created_at", ""))[:64],
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"{where}: not an autoharness transcript record ({exc})") from exc
+        except RecursionError:
+            raise ConfigError(f"{where}: not an autoharness transcript record (nested too deeply)") from None
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+            reason = f"missing {exc}" if isinstance(exc, KeyError) else _one_line(str(exc))
+            raise ConfigError(f"{where}: not an autoharness transcript record ({reason})") from None
+
+
+def _is_message(m: object) -> bool:
+    return isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+
+
+def _scalar(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, str | int)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return _one_line(text if len(text) <= 60 else text[:59] + "…")
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in " ".join(text.split()))[:300]
 
 
 def write_transcript(records: Iterable[TranscriptRecord], path: str | Path) -> int:
@@ -125,11 +164,20 @@ def read_transcript(path: str | Path) -> list[TranscriptRecord]:
         raise ConfigError(f"cannot read transcript {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read transcript {path}: not UTF-8 text ({exc.reason})") from exc
-    return [
-        TranscriptRecord.from_json(line, f"{path}:{number}")
-        for number, line in enumerate(lines, 1)
-        if line.strip()
-    ]
+    records: list[TranscriptRecord] = []
+    first_line: dict[tuple[str, str], int] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        record = TranscriptRecord.from_json(line, f"{path}:{number}")
+        seen = first_line.setdefault((record.model, record.key), number)
+        if seen != number:  # which reply would win is not the file's to leave unsaid
+            raise ConfigError(
+                f"{path}:{number}: records the same request (model, messages, params, sample) as line "
+                f"{seen}; keep one of them"
+            )
+        records.append(record)
+    return records
 
 
 __all__ = [
