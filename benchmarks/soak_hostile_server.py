@@ -5,7 +5,8 @@ learn TicTacToe against it, then resume the run against a good server.
 
 Prints one line per run (how the first run ended, the resumed run, LLM calls, seconds, the process's
 peak RSS); exit status 1 on any breach: a traceback or any exception but a one-line autoharness error,
-a budget passed, negative or infinite totals, a resumed run that did not finish, or peak RSS over --max-rss-mb.
+a budget passed, negative or infinite totals, a resumed run that did not finish, or peak RSS over
+--max-rss-mb.
 """
 
 from __future__ import annotations
