@@ -162,11 +162,12 @@ def _read_run(path: Path, data: ReportData) -> None:
     """The learner's ``summary.json``; its ``tree`` (id, parent, kind, h per node) is the search tree, read
     from the JSON rather than the SQLite store so a copied or read-only run dir reports the same."""
     file = path / SUMMARY_FILE
-    summary = _checked(_json(file), RUN_FIELDS, str(file))
-    tree = [_checked(n, NODE_FIELDS, f"{file}: tree") for n in summary.get("tree") or []]
+    where = f"{file}: not a run as autoharness writes it"
+    summary = _checked(_json(file), RUN_FIELDS, where)
+    tree = [_checked(n, NODE_FIELDS, f"{where}: tree") for n in summary.get("tree") or []]
     ids = {n["id"] for n in tree}
     if summary.get("best_node") is not None and summary["best_node"] not in ids:
-        raise ConfigError(f"{file}: best_node {summary['best_node']} is not a node of its tree")
+        raise ConfigError(f"{where}: best_node {summary['best_node']} is not a node of its tree")
     parent = {n["id"]: n["parent"] for n in tree}
 
     def depth(node: int | None) -> int:
@@ -183,13 +184,14 @@ def _read_run(path: Path, data: ReportData) -> None:
 
 def _read_eval(path: Path, data: ReportData) -> None:
     file = path / EVAL_FILE
-    payload = _checked(_json(file), EVAL_FIELDS, str(file))
+    where = f"{file}: not an eval as autoharness writes it"
+    payload = _checked(_json(file), EVAL_FIELDS, where)
     if payload.get("harness") is not None:
-        _checked(payload["harness"], HARNESS_FIELDS, f"{file}: harness")
+        _checked(payload["harness"], HARNESS_FIELDS, f"{where}: harness")
     for i, result in enumerate(payload["results"]):
-        _checked(result, RESULT_FIELDS, f"{file}: results[{i}]")
+        _checked(result, RESULT_FIELDS, f"{where}: results[{i}]")
         if result["num_players"] > 1:
-            _checked(result, TWO_PLAYER_FIELDS, f"{file}: results[{i}]")
+            _checked(result, TWO_PLAYER_FIELDS, f"{where}: results[{i}]")
     data.evals.append(EvalData(path, payload))
 
 
@@ -201,7 +203,8 @@ def _suite_file() -> str:
 
 def _read_suite(path: Path, data: ReportData) -> None:
     file = path / _suite_file()
-    data.suites.append(SuiteData(path, _checked(_json(file), SUITE_FIELDS, str(file))))
+    where = f"{file}: not a suite as autoharness writes it"
+    data.suites.append(SuiteData(path, _checked(_json(file), SUITE_FIELDS, where)))
 
 
 READERS: list[Reader] = [

@@ -64,6 +64,15 @@ def error_reply(status: int, message: str, headers: dict[str, str] | None = None
     return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that gave up mid-reply (a deadline, a size cap) is expected here, not a server bug."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class FakeOpenAIServer:
     """Context manager running the server in a daemon thread; ``base_url`` ends in ``/v1``."""
 
@@ -74,7 +83,7 @@ class FakeOpenAIServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._make_handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._make_handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
