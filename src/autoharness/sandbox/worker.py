@@ -182,6 +182,7 @@ class Worker:
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctl: Channel | None = None
         self.warm: tuple[str, str, Channel] | None = None  # a finished session's process, frozen for reuse
+        self._owed = 0  # replies the zygote owes for requests not waited for (park, resume)
         self.max_frame = 2 * max(limits.max_return, limits.max_output) + 65536
         self.spawns = 0
         self.child_pid: int | None = None  # the harness process, reported by itself (used without bwrap)
@@ -220,6 +221,7 @@ class Worker:
         finally:
             theirs.close()
         self._ctl = Channel(ours, 65536)
+        self._owed = 0
         self.spawns += 1
         try:
             self._ctl.send(worker_config(self.limits, self.isolation), _STARTUP_TIMEOUT)
@@ -238,9 +240,23 @@ class Worker:
             return ""
         return self._proc.stderr.read(4000).decode(errors="replace").strip()
 
+    def _tell(self, msg: dict[str, object]) -> None:
+        """A request whose reply is not waited for (read before the next exchange): no round trip."""
+        assert self._ctl is not None
+        self._ctl.send(msg, _EXIT_TIMEOUT)
+        self._owed += 1
+
+    def _drain(self) -> None:
+        """Read the replies still owed, in order (the zygote answers every request)."""
+        assert self._ctl is not None
+        while self._owed:
+            self._ctl.recv(_EXIT_TIMEOUT)
+            self._owed -= 1
+
     def _ask(self, msg: dict[str, object], key: str, timeout: float = _EXIT_TIMEOUT) -> object:
         """One request to the zygote and the ``key`` of its reply."""
         assert self._ctl is not None
+        self._drain()
         self._ctl.send(msg, timeout)
         reply = self._ctl.recv(timeout)
         if key not in reply:
@@ -248,16 +264,20 @@ class Worker:
         return reply[key]
 
     def park(self, source: str, mode: str, channel: Channel) -> None:
-        """Keep this finished session's process, frozen, if the zygote finds it alone with one thread."""
+        """Keep this finished session's process: the zygote freezes it if it is alone with one thread, and
+        ends it otherwise (a later reload then finds the channel closed and starts afresh)."""
+        if not self.isolation.bwrap:  # no pid namespace to prove it alone: never kept (it exits on EOF)
+            channel.close()
+            return
         try:
-            parked = self.alive and self._ask({"op": "park"}, "parked") is True
+            if not self.alive:
+                raise WorkerLost("worker gone")
+            self._tell({"op": "park"})
         except WorkerLost:
             self.kill()
-            parked = False
-        if parked:
-            self.warm = (source, mode, channel)
-        else:
             channel.close()
+            return
+        self.warm = (source, mode, channel)
 
     def take_warm(self, source: str, mode: str) -> Channel | None:
         """The kept process of the last session, thawed, if it ran this very source and mode; else None
@@ -269,11 +289,9 @@ class Worker:
             warm[2].close()
             return None
         try:
-            resumed = self._ask({"op": "resume"}, "resumed") is True
+            self._tell({"op": "resume"})  # the reload that follows on the channel waits for the thaw
         except WorkerLost:
             self.kill()
-            resumed = False
-        if not resumed:
             warm[2].close()
             return None
         return warm[2]
@@ -286,6 +304,7 @@ class Worker:
             self.warm[2].close()
             self.warm = None
         self.child_pid = None
+        self._drain()  # the session socket must be the next thing on the control channel
         self._ctl.send({"op": "load", "id": self.spawns, "source": source, "mode": mode}, timeout)
         return Channel(self._ctl.recv_socket(timeout), self.max_frame)
 
