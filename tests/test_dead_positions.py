@@ -131,3 +131,15 @@ def propose_action(obs):
 def is_legal_action(obs, action):
     return True
 """
+
+
+def test_the_rollout_command_reports_a_dead_position(dead_rollout, tmp_path, capsys):
+    from autoharness.cli import main
+
+    table = {_key(s.observation): s.move for s in dead_rollout.steps}
+    harness = tmp_path / "replayer.py"
+    harness.write_text(f"MOVES = {table!r}\n" + _REPLAYER)
+    assert main(["rollout", GAME, "--harness", str(harness), "--seed", str(DEAD_SEED)]) == 0
+    out = capsys.readouterr().out
+    assert "no legal move exists (game defect)" in out and "legal_rate 1.0000" in out
+    assert "1 episode(s) reached a position with no legal move at all" in out

@@ -410,6 +410,11 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
         print(f"  seed {f['seed']} step {f['step']} (player {f['player']}): {f['verdict']}: {detail}")
     rate = summary["legal_rate"]
     print(f"legal_rate {rate:.4f} over {summary['steps']} steps" if rate is not None else "no steps played")
+    if summary["dead_positions"]:
+        print(
+            f"{summary['dead_positions']} episode(s) reached a position with no legal move at all (a game "
+            "defect): ended there, not counted against the harness"
+        )
     return 0
 
 

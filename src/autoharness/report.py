@@ -397,6 +397,7 @@ def plot_wdl(results: list[dict[str, Any]], path: Path) -> Path:
         (lambda r: r["draws"], DRAW, "", "draw"),
         (lambda r: r.get("losses_by_forfeit", 0), LOSS, "//", "loss by own forfeit"),
         (lambda r: r["losses"] - r.get("losses_by_forfeit", 0), LOSS, "", "loss"),
+        (lambda r: r.get("dead_positions", 0), DRAW, "xx", "no result: no legal move existed"),
     )
     for count_of, colour, hatch, name in segments:
         counts = [count_of(r) for r in rows]
@@ -419,10 +420,10 @@ def plot_wdl(results: list[dict[str, Any]], path: Path) -> Path:
                     fontweight="bold",
                 )
         left = [a + b for a, b in zip(left, widths, strict=True)]
-    ax.set(xlim=(0, 1), xlabel="share of matches (counts on the bars; hatched: by forfeit)")
+    ax.set(xlim=(0, 1), xlabel="share of matches (counts on the bars; hatched: by forfeit, or no result)")
     ax.set_title("Win / draw / loss per game", loc="left")
     ax.invert_yaxis()
-    ax.legend(ncol=5, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
     return _save(fig, path)
 
 
