@@ -272,3 +272,28 @@ def test_two_records_of_one_request_are_an_error_not_a_silent_choice(tmp_path: P
     other_sample = GOOD_LINE.replace('"sample_index": 0', '"sample_index": 1')
     path.write_text(GOOD_LINE + "\n" + other_sample + "\n")
     assert len(read_transcript(path)) == 2
+
+
+def test_the_request_key_is_the_sha256_of_a_fixed_canonical_json():
+    """The key format is part of every cache file and transcript on disk: a change would make every
+    recorded call miss (paid again, or a ReplayMiss), so it is pinned to this hand-written text."""
+    import hashlib
+    import json
+
+    from autoharness.llm.base import Params
+    from autoharness.llm.transcript import key_params, request_key
+
+    params = key_params(Params(temperature=0.5, max_tokens=100, seed=7))
+    messages = [{"role": "system", "content": "Play well."}, {"role": "user", "content": "Board: é ✓"}]
+    canonical = (
+        '{"messages":[{"content":"Play well.","role":"system"},{"content":"Board: é ✓","role":"user"}],'
+        '"model":"gpt-4o-mini","params":{"max_tokens":100,"seed":7,"temperature":0.5},"sample":1}'
+    )
+    assert request_key("gpt-4o-mini", messages, params, 1) == hashlib.sha256(canonical.encode()).hexdigest()
+    # and every bundled transcript's recorded key is still what a reader computes from its request
+    from autoharness.llm import read_transcript
+    from tests.learn.test_bundled_transcripts import BUNDLED
+
+    for path in BUNDLED:
+        stored = [json.loads(line)["key"] for line in path.read_text().splitlines() if line.strip()]
+        assert stored == [r.key for r in read_transcript(path)], path.name
