@@ -14,10 +14,13 @@ Per-step semantics by mode (the harness contract is in ``autoharness.sandbox.con
   deterministic game would play the same game in every rollout, so a harness would be validated on one line
   of play. With probability p per step (the rollout's own seeded RNG: runs stay replayable), once the
   proposal has been judged as above — but on a clone, since it is not the move played — the rollout plays a
-  *different* move the env accepts: candidates (``one_char_variants`` of the proposal and of a few earlier
+  *different* move the env accepts (another successor position, ``envs.actions.successor_key``, not a
+  respelling of the proposal): candidates (``one_char_variants`` of the proposal and of a few earlier
   actions of this rollout, plus bracketed tokens of the observation) are tried in a seeded random order on
-  clones, at most ``EXPLORE_TRIES``. That move is judged by ``is_legal_action`` too (it says False →
-  ``CHECKER_TOO_STRICT``, the record's ``explored`` set; the rollout stops like on any failure). When it
+  clones, at most ``EXPLORE_TRIES``. That move is judged by ``is_legal_action`` too; a checker that rejects
+  its odd spelling (``[col 04]``) but accepts a plain one of the same move (``spelling_variants``: ``[col
+  4]``) is judged on the plain one, which is then played. It says False → ``CHECKER_TOO_STRICT``, the
+  record's ``explored`` set; the rollout stops like on any failure. When it
   passes, the step is LEGAL with ``action`` the proposal and ``played`` the move actually played (the next
   observation follows ``played``). No alternative found → the proposal is played as usual. Exploration only
   changes which states are visited: every judged step still counts once in the legal-step rate.
@@ -64,6 +67,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from .envs.actions import spelling_variants, successor_key
 from .sandbox.failures import HarnessFailure
 
 if TYPE_CHECKING:
@@ -250,7 +254,8 @@ class _Explorer:
         return self.p > 0 and self.rng.random() < self.p
 
     def alternative(self, env: Env, obs: str, proposal: str) -> str | None:
-        """A move other than ``proposal`` that a clone of ``env`` accepts, or None after ``EXPLORE_TRIES``."""
+        """A move other than ``proposal`` (another successor position, not another spelling of it) that a
+        clone of ``env`` accepts, or None after ``EXPLORE_TRIES``."""
         earlier = list(self.history)
         bases = [proposal, *self.rng.sample(earlier, min(EXPLORE_BASES, len(earlier)))]
         letters = self.letters | {c for c in proposal if c.islower()}
@@ -260,10 +265,26 @@ class _Explorer:
             - {proposal}
             - {t for t in tokens if _SPEAKER.fullmatch(t)}
         )
+        played = successor_key(env, proposal)
         for action in self.rng.sample(candidates, min(EXPLORE_TRIES, len(candidates))):
-            if env.clone().step(action).legal:
+            key = successor_key(env, action)
+            if key is not None and key != played:  # a different move, not a respelling of the proposal
                 return action
         return None
+
+
+def _accepted_spelling(
+    env: Env, session: HarnessSession, obs: str, action: str
+) -> tuple[str, bool | HarnessFailure]:
+    """(a spelling of the same move as ``action`` that the checker accepts, True), else (``action``,
+    False): exploration judges the checker on moves, not on the spellings its candidates happen to have."""
+    key = successor_key(env, action)
+    for other in spelling_variants(action):
+        if successor_key(env, other) == key:
+            said = session.is_legal_action(obs, other)
+            if said is True:
+                return other, True
+    return action, False
 
 
 def _step(
@@ -314,6 +335,8 @@ def _step(
             other = explorer.alternative(env, obs, action)
             if other is not None:
                 said = session.is_legal_action(obs, other)
+                if said is False:  # an odd spelling ([col 04]) of a move the checker accepts spelled plainly?
+                    other, said = _accepted_spelling(env, session, obs, other)
                 if isinstance(said, HarnessFailure):
                     return rec(StepVerdict.CODE_FAILURE, other, failure=said, explored=True), None
                 if not said:

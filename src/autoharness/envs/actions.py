@@ -22,6 +22,8 @@ API (all read-only on the env passed in: every move is tried on a fresh ``env.cl
   env's ``position_key()`` after the move where it has one (TextArena: the game's whole state minus its
   message log), else the next observation with the action's text blanked out; plus end-of-game and rewards.
 * ``same_move(env, a, b) -> bool`` — both legal and leading to the same position.
+* ``spelling_variants(action) -> list[str]`` — other spellings a game may read as the same move (leading
+  zeros, spacing, case): what probing tries to tell a spelling from a move.
 * ``candidate_spaces(observation) -> list[CandidateSpace]`` — the candidates, grouped by the generator that
   made them: ``shown`` (bracketed strings in the text: examples, hands, history), one ``template`` per
   bracketed example with parts to vary (``[2 1 3 2]``, ``[a2a3]``, ``[col 4]``, ``[bet X]``, ``[row col]``,
@@ -97,9 +99,15 @@ class LegalActions:
 # -- comparing moves by the position they lead to ------------------------------------------------------
 
 
+def _scratch(env: Env) -> Env:
+    """A copy of ``env`` to try one move on: ``env.scratch()`` where the env has that cheaper copy."""
+    scratch = getattr(env, "scratch", None)
+    return scratch() if callable(scratch) else env.clone()
+
+
 def successor_key(env: Env, action: str) -> Hashable | None:
     """The position ``action`` leads to, as a key; None when the game rejects it (on a clone)."""
-    clone = env.clone()
+    clone = _scratch(env)
     result = clone.step(action)
     if not result.legal:
         return None
@@ -111,6 +119,25 @@ def same_move(env: Env, a: str, b: str) -> bool:
     """Whether ``a`` and ``b`` are both legal here and lead to the same position (spellings of one move)."""
     key = successor_key(env, a)
     return key is not None and key == successor_key(env, b)
+
+
+_LEADING_ZEROS = re.compile(r"(?<!\d)0+(?=\d)")
+
+
+def spelling_variants(action: str) -> list[str]:
+    """Other ways to write ``action`` that a game may read as the same move: leading zeros dropped
+    (``[col 03]`` → ``[col 3]``), spacing normalised, case changed. Whether one *is* the same move is for
+    ``same_move`` to say; this only proposes them (probing uses them to tell a spelling from a move)."""
+    inner = action.strip()
+    variants = [
+        _LEADING_ZEROS.sub("", inner),
+        " ".join(inner.split()),
+        re.sub(r"\[\s+|\s+\]", lambda m: m.group().strip(), inner),
+        inner.lower(),
+        inner.upper(),
+        inner.title(),
+    ]
+    return [v for v in dict.fromkeys(variants) if v != action]
 
 
 def _position(clone: Env, result: object, action: str) -> Hashable:
@@ -128,7 +155,10 @@ def _position(clone: Env, result: object, action: str) -> Hashable:
 _SENDER = re.compile(r"(?:GAME|Player \d+|[A-Z][a-z]+ [A-Z][a-z]+)")
 _TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9][\w+-]{0,7}(?![\w])")
 _INT = re.compile(r"(?<![\w.])\d{1,4}(?![\w])")
-_RANGE = re.compile(r"(?<![\w.])(\d{1,4})(?:\.\d+)?\s*(?:-|–|to|and|through)\s*(\d{1,4})(?:\.\d+)?(?![\w])")
+_RANGE = re.compile(
+    r"(?<![\w.])(?:between\s+(\d{1,4})(?:\.\d+)?\s+and|(\d{1,4})(?:\.\d+)?\s*(?:-|–|to|through))"
+    r"\s*(\d{1,4})(?:\.\d+)?(?![\w])"
+)
 _LETTER = re.compile(r"(?<![\w'])([A-Za-z])(?![\w'])")
 _SHORT = re.compile(r"\b[A-Za-z0-9]{1,2}\b")
 _SLOT = re.compile(
@@ -163,69 +193,140 @@ def bracketed(text: str, longest: int = 60) -> list[str]:
     return [b for b in found if b[1:-1].strip() and not _SENDER.fullmatch(b[1:-1])]
 
 
-def _numbers(text: str) -> tuple[str, ...]:
-    """The numbers a slot may take: every range the text states (``0 to 14``, ``1-11``, ``between 1 and
-    20``), else the span of the small numbers it shows (board labels, counts)."""
+@dataclass(frozen=True, slots=True)
+class _Vocabulary:
+    """What a template's varying parts may take, read once per observation."""
+
+    numbers: tuple[str, ...]
+    """Plain number slots: the ranges the text states (``0 to 14``, ``1-11``, ``between 1 and 20``) and
+    its board labels; with no range stated, also the span of the small numbers it shows (counts)."""
+    board_numbers: tuple[str, ...]
+    """Ranks of board squares: the board's number labels, else its stated size (``8x8``), else 1-8."""
+    lower: tuple[str, ...]
+    upper: tuple[str, ...]
+    """Files of board squares (and pegs, fields): single letters the text shows on their own."""
+    caps: tuple[str, ...]
+    """Letters of the text's capitalised words (``SEND + MORE``): what an ``X`` placeholder may be."""
+    cells: tuple[str, ...]
+    """Letter-number tokens the text shows (``N1``, ``F0``, ``e4``)."""
+    lengths: tuple[int, ...]
+    """List lengths the text states (``6 digits long``)."""
+
+
+_LABEL_LINE = re.compile(r"^[ \t]*[A-Za-z]{0,2}[ \t]*(\d{1,2})(?![\d.,%/])", re.M)
+_NUMBERS_LINE = re.compile(r"^[ \t]*\d{1,2}(?:[ \t]+\d{1,2}){2,}[ \t]*$", re.M)
+_SIZE = re.compile(r"(?<!\d)(\d{1,2})[ \t]*[x×][ \t]*(\d{1,2})(?!\d)")
+_LENGTH = re.compile(r"(?<!\d)(\d{1,2})[ \t]+(?:digits|numbers|values|pegs|colou?rs)\b", re.I)
+_CAPS = re.compile(r"\b[A-Z]{3,12}\b")
+_CELL = re.compile(r"[A-Za-z]\d{1,2}")
+
+
+def _span(values: set[int]) -> set[int]:
+    return set(range(min(values), max(values) + 1)) if values else set()
+
+
+def _vocabulary(text: str) -> _Vocabulary:
     stated: set[int] = set()
-    for low, high in _RANGE.findall(text):
-        a, b = int(low), int(high)
+    for between, low, high in _RANGE.findall(text):
+        a, b = int(between or low), int(high)
         if a < b <= a + 200:
             stated.update(range(a, b + 1))
-    if stated:
-        return tuple(str(n) for n in sorted(stated))
-    small = [n for n in map(int, _INT.findall(text)) if n <= MAX_SMALL]
-    if not small:
-        return tuple(str(n) for n in range(10))
-    return tuple(str(n) for n in range(min(small), max(small) + 1))
+    labels = {int(n) for n in _LABEL_LINE.findall(text)}
+    for line in _NUMBERS_LINE.findall(text):
+        labels.update(int(n) for n in line.split())
+    labels = _span(labels) if len(labels) >= 3 else set()
+    sizes = [max(int(a), int(b)) for a, b in _SIZE.findall(text)]
+    if labels:
+        board = labels
+    elif sizes:
+        board = set(range(max(sizes) + 1))
+    else:
+        board = set(range(1, 9))
+    small = _span({n for n in map(int, _INT.findall(text)) if n <= MAX_SMALL})
+    numbers = stated | labels if stated else stated | labels | small | {n for n in board if sizes}
+    if not numbers:
+        numbers = set(range(10))
+    letters = list(dict.fromkeys(_LETTER.findall(text)))
+    files = max(len(board), 8) if not labels else len(board)
+    lower = [c for c in letters if c.islower()] + [chr(ord("a") + i) for i in range(files)]
+    upper = [c for c in letters if c.isupper()] + [chr(ord("A") + i) for i in range(files)]
+    return _Vocabulary(
+        numbers=tuple(str(n) for n in sorted(numbers)),
+        board_numbers=tuple(str(n) for n in sorted(board)),
+        lower=tuple(dict.fromkeys(lower)),
+        upper=tuple(dict.fromkeys(upper)),
+        caps=tuple(dict.fromkeys(c for word in _CAPS.findall(text) for c in word)),
+        cells=tuple(dict.fromkeys(t for t in _TOKEN.findall(text) if _CELL.fullmatch(t))),
+        lengths=tuple(sorted({int(n) for n in _LENGTH.findall(text) if 1 < int(n) <= 12})),
+    )
 
 
-def _letters(text: str) -> list[str]:
-    """Single letters the text shows on their own (board files and ranks, pegs, fields), in order."""
-    return list(dict.fromkeys(_LETTER.findall(text)))
-
-
-def _template(example: str, text: str, numbers: tuple[str, ...], letters: list[str]) -> CandidateSpace | None:
-    """The space of actions shaped like ``example`` (a bracketed string of the text), its numbers, squares
-    and placeholders varied; None when nothing in it varies."""
+def _template(example: str, vocab: _Vocabulary) -> list[CandidateSpace]:
+    """The spaces of actions shaped like ``example`` (a bracketed string of the text), its numbers, squares
+    and placeholders varied (a list of numbers also at the lengths the text states); none when nothing in
+    it varies."""
     inner = example[1:-1]
+    name = f"template {example}"
+    numbers = vocab.numbers
     if _WORDS.fullmatch(inner):  # all placeholder words: [row col], [pile quantity], [macro micro]
         if not any(w in inner for w in _PLACEHOLDER_WORDS):
-            return None  # a plain phrase ([rock paper]) is not a template
-        words = inner.split()
-        parts: list[tuple[str, ...]] = [("[",)]
-        for i, _ in enumerate(words):
-            parts += [numbers] + ([(" ",)] if i < len(words) - 1 else [])
-        return CandidateSpace(f"template {example}", (*parts, ("]",)))
+            return []  # a plain phrase ([rock paper]) is not a template
+        return [_number_list(name, len(inner.split()), " ", numbers)]
+    listed = _NUMBER_LIST.fullmatch(inner)
+    if listed:  # [2 1 4 5], [0,4]: the same list at every length the text states
+        parts = _NUMBER.split(inner)
+        sep = parts[1] if len(parts) > 1 else " "
+        count = len(_NUMBER.findall(inner))
+        return [_number_list(f"{name} x{n}", n, sep, numbers) for n in dict.fromkeys((count, *vocab.lengths))]
     cells = [m.group() for m in _SLOT.finditer(inner) if m.group("cell")]
     vary_letters = len({c[0].lower() for c in cells}) < len(cells)  # [a2a3]: squares; [A4 B2 C2]: fields
-    lower = [ch for ch in letters if ch.islower()] or list("abcdefgh")
-    upper = [ch for ch in letters if ch.isupper()] or list("ABCDEFGH")
-    shown_cells = tuple(dict.fromkeys(t for t in _TOKEN.findall(text) if re.fullmatch(r"[A-Za-z]\d{1,2}", t)))
-    parts = [("[",)]
+    parts: list[tuple[str, ...]] = [("[",)]
     at = 0
-    varied = False
     for m in _SLOT.finditer(inner):
         if m.start() > at:
             parts.append((inner[at : m.start()],))
         at = m.end()
         token = m.group()
-        varied = True
         if m.group("cell"):
             letter = token[0]
-            pool = (lower if letter.islower() else upper) if vary_letters else [letter]
-            squares = [f"{a}{n}" for a in pool for n in numbers]
-            same_shape = [c for c in shown_cells if c[0].isupper() == letter.isupper()]
+            if vary_letters:
+                files = vocab.lower if letter.islower() else vocab.upper
+                squares = [f"{a}{n}" for a in files for n in vocab.board_numbers]
+            else:
+                squares = [f"{letter}{n}" for n in numbers]
+            same_shape = [c for c in vocab.cells if c[0].isupper() == letter.isupper()]
             parts.append(tuple(dict.fromkeys([*squares, *same_shape])))
-        elif m.group("num"):
+        elif m.group("num"):  # a coordinate of a "(3,2)" square is a board number, others any number
+            square = inner[m.start() - 1 : m.start()] in ("(", ",") and _CLOSES.match(inner, m.end())
+            parts.append(vocab.board_numbers if square else numbers)
+        elif m.group("ph"):  # a placeholder: X, N, M
+            parts.append(tuple(dict.fromkeys([*numbers, *vocab.upper, *vocab.caps])))
+        else:  # <number>
             parts.append(numbers)
-        else:  # a placeholder: X, N, <number>
-            parts.append(tuple(dict.fromkeys([*numbers, *upper])) if m.group("ph") else numbers)
-    if not varied:
-        return None
+    if len(parts) == 1:
+        return []
     if at < len(inner):
         parts.append((inner[at:],))
     parts.append(("]",))
-    return CandidateSpace(f"template {example}", tuple(parts))
+    return [CandidateSpace(name, tuple(parts))]
+
+
+_NUMBER = re.compile(r"\d{1,4}(?:\.\d+)?")
+_CLOSES = re.compile(r" ?[,)]")
+_NUMBER_LIST = re.compile(r"\d{1,4}(?:(?:, ?| )\d{1,4}){1,11}")
+
+
+def _number_list(name: str, count: int, sep: str, numbers: tuple[str, ...]) -> CandidateSpace:
+    parts: list[tuple[str, ...]] = [("[",)]
+    for i in range(count):
+        parts += [numbers] + ([(sep,)] if i < count - 1 else [])
+    return CandidateSpace(name, (*parts, ("]",)))
+
+
+_EXAMPLE_LINE = re.compile(
+    r"^[ \t]*(\[[A-Za-z][^\[\]\n]{0,20}\][ \t]+[A-Za-z0-9][^\[\]\n]{0,40}?)[ \t]*$", re.M
+)
+"""A line that is an action with text after its bracket: NewRecruit's ``[Propose] CCAACCCC``."""
 
 
 def candidate_spaces(observation: str) -> list[CandidateSpace]:
@@ -233,15 +334,14 @@ def candidate_spaces(observation: str) -> list[CandidateSpace]:
     game's own spelling first: ``legal_actions`` keeps the first spelling of each move (``[col 3]`` from
     the example ``[col 4]``, not the bare ``[3]`` the parser also takes)."""
     shown = bracketed(observation)
+    shown += [line for line in _EXAMPLE_LINE.findall(observation) if not _SENDER.match(line[1:])]
     tokens = [f"[{t}]" for t in dict.fromkeys(_TOKEN.findall(observation))]
     spaces = [CandidateSpace("shown", (tuple(shown),))]
-    numbers = _numbers(observation)
-    letters = _letters(observation)
+    vocab = _vocabulary(observation)
     templates: dict[tuple[tuple[str, ...], ...], CandidateSpace] = {}
     for example in shown:
-        space = _template(example, observation, numbers, letters)
-        if space is not None and space.parts not in templates:
-            templates[space.parts] = space
+        for space in _template(example, vocab):
+            templates.setdefault(space.parts, space)
     spaces += sorted(templates.values(), key=len)
     spaces.append(CandidateSpace("tokens", (tuple(t for t in tokens if t not in set(shown)),)))
     short = list(dict.fromkeys(_SHORT.findall(observation)))[:MAX_PAIR_TOKENS]
@@ -258,7 +358,7 @@ for templates, the example it was built from: the same across turns."""
 
 
 def _accepted(env: Env, action: str) -> bool:
-    return env.clone().step(action).legal
+    return _scratch(env).step(action).legal
 
 
 def _remember(env: Env, name: str) -> None:
@@ -413,5 +513,6 @@ __all__ = [
     "legal_actions",
     "random_legal_action",
     "same_move",
+    "spelling_variants",
     "successor_key",
 ]

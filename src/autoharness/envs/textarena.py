@@ -258,6 +258,10 @@ _RESET_CACHE_SIZE = 256
 _CACHE_LOCK = threading.Lock()
 
 
+_SHARED_ATTRIBUTES = frozenset({"_spec", "_factory", "_strip"})
+"""``TextArenaEnv`` attributes a clone shares with its original: set once in ``__init__``, never changed."""
+
+
 class TextArenaEnv:
     """One TextArena game implementing ``autoharness.envs.Env``."""
 
@@ -378,6 +382,16 @@ class TextArenaEnv:
     def clone(self) -> Self:
         return copy.deepcopy(self)
 
+    def scratch(self) -> Self:
+        """A copy to try moves on (``envs.actions`` probes): the same position, without TextArena's
+        message log (``State.logs``, written by ``add_observation`` and read by nothing in the games), which
+        grows with every ply and would dominate the copy's cost in long games."""
+        if self._game is None:
+            return self.clone()
+        state = self._game.state
+        memo: dict[int, Any] = {id(state.logs): []}
+        return copy.deepcopy(self, memo)
+
     def current_observation(self) -> str:
         """What the player to move sees now: the last ``Turn.observation`` this env returned."""
         return self._observation
@@ -456,8 +470,8 @@ class TextArenaEnv:
                 value.setstate(state)
             elif key == "_routes":
                 value = _Routes(new._rng)  # ``_rng`` comes first in ``__dict__``: already copied
-            elif key == "_rng_state":
-                value = self._rng_state  # a tuple of ints: shared, as deepcopy would
+            elif key == "_rng_state" or key in _SHARED_ATTRIBUTES:
+                pass  # immutable: shared (deepcopy of a frozen dataclass or a partial is slow)
             else:
                 value = _copy(value, memo)
             object.__setattr__(new, key, value)  # attribute by attribute: keeps CPython's inline values

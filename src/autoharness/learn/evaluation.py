@@ -7,6 +7,8 @@ Heuristic value H (what the tree search maximises):
   costs the rest of that game). Probe agreement is 1 − mismatches / probes (1 with probing off). A rollout
   that reached a dead position (no legal move exists: ``rollout.RolloutEnd.DEAD_POSITION``) ends there and
   that step is not one of its steps, so a harness whose only failures are dead positions has H = 1.
+  Moves are compared by the position they lead to: a probe that is only another spelling of a move the
+  harness lists or accepts (``spellings``) is reported apart and counts neither way.
 * policy: H = 0 if any rollout made an illegal move or a code failure, else 0.5 + 0.5·r, where r is the
   mean over rollouts of the harness's normalised reward (``Env.normalized_reward``: the env maps its raw
   reward range to [0, 1]). A rollout cut by the step cap scores what the game itself gives for the position
@@ -44,6 +46,9 @@ class ProbeMismatch:
     env_legal: bool
     env_reason: str | None = None
     failure: HarnessFailure | None = None
+    same_as: str | None = None
+    """Set on a spelling-only difference: the spelling of the same move (same successor position) that the
+    harness lists or accepts. Information, not a failure (``Evaluation.spellings``)."""
 
     @property
     def too_strict(self) -> bool:
@@ -61,6 +66,9 @@ class Evaluation:
     static_issues: list[StaticIssue] = field(default_factory=list)
     probes: int = 0
     mismatches: list[ProbeMismatch] = field(default_factory=list)
+    spellings: list[ProbeMismatch] = field(default_factory=list)
+    """Probed actions the game accepts that the harness did not list or accept, though it lists or accepts
+    another spelling of the same move (``[col 03]`` for ``[col 3]``): not mismatches, not probes."""
     opponent: str | None = None
     """2-player policy mode: ``"random"`` (see the module docstring); else None."""
     out_of_time: bool = False
@@ -121,6 +129,7 @@ class Evaluation:
             "static_issues": [i.describe() for i in self.static_issues],
             "probes": self.probes,
             "mismatches": len(self.mismatches),
+            "spelling_variants": len(self.spellings),
             "too_strict": sum(m.too_strict for m in self.mismatches),
             "out_of_time": self.out_of_time,
             "dead_positions": self.dead_positions,

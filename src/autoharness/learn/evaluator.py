@@ -16,6 +16,13 @@ variants (``_candidate_pool``, built on ``rollout.one_char_variants``), sampled 
 that explored (``LearnConfig.explore``) is replayed along the moves it actually played.
 Verifier: a mismatch is ``is_legal_action`` disagreeing with the env (either way). Filter: a mismatch is an
 env-legal action missing from ``legal_actions``. Policy mode does not use a checker, so nothing is probed.
+
+Moves, not spellings (``envs.actions.successor_key``): a list is complete when it reaches every distinct
+successor position, and a checker that rejects an odd spelling of a move it accepts is not wrong about the
+rules. A probed action the env accepts but the harness left out or rejected is a mismatch only when no
+listed move (filter) — or no accepted spelling: the move played there, leading zeros dropped, spacing or
+case changed (verifier) — leads to the same position. Otherwise it is recorded in ``Evaluation.spellings``
+(``[col 03]`` beside a listed ``[col 3]`` on ConnectFour): information, not counted in H.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..envs import make
+from ..envs.actions import spelling_variants, successor_key
 from ..envs.base import Env
 from ..rollout import Rollout, StepRecord, one_char_variants, play_rollout
 from ..sandbox import WorkerPool, check_source
@@ -104,8 +112,10 @@ class Evaluator:
             for count, found in self._threads.map(
                 lambda r: self._probe(source, r, pool_actions), ev.rollouts
             ):
-                ev.probes += count
-                ev.mismatches.extend(found)
+                spellings = [m for m in found if m.same_as is not None]
+                ev.probes += count - len(spellings)
+                ev.mismatches.extend(m for m in found if m.same_as is None)
+                ev.spellings.extend(spellings)
         return ev
 
     @property
@@ -174,21 +184,39 @@ class Evaluator:
     def _probe_one(
         self, session: Any, env: Env, seed: int, index: int, step: StepRecord, action: str
     ) -> ProbeMismatch | None:
-        outcome = env.clone().step(action)
+        """One probe, judged by the position it leads to: a disagreement that is only about the spelling of
+        a move the harness lists or accepts comes back with ``same_as`` set (not a failure)."""
+        key = successor_key(env, action)
+        legal = key is not None
+        reason = None if legal else env.clone().step(action).reason
         if self.config.mode == "filter":
-            # ``action`` is not in the list by construction; missing it is wrong only if the env accepts it.
-            if not outcome.legal:
+            # ``action`` is not in the list by construction; missing it is wrong only if the env accepts it
+            # and no listed move leads to the same position.
+            if not legal:
                 return None
-            return ProbeMismatch(seed, index, step.player, step.observation, action, None, True)
+            same = next((m for m in step.listed if successor_key(env, m) == key), None)
+            return ProbeMismatch(seed, index, step.player, step.observation, action, None, True, same_as=same)
         said = session.is_legal_action(step.observation, action)
         if isinstance(said, HarnessFailure):
             return ProbeMismatch(
-                seed, index, step.player, step.observation, action, None, outcome.legal, outcome.reason, said
+                seed, index, step.player, step.observation, action, None, legal, reason, said
             )
-        if said == outcome.legal:
+        if said == legal:
             return None
+        same = None
+        if legal:  # rejected a move the game accepts: does it accept another spelling of the same move?
+            spellings = [o for o in (step.move, *spelling_variants(action)) if o and o != action]
+            same = next(
+                (
+                    other
+                    for other in spellings
+                    if successor_key(env, other) == key
+                    and session.is_legal_action(step.observation, other) is True
+                ),
+                None,
+            )
         return ProbeMismatch(
-            seed, index, step.player, step.observation, action, said, outcome.legal, outcome.reason
+            seed, index, step.player, step.observation, action, said, legal, reason, same_as=same
         )
 
 
