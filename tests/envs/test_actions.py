@@ -88,7 +88,7 @@ def test_templates_vary_numbers_squares_and_placeholders_from_the_text():
         s.name: s for s in candidate_spaces("Use '[bet X]' or [row col]; board 0 to 4; e.g. [a2a3] a b")
     }
     assert "[bet 3]" in spaces["template [bet X]"] and "[4 0]" in spaces["template [row col]"]
-    assert "[b4a0]" in spaces["template [a2a3]"]
+    assert "[b4a1]" in spaces["template [a2a3]"]  # squares a1-h8: no board drawn or sized
     assert len(spaces["template [row col]"]) == 25
 
 
