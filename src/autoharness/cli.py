@@ -14,6 +14,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
@@ -99,6 +100,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         results_table,
         save_eval,
     )
+    from .learn.command import LOG_EVERY
+    from .watch import EvalWatch
 
     agents = AgentSpec.parse_list(args.agent)
     opponent = AgentSpec.parse(args.opponent) if args.opponent else None
@@ -107,6 +110,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     check_out(out_dir)  # before any match: a bad --out must not cost the whole evaluation
     stderr = Console(stderr=True)
     results: list[EvalResult] = []  # filled as it goes: an interrupted eval still saves what was played
+    logged = [time.monotonic()]
+
+    def show(watch: EvalWatch) -> None:
+        """Inside an agent's evaluation: a redrawn line on a terminal, else one line every LOG_EVERY s."""
+        line = f"{args.game} · {watch.label} · {watch.line()}"
+        if stderr.is_terminal:
+            progress.update(task, description=line)
+        elif time.monotonic() - logged[0] >= LOG_EVERY:
+            logged[0] = time.monotonic()
+            print(line, file=sys.stderr, flush=True)
+
     try:
         with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
             task = progress.add_task(f"{args.game}", total=None)
@@ -121,12 +135,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 temperature=args.temperature,
                 on_match=lambda result, _: progress.update(
-                    task,
-                    advance=1,
-                    total=len(agents) * (args.matches or result.num_players * 20),
-                    description=f"{args.game} · {result.agent}",
+                    task, advance=1, total=len(agents) * (args.matches or result.num_players * 20)
                 ),
                 results=results,
+                eval_seconds=args.eval_seconds,
+                on_progress=show,
             )
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: keep the finished matches, marked interrupted
         played = sum(len(r.matches) for r in results)
@@ -198,7 +211,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     out = Path(args.out)
     learn_flags = (
         *("mode", "max_iterations", "max_llm_calls", "max_tokens", "max_cost_usd", "max_wall_seconds"),
-        *("seed", "parallelism", "n_envs"),
+        *("seed", "parallelism", "n_envs", "eval_seconds"),
     )
     suite_flags = (
         *("games", "llm", "base_url", "eval_agent", "matches", "game_timeout", "library", "cache"),
@@ -533,6 +546,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="sampling temperature of the LLM agents (default 1.0)",
     )
+    p.add_argument(
+        "--eval-seconds",
+        type=positive_float,
+        help="time budget of each agent's evaluation: matches still running are cut, the rest not started "
+        "(both reported, neither counted as played)",
+    )
     p.add_argument("--out", help="eval dir to write (default runs/eval-GAME-STAMP)")
     add_cache_arguments(p)
     add_llm_timeout_argument(p)
@@ -594,6 +613,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-wall-seconds", type=positive_float, help="learning budget per game: wall time of the run"
+    )
+    p.add_argument(
+        "--eval-seconds",
+        type=positive_float,
+        help="time budget of each evaluation (every code version while learning, and the final evaluation): "
+        "games still running are cut and reported as cut",
     )
     p.add_argument("--seed", type=nonnegative_int, help="run seed of every game's learner")
     p.add_argument("--parallelism", type=positive_int, help="sandbox workers per game")

@@ -72,8 +72,11 @@ from .llm.base import LLMClient, Params
 from .llm.provenance import model_label
 from .rollout import RolloutEnd, position_is_dead
 from .sandbox.failures import FailureKind
+from .watch import EvalWatch
 
 EVAL_FILE = "eval.json"
+TIME_BUDGET = "time_budget"
+"""``MatchEnd.ended`` of a match cut by the evaluation's time budget (``--eval-seconds``)."""
 MAX_STEPS = 1000
 MATCHES = {1: 20, 2: 40}
 """The paper's match counts by number of players."""
@@ -149,6 +152,9 @@ class EvalResult:
     temperature: float = 1.0  # sampling temperature of every LLM agent (agent and opponent)
     matches: list[MatchRecord] = field(default_factory=list)
     aborted: str | None = None  # why the evaluation stopped early (LLM or env error); matches so far kept
+    eval_seconds: float | None = None  # the time budget of this agent's evaluation (``--eval-seconds``)
+    time_cut: int = 0  # matches cut by that budget before they ended: not played, not in ``matches``
+    not_started: int = 0  # matches never started because the budget was spent
 
     def _sum(self, key: str, who: str = "agent") -> float:
         return sum(getattr(m, who)[key] for m in self.matches if getattr(m, who) is not None)
@@ -182,6 +188,9 @@ class EvalResult:
             "opponent_legal_rate": self._sum("legal_moves", "opponent") / opp_moves if opp_moves else None,
             "opponent_cost_usd": self._sum("cost_usd", "opponent"),
             "aborted": self.aborted,
+            "eval_seconds": self.eval_seconds,
+            "time_cut": self.time_cut,
+            "not_started": self.not_started,
         }
         out["tokens"] = out["prompt_tokens"] + out["completion_tokens"]
         out["cut"] = sum(m.ended == "step_cap" for m in self.matches)
@@ -212,13 +221,18 @@ class MatchEnd(NamedTuple):
     offender: int | None = None  # the seat whose illegal move ended the match
 
 
-def play_match(env: Env, agents: Sequence[Agent], seed: int, max_steps: int = MAX_STEPS) -> MatchEnd:
-    """Play one game, seat ``p`` taken by ``agents[p]``."""
+def play_match(
+    env: Env, agents: Sequence[Agent], seed: int, max_steps: int = MAX_STEPS, watch: EvalWatch | None = None
+) -> MatchEnd:
+    """Play one game, seat ``p`` taken by ``agents[p]``; ``watch`` counts its plies and, once its time
+    budget is spent, cuts it (``ended: "time_budget"``: not played to an end)."""
     turn = env.reset(seed)
     for player, agent in enumerate(agents):
         agent.begin_match(env, player, seed)
     moves: list[str] = []  # what the game received: a dead position is rebuilt from them
     for ply in range(1, max_steps + 1):
+        if watch is not None and watch.expired():
+            return MatchEnd(ply - 1, TIME_BUDGET, None, None)
         agent = agents[turn.player]
         action = agent.act(turn.observation, turn.player)
         result = env.step(action)
@@ -226,6 +240,8 @@ def play_match(env: Env, agents: Sequence[Agent], seed: int, max_steps: int = MA
             return MatchEnd(ply, "dead_position", None, RolloutEnd.DEAD_POSITION.value)
         agent.stats.record_move(result.legal)
         moves.append(action)
+        if watch is not None:
+            watch.step()
         if result.done:
             if not result.legal:
                 return MatchEnd(ply, "illegal", result.rewards, result.reason, turn.player)
@@ -261,8 +277,9 @@ def match_plan(num_players: int, matches: int) -> list[tuple[int, int]]:
 class Harnesses:
     """Sandbox sessions of one harness source on one worker pool (started on first use), closed together."""
 
-    def __init__(self, source: str | None) -> None:
+    def __init__(self, source: str | None, on_call: Callable[[str, float], None] | None = None) -> None:
         self.source = source
+        self.on_call = on_call  # each session's harness-call timings (the evaluation's ``EvalWatch``)
         self._stack = ExitStack()
         self._pool: Any = None
 
@@ -280,7 +297,9 @@ class Harnesses:
             from .sandbox import WorkerPool
 
             self._pool = self._stack.enter_context(WorkerPool(2))
-        return self._stack.enter_context(self._pool.session(self.source, mode))
+        session = self._stack.enter_context(self._pool.session(self.source, mode))
+        session.on_call = self.on_call
+        return session
 
 
 def build_agent(
@@ -306,14 +325,22 @@ def build_agent(
 
 
 def run_match(
-    env: Env, agent: Agent, opponent: Agent | None, *, index: int, seed: int, seat: int, max_steps: int
+    env: Env,
+    agent: Agent,
+    opponent: Agent | None,
+    *,
+    index: int,
+    seed: int,
+    seat: int,
+    max_steps: int,
+    watch: EvalWatch | None = None,
 ) -> MatchRecord:
     """One match with ``agent`` in ``seat`` (and ``opponent`` in the other), as a record."""
     seats: list[Agent] = (
         [agent] if opponent is None else ([agent, opponent] if seat == 0 else [opponent, agent])
     )
     start = time.perf_counter()
-    steps, ended, rewards, reason, offender = play_match(env, seats, seed, max_steps)
+    steps, ended, rewards, reason, offender = play_match(env, seats, seed, max_steps, watch)
     reward, outcome = _score(env, seat, ended, rewards)
     forfeit = None if offender is None else "agent" if offender == seat else "opponent"
     return MatchRecord(
@@ -359,6 +386,8 @@ def evaluate(
     temperature: float = 1.0,
     on_match: Callable[[EvalResult, MatchRecord], None] | None = None,
     results: list[EvalResult] | None = None,
+    eval_seconds: float | None = None,
+    on_progress: Callable[[EvalWatch], None] | None = None,
 ) -> list[EvalResult]:
     """Evaluate each agent spec on ``game`` under the paper's protocol, all on the same seeds.
 
@@ -371,6 +400,11 @@ def evaluate(
     Each agent's ``EvalResult`` is appended to ``results`` (a new list unless given) when its matches
     start: a caller that passes its own list keeps what was played if interrupted (Ctrl-C, SIGTERM), the
     agent in progress marked ``aborted``. Matches in flight when interrupted are finished, none is started.
+
+    ``eval_seconds`` is each agent's time budget: a match still running when it is spent is cut and counted
+    in ``time_cut``, the matches not yet started in ``not_started`` — neither is played, so neither is in
+    ``matches`` nor in any rate. ``on_progress`` gets the live counters (``autoharness.watch.EvalWatch``:
+    matches finished, plies, elapsed, slowest harness call; ``label`` is the agent spec).
 
     ``workers`` > 1 plays matches in threads, each with its own env, sandbox sessions and agents: worth it
     for LLM agents (waiting on the endpoint), not for CPU-bound ones. Agents reseed per match, so results
@@ -387,14 +421,18 @@ def evaluate(
         raise ConfigError("--workers must be ≥ 1")
     if not 0 <= temperature <= 2:
         raise ConfigError(f"--temperature must be in [0, 2] (got {temperature})")
+    if eval_seconds is not None and not eval_seconds > 0:
+        raise ConfigError(f"--eval-seconds must be > 0 (got {eval_seconds})")
     llm = make_llm or _no_llm
     plan = list(enumerate(match_plan(num_players, n)))
     results = [] if results is None else results
     for spec in agents:
         result = EvalResult(game, str(spec), str(opponent) if opponent else None, num_players, temperature)
+        result.eval_seconds = eval_seconds
         results.append(result)
+        watch = EvalWatch(len(plan), eval_seconds, on_progress, label=str(spec))
         try:
-            _play_all(result, spec, opponent, plan, harness_source, llm, max_steps, workers, on_match)
+            _play_all(result, spec, opponent, plan, harness_source, llm, max_steps, workers, on_match, watch)
         except KeyboardInterrupt:
             result.aborted = result.aborted or "interrupted"
             raise
@@ -411,32 +449,45 @@ def _play_all(
     max_steps: int,
     workers: int,
     on_match: Callable[[EvalResult, MatchRecord], None] | None,
+    watch: EvalWatch,
 ) -> None:
-    """Play ``plan`` (index, (seed, seat)) for one agent spec into ``result``, on ``workers`` threads."""
+    """Play ``plan`` (index, (seed, seat)) for one agent spec into ``result``, on ``workers`` threads,
+    within ``watch``'s time budget."""
     lock, stop = threading.Lock(), threading.Event()
 
     def play_share(share: list[tuple[int, tuple[int, int]]]) -> None:
         """One worker: its own env, sandbox sessions and agents, playing every ``workers``-th match."""
         env = make(result.game)
-        with Harnesses(harness_source) as harnesses:
+        with Harnesses(harness_source, on_call=watch.call) as harnesses:
             agent = build_agent(spec, harnesses, make_llm, result.temperature)
             opp = build_agent(opponent, harnesses, make_llm, result.temperature) if opponent else None
+            watch.begin()  # the budget counts from the first match, not from setting up the sandbox
             for index, (seed, seat) in share:
                 if stop.is_set():
                     return
+                if watch.expired():
+                    with lock:
+                        result.not_started += 1
+                    continue
                 try:
                     record = run_match(
-                        env, agent, opp, index=index, seed=seed, seat=seat, max_steps=max_steps
+                        env, agent, opp, index=index, seed=seed, seat=seat, max_steps=max_steps, watch=watch
                     )
                 except (LLMError, EnvError) as exc:  # endpoint gone, budget spent, env broke its protocol
                     with lock:
                         result.aborted = result.aborted or f"{type(exc).__name__}: {exc}"
                     stop.set()
                     return
+                if record.ended == TIME_BUDGET:  # cut, not played: kept out of every figure
+                    with lock:
+                        result.time_cut += 1
+                    watch.game_over(cut=True)
+                    continue
                 with lock:
                     result.matches.append(record)
                     if on_match:
                         on_match(result, record)
+                watch.game_over()
 
     count = max(1, min(workers, len(plan)))
     try:
@@ -599,7 +650,8 @@ def results_table(results: Sequence[EvalResult]) -> Table:
         play += [str(s["dead_positions"])] if dead else []
         table.add_row(
             escape(model_label(s["agent"], s["provenance"]))
-            + (" [red](stopped early)[/]" if s["aborted"] else ""),
+            + (" [red](stopped early)[/]" if s["aborted"] else "")
+            + _time_note(s),
             _num(s["legal_rate"]),
             *play,
             str(s["llm_calls"]),
@@ -610,6 +662,15 @@ def results_table(results: Sequence[EvalResult]) -> Table:
             str(s["harness_failures"]),
         )
     return table
+
+
+def _time_note(summary: dict[str, Any]) -> str:
+    """What the time budget left unplayed (markup for the agent cell), or nothing."""
+    cut, skipped = summary.get("time_cut") or 0, summary.get("not_started") or 0
+    if not cut and not skipped:
+        return ""
+    budget = summary["eval_seconds"]
+    return f" [yellow](--eval-seconds {budget:g}: {cut} cut, {skipped} not started; not played)[/]"
 
 
 def _num(value: float | None) -> str:

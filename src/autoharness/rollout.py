@@ -73,6 +73,7 @@ from .sandbox.failures import HarnessFailure
 if TYPE_CHECKING:
     from .envs.base import Env, StepResult, Turn
     from .sandbox import HarnessSession, Mode
+    from .watch import EvalWatch
 
 
 class RolloutEnd(StrEnum):
@@ -140,7 +141,9 @@ class Rollout:
     normalized_rewards: dict[int, float] | None = None
     seat: int | None = None  # the harness's only seat against a random opponent; None: it plays every seat
     end: RolloutEnd = RolloutEnd.STEP_CAP
-    out_of_time: bool = False  # stopped at a wall-clock deadline (the learner's budget), not by the game
+    out_of_time: bool = (
+        False  # stopped at a wall-clock deadline (a run's or an evaluation's budget), not by the game
+    )
     end_message: str | None = None  # the game's own last words: its end-of-game reason, or why it rejected
     dead_step: StepRecord | None = None  # the step that found no legal move to exist (not in ``steps``)
 
@@ -371,6 +374,7 @@ def play_rollout(
     explore: float = 0.0,
     seat: int | None = None,
     deadline: float | None = None,
+    watch: EvalWatch | None = None,
 ) -> Rollout:
     """Play one episode with the harness in every seat (or only ``seat``), stopping at the first
     non-LEGAL step.
@@ -380,7 +384,8 @@ def play_rollout(
     ``explore`` is verifier mode's exploration probability (ignored in the other modes; 0 = off).
     ``seat`` (policy mode, 2-player games only): the harness plays that seat, a seeded random opponent
     the other. Stopping at ``max_steps`` leaves ``done`` False; passing ``deadline`` (``time.monotonic()``)
-    ends it there too, with ``out_of_time`` set.
+    ends it there too, with ``out_of_time`` set, and so does ``watch``'s time budget (``EvalWatch``, which
+    also counts the steps for a live display).
     """
     if not 0.0 <= explore <= 1.0:
         raise ValueError(f"explore must be in [0, 1], not {explore!r}")
@@ -401,7 +406,7 @@ def play_rollout(
         opponent.begin_match(env, 1 - seat, seed)
     moves: list[str] = []  # every move the real game received, both seats: a dead position is rebuilt from it
     for index in range(max_steps):
-        if deadline is not None and time.monotonic() >= deadline:
+        if (deadline is not None and time.monotonic() >= deadline) or (watch is not None and watch.expired()):
             rollout.out_of_time = True
             return rollout
         if opponent is not None and turn.player != seat:
@@ -420,6 +425,8 @@ def play_rollout(
         if not record.ok and position_is_dead(env, seed, moves, turn.observation):
             return _end_dead(rollout, record)
         rollout.steps.append(record)
+        if watch is not None:  # live progress of the evaluation (``autoharness.watch``)
+            watch.step()
         if explorer is not None and record.ok:
             explorer.played(record.move)
         if not record.ok:

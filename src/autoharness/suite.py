@@ -334,7 +334,12 @@ def _evaluate(game: str, cfg: SuiteConfig, code: str, out: Path) -> dict[str, An
             return make_client(model, base_url=cfg.base_url, cache_path=cfg.cache, timeout=cfg.llm_timeout)
 
     results = evaluate(
-        game, [AgentSpec.parse(agent)], harness_source=code, matches=cfg.matches, make_llm=make_llm
+        game,
+        [AgentSpec.parse(agent)],
+        harness_source=code,
+        matches=cfg.matches,
+        make_llm=make_llm,
+        eval_seconds=cfg.learn.eval_seconds,
     )
     save_eval(out, results, harness_path=out.parent / "harness.py", harness_source=code)
     return results[0].summary()

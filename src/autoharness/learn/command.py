@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 import os
 import shlex
+import time
 import types
 from contextlib import closing
 from importlib import resources
@@ -209,9 +210,14 @@ def _continue(args: argparse.Namespace, out: Path) -> str:
     return f"the run in {out} is kept: continue it with: {shlex.join(command)}"
 
 
+LOG_EVERY = 30.0
+"""Seconds between two progress lines of a running evaluation when the display cannot redraw (logs)."""
+
+
 class _Display:
-    """Live status (iteration, best H, LLM calls, tokens, cost): one redrawn line on a terminal, one line
-    per new node otherwise (logs, the manual backend's conversation)."""
+    """Live status (iteration, best H, LLM calls, tokens, cost; inside an evaluation: games finished, steps,
+    elapsed, slowest call): one redrawn line on a terminal; otherwise (logs, the manual backend's
+    conversation) one line per new node and one every ``LOG_EVERY`` s inside a long evaluation."""
 
     def __init__(self, console: Any, live: bool) -> None:
         from rich.live import Live
@@ -219,6 +225,7 @@ class _Display:
         self._console = console
         self._redraw = live and console.is_terminal
         self._live = Live("starting…", console=console, refresh_per_second=4, transient=True)
+        self._logged = time.monotonic()
 
     def __enter__(self) -> _Display:
         if self._redraw:
@@ -237,7 +244,8 @@ class _Display:
         )
         if self._redraw:
             self._live.update(line)
-        elif p.phase == "node":
+        elif p.phase == "node" or (p.phase == "evaluate" and time.monotonic() - self._logged >= LOG_EVERY):
+            self._logged = time.monotonic()
             self._console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 

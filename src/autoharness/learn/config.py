@@ -49,6 +49,13 @@ class LearnConfig:
     max_tokens: int | None = field(default=None, metadata={"help": "budget: prompt + completion tokens"})
     max_cost_usd: float | None = field(default=None, metadata={"help": "budget: money (price table)"})
     max_wall_seconds: float | None = field(default=None, metadata={"help": "budget: wall time of the run"})
+    eval_seconds: float | None = field(
+        default=None,
+        metadata={
+            "help": "time budget of each evaluation of a code version: games still running then are cut "
+            "(reported as cut, their reward left out)"
+        },
+    )
     target_h: float = field(default=1.0, metadata={"help": "stop when the best H reaches this"})
     probe: bool = field(default=True, metadata={"help": "oracle probing of actions the harness did not play"})
     probe_states: int = field(default=20, metadata={"help": "visited states probed per rollout"})
@@ -85,6 +92,8 @@ class LearnConfig:
             problems.append("explore must be in [0, 1]")
         if not 0 < self.target_h <= 1:
             problems.append("target_h must be in (0, 1]")
+        if self.eval_seconds is not None and not self.eval_seconds > 0:
+            problems.append("eval_seconds must be > 0")
         for name in ("max_iterations", "max_llm_calls", "max_tokens", "max_cost_usd", "max_wall_seconds"):
             value = getattr(self, name)
             if value is not None and value <= 0:

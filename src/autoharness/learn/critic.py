@@ -36,7 +36,7 @@ from itertools import zip_longest
 
 from ..rollout import NO_RESULT, Rollout, RolloutEnd, StepRecord, StepVerdict
 from ..sandbox.failures import HarnessFailure
-from .evaluation import Evaluation, ProbeMismatch, seat_reward
+from .evaluation import TIME_CUT, Evaluation, ProbeMismatch, seat_reward
 
 BOTH = "both"
 PROPOSER = "proposer"
@@ -180,7 +180,7 @@ _ENDINGS = {
 
 def _ending(r: Rollout) -> str:
     if r.out_of_time:
-        return "stopped when the run's time budget ran out (not scored)"
+        return f"{TIME_CUT} (not scored)"  # the evaluation's --eval-seconds or the run's wall budget
     return _ENDINGS.get(r.end, r.end.value)
 
 
@@ -200,7 +200,7 @@ def _game_line(r: Rollout) -> str:
     seat = f" (seat {r.seat})" if r.seat is not None else ""
     loops = repeated_positions(r)
     parts = [f"- seed {r.seed}{seat}: {len(r.steps)} steps, {_ending(r)}"]
-    if r.end not in NO_RESULT:
+    if r.end not in NO_RESULT and not r.out_of_time:
         parts.append(f"reward {seat_reward(r):.3f}")
     if loops:
         parts.append(f"{loops} steps repeated a position seen earlier in this game (a loop)")
@@ -227,7 +227,7 @@ def _reward_text(ev: Evaluation, limit: int) -> str:
         "random": "Your code played one seat per game (first and second in turn) against a random player. ",
     }.get(ev.opponent or "", "")
     scored = ev.scored
-    ends = [r.end for r in ev.rollouts]
+    ends = [r.end for r in ev.rollouts if not r.out_of_time]  # a time-cut game has no end: _time_note
     counts = ", ".join(
         f"{ends.count(end)} {label}"
         for end, label in (
@@ -241,10 +241,11 @@ def _reward_text(ev: Evaluation, limit: int) -> str:
     )
     head = (
         seats
-        + f"No illegal move and no code failure in {len(ev.rollouts)} games ({ev.steps} steps): {counts}. "
-        f"Mean normalised reward: {ev.reward:.3f} (1 = best) over the {len(scored)} counted games; a game "
+        + f"No illegal move and no code failure in {len(ev.rollouts)} games ({ev.steps} steps)"
+        + (f": {counts}. " if counts else ". ")
+        + f"Mean normalised reward: {ev.reward:.3f} (1 = best) over the {len(scored)} counted games; a game "
         "cut at the step cap scores what the game gives for the position reached. "
-        "Improve propose_action's play to win more, keeping every move legal."
+        "Improve propose_action's play to win more, keeping every move legal." + _time_note(ev)
     )
     games = ["Per game:\n" + "\n".join(_game_line(r) for r in ev.rollouts[: max(limit, 10)])]
     if len(ev.rollouts) > max(limit, 10):
@@ -263,6 +264,19 @@ def _dead_note(ev: Evaluation) -> str:
         f" {dead} of the {len(ev.rollouts)} games reached a position where the player to move had no legal "
         "move at all (a defect of the game, which has no rule for it and keeps asking for a move): those "
         "games ended there and do not count against your code."
+    )
+
+
+def _time_note(ev: Evaluation) -> str:
+    """Games the evaluation's time budget cut: the harness was too slow to finish them."""
+    if not ev.time_cut:
+        return ""
+    slowest = ""
+    if ev.slowest_call is not None:
+        slowest = f"; the slowest call took {ev.slowest_call[0]:.2f} s ({ev.slowest_call[1]})"
+    return (
+        f" {ev.time_cut} of the {len(ev.rollouts)} games were cut by the evaluation's time budget of "
+        f"{ev.eval_seconds:g} s before they ended (not counted){slowest}: make your code faster."
     )
 
 
@@ -304,7 +318,7 @@ def critique(ev: Evaluation, limit: int = 5) -> Feedback:
         if ev.mode == "policy":
             return Feedback(_reward_text(ev, limit), BOTH, 0)
         text = f"All {ev.steps} steps in {len(ev.rollouts)} games were legal."
-        return Feedback(text + _dead_note(ev) + _explore_note(ev), BOTH, 0)
+        return Feedback(text + _dead_note(ev) + _explore_note(ev) + _time_note(ev), BOTH, 0)
     kind = PROPOSER if ev.mode == "verifier" and all(k == PROPOSER for k, _ in items) else BOTH
     shown = items[:limit]
     header = (

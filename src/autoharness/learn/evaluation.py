@@ -56,6 +56,10 @@ class ProbeMismatch:
         return self.env_legal
 
 
+TIME_CUT = "cut by the time budget"
+"""A rollout's ``end`` in summaries when a time budget stopped it (it was not played to an end)."""
+
+
 @dataclass(slots=True)
 class Evaluation:
     """Everything one evaluation of one code version found."""
@@ -73,6 +77,16 @@ class Evaluation:
     """2-player policy mode: ``"random"`` (see the module docstring); else None."""
     out_of_time: bool = False
     """The learner's wall-clock budget ran out during it: H is 0, the figures cover only what was played."""
+    eval_seconds: float | None = None
+    """The evaluation's own time budget (``LearnConfig.eval_seconds``): rollouts still running when it
+    passed are cut (``Rollout.out_of_time``): legal steps counted, reward left out (not played)."""
+    slowest_call: tuple[float, str] | None = None
+    """(seconds, function) of the slowest harness call during the rollouts."""
+
+    @property
+    def time_cut(self) -> int:
+        """Rollouts cut by the evaluation's time budget (not by the run's wall budget)."""
+        return 0 if self.out_of_time else sum(r.out_of_time for r in self.rollouts)
 
     @property
     def steps(self) -> int:
@@ -91,7 +105,7 @@ class Evaluation:
     @property
     def scored(self) -> list[Rollout]:
         """The rollouts whose reward says something about the harness (not a forfeit or crash of others)."""
-        return [r for r in self.rollouts if r.end not in NO_RESULT]
+        return [r for r in self.rollouts if r.end not in NO_RESULT and not r.out_of_time]
 
     @property
     def reward(self) -> float:
@@ -133,13 +147,18 @@ class Evaluation:
             "too_strict": sum(m.too_strict for m in self.mismatches),
             "out_of_time": self.out_of_time,
             "dead_positions": self.dead_positions,
+            "eval_seconds": self.eval_seconds,
+            "time_cut": self.time_cut,
+            "slowest_call": {"seconds": round(self.slowest_call[0], 4), "function": self.slowest_call[1]}
+            if self.slowest_call
+            else None,
             "rollouts": [
                 {
                     "seed": r.seed,
                     "steps": len(r.steps),
                     "legal_steps": r.legal_steps,
                     "done": r.done,
-                    "end": r.end.value,
+                    "end": TIME_CUT if r.out_of_time else r.end.value,
                     "reward": seat_reward(r),
                     **({"seat": r.seat} if r.seat is not None else {}),
                     "failure": r.first_failure.verdict.value if r.first_failure else None,
@@ -162,4 +181,4 @@ def seat_reward(rollout: Rollout) -> float:
     return sum(rewards.values()) / len(rewards)
 
 
-__all__ = ["Evaluation", "ProbeMismatch", "seat_reward"]
+__all__ = ["TIME_CUT", "Evaluation", "ProbeMismatch", "seat_reward"]

@@ -39,6 +39,7 @@ from ..envs.base import Env
 from ..rollout import Rollout, StepRecord, one_char_variants, play_rollout
 from ..sandbox import WorkerPool, check_source
 from ..sandbox.failures import HarnessFailure
+from ..watch import EvalWatch
 from .config import LearnConfig
 from .evaluation import Evaluation, ProbeMismatch
 
@@ -78,11 +79,19 @@ class Evaluator:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def evaluate(self, source: str, deadline: float | None = None) -> Evaluation:
-        """Rollouts (and probes) of ``source``; at ``deadline`` (``time.monotonic()``) they stop and the
-        evaluation is marked ``cut``."""
+    def evaluate(
+        self,
+        source: str,
+        deadline: float | None = None,
+        on_progress: Callable[[EvalWatch], None] | None = None,
+    ) -> Evaluation:
+        """Rollouts (and probes) of ``source``; at ``deadline`` (``time.monotonic()``: the run's wall budget)
+        they stop and the evaluation is marked ``out_of_time``. ``config.eval_seconds`` is this evaluation's
+        own budget: rollouts still running when it passes are cut (``Evaluation.time_cut``).
+        ``on_progress`` gets the live counters (games finished, steps, elapsed, slowest call) as they move."""
         cfg = self.config
         ev = Evaluation(mode=cfg.mode, static_issues=check_source(source, cfg.mode))  # type: ignore[arg-type]
+        ev.eval_seconds = cfg.eval_seconds
         if ev.static_issues:
             return ev
         ev.opponent = self.opponent
@@ -90,21 +99,23 @@ class Evaluator:
             if session.load_failure is not None:
                 ev.load_failure = session.load_failure
                 return ev
+        watch = EvalWatch(len(cfg.train_seeds), cfg.eval_seconds, on_progress)
         seats = self._seats()
         # Every rollout is waited for (list) before anything returns: none may outlive this evaluation.
         for item in list(
             self._threads.map(
-                lambda seed, seat: self._rollout(source, seed, seat, deadline), cfg.train_seeds, seats
+                lambda seed, seat: self._rollout(source, seed, seat, deadline, watch), cfg.train_seeds, seats
             )
         ):
             if isinstance(item, HarnessFailure):  # a load that failed only now (e.g. nondeterministic code)
                 ev.load_failure = ev.load_failure or item
             else:
                 ev.rollouts.append(item)
+        ev.slowest_call = watch.slowest
         if ev.load_failure is not None:
             return ev
         late = deadline is not None and time.monotonic() >= deadline
-        ev.out_of_time = late or any(r.out_of_time for r in ev.rollouts)
+        ev.out_of_time = late
         if ev.out_of_time:
             return ev
         if cfg.probe and cfg.mode != "policy" and cfg.probe_states and cfg.probe_actions:
@@ -136,16 +147,35 @@ class Evaluator:
         return [i % 2 for i in range(len(seeds))] if self.opponent == "random" else [None] * len(seeds)
 
     def _rollout(
-        self, source: str, seed: int, seat: int | None = None, deadline: float | None = None
+        self,
+        source: str,
+        seed: int,
+        seat: int | None = None,
+        deadline: float | None = None,
+        watch: EvalWatch | None = None,
     ) -> Rollout | HarnessFailure:
         with self.pool.session(source, self.config.mode) as session:
             if session.load_failure is not None:
                 return session.load_failure
             cfg = self.config
             env = self.make_env(self.game_id)
-            return play_rollout(
-                env, session, cfg.mode, seed, cfg.max_steps, explore=cfg.explore, seat=seat, deadline=deadline
+            if watch is not None:
+                session.on_call = watch.call
+                watch.begin()  # the budget counts from the first game, not from starting sandboxes
+            rollout = play_rollout(
+                env,
+                session,
+                cfg.mode,
+                seed,
+                cfg.max_steps,
+                explore=cfg.explore,
+                seat=seat,
+                deadline=deadline,
+                watch=watch,
             )
+            if watch is not None:
+                watch.game_over(cut=rollout.out_of_time)
+            return rollout
 
     def _probe(
         self, source: str, rollout: Rollout, pool_actions: list[str]

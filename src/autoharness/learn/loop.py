@@ -9,6 +9,7 @@ run (``--llm replay:FILE``) build the same tree as the run that was recorded.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -25,6 +26,7 @@ from ..llm.base import LLMClient, Message, PaidBadReply, Params
 from ..llm.provenance import answered_by, model_label
 from ..sandbox import WorkerPool
 from ..search import best_node, make_scheduler
+from ..watch import EvalWatch
 from .config import LearnConfig
 from .critic import BOTH, Feedback, critique
 from .evaluation import Evaluation
@@ -228,24 +230,34 @@ class _Loop:
                 return f"budget: {what} {used:g} of {limit:g}"
         return None
 
-    def _report(self, phase: str, nodes: list[NodeRow], last_h: float | None = None, note: str = "") -> None:
+    def _report(
+        self, phase: str, nodes: list[NodeRow], last_h: float | None = None, note: str = ""
+    ) -> LearnProgress | None:
+        """Send a snapshot to ``progress`` (and return it, for updates during the evaluation)."""
         if self.progress is None:
-            return
+            return None
         totals = self.store.totals()
         coded = [n.h for n in nodes if n.code is not None]
-        self.progress(
-            LearnProgress(
-                phase=phase,
-                iteration=totals.iterations,
-                max_iterations=self.cfg.max_iterations,
-                best_h=max(coded, default=0.0),
-                last_h=last_h,
-                llm_calls=totals.llm_calls,
-                tokens=totals.tokens,
-                cost_usd=totals.cost_usd,
-                note=note,
-            )
+        snapshot = LearnProgress(
+            phase=phase,
+            iteration=totals.iterations,
+            max_iterations=self.cfg.max_iterations,
+            best_h=max(coded, default=0.0),
+            last_h=last_h,
+            llm_calls=totals.llm_calls,
+            tokens=totals.tokens,
+            cost_usd=totals.cost_usd,
+            note=note,
         )
+        self.progress(snapshot)
+        return snapshot
+
+    def _evaluation_progress(self, before: LearnProgress | None) -> Callable[[EvalWatch], None] | None:
+        """Live counters inside an evaluation (called from rollout threads: no store access here)."""
+        if before is None or self.progress is None:
+            return None
+        progress = self.progress
+        return lambda watch: progress(dataclasses.replace(before, note=f"evaluating: {watch.line()}"))
 
     def _iterate(self, nodes: list[NodeRow]) -> None:
         start = time.monotonic()
@@ -260,10 +272,10 @@ class _Loop:
             summary = {**ev.summary(), "problems": 1, "bad_reply": failure_text}
             fb_text, fb_kind = failure_text, None
         else:
-            self._report("evaluate", nodes, note=f"evaluating on {self.cfg.n_envs} games")
+            before = self._report("evaluate", nodes, note=f"evaluating on {self.cfg.n_envs} games")
             wall = self.cfg.max_wall_seconds  # enforced during the evaluation too, not only between nodes
             deadline = None if wall is None else start + wall - self.store.totals().seconds
-            ev = self.evaluator.evaluate(code, deadline)
+            ev = self.evaluator.evaluate(code, deadline, self._evaluation_progress(before))
             fb = critique(ev, self.cfg.feedback_failures)
             summary = {**ev.summary(), "problems": fb.failures}
             fb_text, fb_kind = fb.text, fb.kind

@@ -11,8 +11,9 @@ import importlib.metadata
 import itertools
 import sys
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from types import TracebackType
@@ -86,6 +87,7 @@ class HarnessSession:
         self._pool, self._worker, self.source, self.mode = pool, worker, source, mode
         self._ids = itertools.count(1)
         self._channel: Channel | None = None
+        self.on_call: Callable[[str, float], None] | None = None  # (function, seconds) of each call: progress
         self.load_failure: HarnessFailure | None = None
         self.load_failure = self._load()
 
@@ -164,11 +166,15 @@ class HarnessSession:
         assert self._channel is not None
         rid = next(self._ids)
         timeout = self._pool.limits.call_timeout
+        started = time.monotonic()
         try:
             self._channel.send({"op": op, "id": rid, "fn": function, "args": args}, timeout)
             reply = self._channel.recv(timeout)
         except WorkerLost as exc:
             return self._lost(exc, function)
+        finally:
+            if self.on_call is not None:
+                self.on_call(function, time.monotonic() - started)
         if reply.get("id") != rid:
             return self._lost(WorkerLost("protocol violation: reply to another call"), function)
         return reply
