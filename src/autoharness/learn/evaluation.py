@@ -149,8 +149,9 @@ class Evaluation:
             "dead_positions": self.dead_positions,
             "eval_seconds": self.eval_seconds,
             "time_cut": self.time_cut,
+            # timings only where a time budget cut games (summaries are otherwise deterministic for a seed)
             "slowest_call": {"seconds": round(self.slowest_call[0], 4), "function": self.slowest_call[1]}
-            if self.slowest_call
+            if self.slowest_call and self.time_cut
             else None,
             "rollouts": [
                 {
