@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -453,3 +454,32 @@ def test_an_unreadable_suite_json_is_one_line(tmp_path, capsys, content):
     assert main(["suite", "--resume", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "suite.json" in err[0], err
+
+
+ANY_GAME_LAX = (
+    "```python\ndef propose_action(obs):\n    return '[0]'\n\n\n"
+    "def is_legal_action(obs, action):\n    return True\n```\n"
+)
+"""A harness that loads for any game but plays badly: learning keeps refining it until its budget."""
+
+
+def test_suite_budget_holds_across_the_whole_suite(tmp_path):
+    with FakeOpenAIServer(lambda body: ANY_GAME_LAX) as server:
+        config = SuiteConfig(
+            games=select_games("TicTacToe-v0,ConnectFour-v0,Othello-v0"),
+            learn=dataclasses.replace(LEARN, max_iterations=6),
+            llm="fake-model",
+            base_url=server.base_url,
+            eval_agent="none",
+            max_llm_calls=3,
+        )
+        executor = LocalExecutor(1)
+        try:
+            manifest = run_suite(tmp_path / "suite", executor, config=config)
+        finally:
+            executor.close()
+    totals = manifest.data["totals"]
+    assert len(server.requests) == totals["llm_calls"] == 3  # not 3 per game: 3 for the suite
+    assert totals["budget_spent"] and totals["pending"] == 2 and totals["done"] == 1
+    (done,) = [r for r in manifest.games.values() if r["status"] == "done"]
+    assert done["result"]["learned"]["stop_reason"] == "budget: LLM calls 3 of 3"

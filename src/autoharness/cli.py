@@ -240,6 +240,8 @@ def _cmd_suite(args: argparse.Namespace) -> int:
             library=None if args.no_library else str(args.library or default_root()),
             cache=None if shared_cache is None else str(shared_cache),
             llm_timeout=args.llm_timeout,
+            max_llm_calls=args.max_llm_calls,  # the whole suite's, as well as each game's learning
+            max_cost_usd=args.max_cost_usd,
         )
     executor = make_executor(args.executor, args.workers, args.address, WORKER_PRELOAD)
     done = 0
@@ -288,6 +290,11 @@ def _cmd_suite(args: argparse.Namespace) -> int:
             f"{totals['llm_calls']} LLM calls{paper_calls}; "
             f"${totals['cost_usd'] + totals['eval_cost_usd']:.4f}; {out / 'suite.json'}"
         )
+        if totals.get("budget_spent"):
+            print(
+                f"{totals['pending']} games not started: the suite's budget "
+                "(--max-llm-calls / --max-cost-usd) is spent"
+            )
     return 0 if totals["failed"] == 0 else 1
 
 
@@ -604,12 +611,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--game-timeout", type=positive_float, help="seconds per game before it is recorded as failed"
     )
     p.add_argument("--max-iterations", type=positive_int, help="learning budget per game: code versions")
-    p.add_argument("--max-llm-calls", type=positive_int, help="learning budget per game: LLM calls")
+    p.add_argument(
+        "--max-llm-calls",
+        type=positive_int,
+        help="budget of the whole suite (learning + LLM evaluation), and so of each game: LLM calls",
+    )
     p.add_argument(
         "--max-tokens", type=positive_int, help="learning budget per game: prompt + completion tokens"
     )
     p.add_argument(
-        "--max-cost-usd", type=positive_float, help="learning budget per game: money (price table)"
+        "--max-cost-usd",
+        type=positive_float,
+        help="budget of the whole suite (learning + LLM evaluation), and so of each game: USD (price table)",
     )
     p.add_argument(
         "--max-wall-seconds", type=positive_float, help="learning budget per game: wall time of the run"

@@ -35,7 +35,7 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,6 +183,8 @@ class SuiteConfig:
     library: str | None = None  # library directory; None → no library
     cache: str | None = None  # the shared LLM cache file (learning and LLM agents); None → none
     llm_timeout: float | None = None  # seconds per LLM request as a whole; None → the client's default
+    max_llm_calls: int | None = None  # the whole suite's budget (learning + LLM evaluation); None → none
+    max_cost_usd: float | None = None  # the same, in money
 
     def __post_init__(self) -> None:
         """Everything checkable before the first game starts (not after hours of learning)."""
@@ -217,6 +219,21 @@ class SuiteConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Share:
+    """A game's part of the suite-wide budget (``SuiteConfig.max_llm_calls`` / ``max_cost_usd``)."""
+
+    llm_calls: int | None
+    cost_usd: float | None
+
+    def after(self, calls: int, cost_usd: float) -> Share:
+        """What is left of this share once ``calls`` and ``cost_usd`` were spent."""
+        return Share(
+            None if self.llm_calls is None else max(0, self.llm_calls - calls),
+            None if self.cost_usd is None else max(0.0, self.cost_usd - cost_usd),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class GameTask:
     """Everything a worker needs for one game (picklable: crosses to a pool process or a Ray node)."""
 
@@ -224,6 +241,7 @@ class GameTask:
     game_dir: str
     config: SuiteConfig
     seed: LibraryEntry | None = None  # the family's best harness when the game was dispatched
+    share: Share | None = None  # this game's part of the suite's budget (learning + LLM evaluation)
 
 
 def run_game(task: GameTask) -> dict[str, Any]:
@@ -233,6 +251,11 @@ def run_game(task: GameTask) -> dict[str, Any]:
     """
     start = time.perf_counter()
     cfg = task.config
+    if task.share is not None:  # the game's learning may spend at most its share of the suite's budget
+        learn_cfg = cfg.learn
+        calls = _least(learn_cfg.max_llm_calls, task.share.llm_calls)
+        usd = _least(learn_cfg.max_cost_usd, task.share.cost_usd)
+        cfg = replace(cfg, learn=replace(learn_cfg, max_llm_calls=calls, max_cost_usd=usd))
     game_dir = Path(task.game_dir)
     game_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"seeded_from": None, "seed_legal_rate": None, "reused": False}
@@ -261,7 +284,9 @@ def run_game(task: GameTask) -> dict[str, Any]:
         start_from = task.seed.code if task.seed is not None else None
         code, result["learned"], result["model"] = _learn(task.game, cfg, game_dir / "learn", why, start_from)
     atomic_write(game_dir / "harness.py", code)
-    result["eval"] = _evaluate(task.game, cfg, code, game_dir / "eval")
+    learned = result["learned"]
+    left = task.share.after(learned["llm_calls"], learned["cost_usd"]) if task.share else None
+    result["eval"] = _evaluate(task.game, cfg, code, game_dir / "eval", left)
     result["seconds"] = round(time.perf_counter() - start, 2)
     return result | {"code": code}  # the scheduler's copy: a Ray node's disk may not be the driver's
 
@@ -319,8 +344,17 @@ def _learn(
     return res.harness_path.read_text(encoding="utf-8"), learned, model_label(res.model, res.answered_by)
 
 
-def _evaluate(game: str, cfg: SuiteConfig, code: str, out: Path) -> dict[str, Any] | None:
-    """The paper-protocol evaluation of ``code`` with the suite's eval agent; its summary (or None)."""
+def _least(a: Any, b: Any) -> Any:
+    """The smaller of two optional limits (None: no limit)."""
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _evaluate(
+    game: str, cfg: SuiteConfig, code: str, out: Path, share: Share | None = None
+) -> dict[str, Any] | None:
+    """The paper-protocol evaluation of ``code`` with the suite's eval agent; its summary (or None). LLM
+    agents spend at most ``share`` (what is left of the game's part of the suite budget): past it the
+    evaluation stops early, its played matches kept (``aborted``)."""
     from .evaluate import AgentSpec, evaluate, save_eval
 
     agent = cfg.resolved_eval_agent
@@ -329,9 +363,14 @@ def _evaluate(game: str, cfg: SuiteConfig, code: str, out: Path) -> dict[str, An
     make_llm = None
     if cfg.llm is not None:
         from .llm import make_client
+        from .llm.cost import Budget
+
+        budget = Budget(max_calls=share.llm_calls, max_usd=share.cost_usd) if share else None
 
         def make_llm(model: str) -> Any:
-            return make_client(model, base_url=cfg.base_url, cache_path=cfg.cache, timeout=cfg.llm_timeout)
+            return make_client(
+                model, base_url=cfg.base_url, cache_path=cfg.cache, timeout=cfg.llm_timeout, budget=budget
+            )
 
     results = evaluate(
         game,
@@ -346,6 +385,15 @@ def _evaluate(game: str, cfg: SuiteConfig, code: str, out: Path) -> dict[str, An
 
 
 # ---------------------------------------------------------------- the manifest
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    """A learning run's summary.json, or nothing (no run, or not readable)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _now() -> str:
@@ -453,6 +501,19 @@ class SuiteManifest:
         }
         return row | paper_columns(game, self.config.resolved_eval_agent, self.config.learn.mode)
 
+    def spent(self) -> tuple[int, float]:
+        """LLM calls and USD spent by the finished games (learning + evaluation): the suite budget's use."""
+        calls = cost = 0.0
+        for game, record in self.games.items():
+            res = record.get("result")
+            parts = [res.get("learned") or {}, res.get("eval") or {}] if res else []
+            if record["status"] == "failed":  # its spending is in its learning run's summary, if any
+                parts = [_read_summary(self.game_dir(game) / "learn" / "summary.json")]
+            for part in parts:
+                calls += part.get("llm_calls") or 0
+                cost += part.get("cost_usd") or 0.0
+        return int(calls), cost
+
     def totals(self) -> dict[str, Any]:
         records = list(self.games.values())
         statuses = [r["status"] for r in records]
@@ -467,6 +528,8 @@ class SuiteManifest:
             "tokens": sum(x.get("tokens") or 0 for x in learned),
             "cost_usd": sum(x.get("cost_usd") or 0.0 for x in learned),
             "eval_cost_usd": sum((res.get("eval") or {}).get("cost_usd") or 0.0 for res in results),
+            "eval_llm_calls": sum((res.get("eval") or {}).get("llm_calls") or 0 for res in results),
+            "budget_spent": bool(self.data.get("budget_spent")),  # games left pending: suite budget spent
             # verifier suites only (the paper's learning figures); games outside the paper add nothing
             "paper_learning_steps": sum(f.llm_calls for f in learning)
             if self.config.learn.mode == LEARNING_MODE
@@ -600,10 +663,37 @@ def _run_suite(
         manifest.games[game].update(status="pending", result=None, error=None)
     manifest.save()
     busy_families: dict[str, str] = {}  # family → game running now
+    shares: dict[str, Share] = {}  # running game → its part of the suite budget
+    manifest.data["budget_spent"] = False
+
+    def share_for_next() -> Share | bool | None:
+        """A fair part of what the suite budget leaves (False: nothing left, start no further game)."""
+        if cfg.max_llm_calls is None and cfg.max_cost_usd is None:
+            return None
+        spent_calls, spent_usd = manifest.spent()
+        slots = max(1, executor.workers - len(shares))
+        calls = usd = None
+        if cfg.max_llm_calls is not None:
+            left = cfg.max_llm_calls - spent_calls - sum(s.llm_calls or 0 for s in shares.values())
+            calls = left // slots
+            if calls < 1:
+                return False
+        if cfg.max_cost_usd is not None:
+            left_usd = cfg.max_cost_usd - spent_usd - sum(s.cost_usd or 0.0 for s in shares.values())
+            usd = left_usd / slots
+            if usd <= 0:
+                return False
+        return Share(calls, usd)
 
     def dispatch() -> None:
         for game in list(todo):
             if executor.pending() >= executor.workers:
+                return
+            share = share_for_next()
+            if share is False:
+                if not manifest.data.get("budget_spent"):  # the rest stays pending: the budget is spent
+                    manifest.data["budget_spent"] = True
+                    manifest.save()
                 return
             family = get_spec(game).family
             if family in busy_families:
@@ -611,7 +701,9 @@ def _run_suite(
             todo.remove(game)
             busy_families[family] = game
             seed = library.best_for(game, cfg.learn.mode) if library else None
-            task = GameTask(game, str(manifest.game_dir(game)), cfg, seed)
+            task = GameTask(game, str(manifest.game_dir(game)), cfg, seed, share or None)
+            if share:
+                shares[game] = share
             attempts = manifest.games[game]["attempts"] + 1
             manifest.mark(game, status="running", attempts=attempts, started=_now(), finished=None)
             executor.submit(game, run_game, task, cfg.game_timeout)
@@ -622,6 +714,7 @@ def _run_suite(
     while executor.pending():
         outcome = executor.next_outcome()
         busy_families.pop(get_spec(outcome.key).family, None)
+        shares.pop(outcome.key, None)
         _record(manifest, outcome, library, cfg)
         if on_event:
             on_event(outcome.key, manifest.games[outcome.key]["status"], manifest.games[outcome.key])
