@@ -281,6 +281,8 @@ def test_suite_json_has_the_table_with_paper_columns(learned_suite):
         "tokens": data["totals"]["tokens"],
         "cost_usd": 0.0,
         "eval_cost_usd": 0.0,
+        "eval_llm_calls": 0,  # the policy agent asks no model
+        "budget_spent": False,
         "paper_learning_steps": 0,
     }
     assert (root / "suite" / "games" / "TicTacToe-v0" / "eval" / "eval.json").is_file()
