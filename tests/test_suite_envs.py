@@ -47,8 +47,8 @@ def test_suite_library_and_report_take_openspiel_and_user_ids(
     monkeypatch.setenv("OPENAI_API_KEY", "k")
     with FakeOpenAIServer(_reply) as server:
         argv = ["suite", "--games", ",".join(GAMES), "--llm", "fake", "--base-url", server.base_url]
-        argv += ["--out", "suite", "--library", "lib", "--matches", "2", "--workers", "1", "--eval-agent", "policy"]
-        argv += ["--n-envs", "3", "--parallelism", "1"]
+        argv += ["--out", "suite", "--library", "lib", "--matches", "2", "--workers", "1"]
+        argv += ["--eval-agent", "policy", "--n-envs", "3", "--parallelism", "1"]
         assert main(argv) == 0, capsys.readouterr().err
     manifest = json.loads(Path("suite/suite.json").read_text())
     rows = {row["game"]: row for row in manifest["table"]}
