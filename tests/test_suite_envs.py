@@ -12,7 +12,7 @@ from autoharness.cli import main
 from tests.llm.fake_openai import FakeOpenAIServer
 from tests.test_tutorial import STONES
 
-TIC_TAC_TOE = '''import re
+TIC_TAC_TOE = """import re
 
 
 def _me(obs):
@@ -31,7 +31,7 @@ def propose_action(obs):
 
 def is_legal_action(obs, action):
     return action.strip() in legal_actions(obs)
-'''
+"""
 GAMES = ["openspiel:tic_tac_toe", "tests.envs.user_games:Stones"]
 
 
