@@ -449,6 +449,41 @@ def _cmd_check_env(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from .evaluate import load_harness
+    from .verify import harness_mode, print_report, verify_harness
+
+    path, source = load_harness(Path(args.harness))
+    mode = args.mode or harness_mode(path, source)
+    stderr = Console(stderr=True)
+
+    def progress(done: int, total: int) -> None:
+        if stderr.is_terminal:
+            stderr.print(f"\r{done}/{total} positions", end="", markup=False, highlight=False)
+
+    report = verify_harness(
+        args.game,
+        source,
+        mode,
+        positions=args.positions,
+        seed=args.seed,
+        workers=args.workers,
+        progress=progress,
+    )
+    if stderr.is_terminal:
+        stderr.print()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print_report(report, Console(width=None if sys.stdout.isatty() else 120))
+    return 0 if report.passed else 1
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
@@ -520,6 +555,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("game", help="game id: TextArena, openspiel:NAME, package.module:attr or a registered id")
     _players_argument(p)
     p.set_defaults(handler=_cmd_check_env)
+
+    p = sub.add_parser("verify", help="certify a harness on held-out positions against the game's own rules")
+    p.add_argument("game")
+    p.add_argument("--harness", required=True, help="harness file (or a learn run dir holding harness.py)")
+    p.add_argument("--mode", choices=("verifier", "filter", "policy"), help="default: the run's / header's")
+    p.add_argument("--positions", type=int, default=2000, help="positions to check (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="picks the held-out game seeds (default 0)")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default 2)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_cmd_verify)
 
     p = sub.add_parser("doctor", help="which sandbox protections are active here; python/textarena versions")
     p.add_argument("--json", action="store_true")

@@ -251,6 +251,8 @@ class _Child:
                 reply = {"failure": failure}
             elif op == "call":
                 reply = self.call(msg["fn"], msg["args"])
+            elif op == "batch":  # several calls in one round trip (verify: every check at one position)
+                reply = {"results": [self.call(fn, args) for fn, args in msg["calls"]]}
             else:  # "verify": propose_action then is_legal_action in one round trip (verifier hot path)
                 reply = self.call("propose_action", msg["args"])
                 if "value" in reply:

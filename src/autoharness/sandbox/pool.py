@@ -13,13 +13,13 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from types import TracebackType
 
 from ..errors import ConfigError, SandboxError
-from .contract import MAX_ACTION_CHARS, MAX_LISTED_ACTIONS, MAX_SOURCE_CHARS, MODES, Mode
+from .contract import MAX_ACTION_CHARS, MAX_LISTED_ACTIONS, MAX_SOURCE_CHARS, MODES, REQUIRED_FUNCTIONS, Mode
 from .failures import FailureKind, HarnessFailure
 from .isolation import Isolation, SandboxLimits, detect, rlimits
 from .worker import Channel, Worker, WorkerLost
@@ -75,6 +75,9 @@ def _checked(function: str, value: object) -> object | HarnessFailure:
         return value
     return HarnessFailure(FailureKind.BAD_RETURN, f"returned {type(value).__name__}", function)
 
+
+BATCH_TIMEOUT_CALLS = 2
+"""A batch may run this many times one call's wall-clock limit."""
 
 VERIFY_FUNCTIONS = "propose_action/is_legal_action"
 """``HarnessFailure.function`` of a failure during ``verify`` that no single function can be blamed for."""
@@ -152,8 +155,11 @@ class HarnessSession:
         failure = reply.get("failure")
         return None if failure is None else _failure_from(failure, None)
 
-    def _request(self, op: str, function: str, args: list[str]) -> dict[str, object] | HarnessFailure:
-        """One round trip; a failure if the harness could not be asked or did not answer."""
+    def _request(
+        self, op: str, function: str, args: list[str], extra: dict[str, object] | None = None, calls: int = 1
+    ) -> dict[str, object] | HarnessFailure:
+        """One round trip (``calls`` harness calls in it); a failure if the harness could not be asked or did
+        not answer."""
         if self.load_failure is not None:
             return self.load_failure
         if self._worker is None:
@@ -165,10 +171,10 @@ class HarnessSession:
                 return failure
         assert self._channel is not None
         rid = next(self._ids)
-        timeout = self._pool.limits.call_timeout
+        timeout = self._pool.limits.call_timeout * (1 if calls == 1 else BATCH_TIMEOUT_CALLS)
         started = time.monotonic()
         try:
-            self._channel.send({"op": op, "id": rid, "fn": function, "args": args}, timeout)
+            self._channel.send({"op": op, "id": rid, "fn": function, "args": args, **(extra or {})}, timeout)
             reply = self._channel.recv(timeout)
         except WorkerLost as exc:
             return self._lost(exc, function)
@@ -216,6 +222,38 @@ class HarnessSession:
         if isinstance(said, HarnessFailure):
             return Proposal(action, None, said)
         return Proposal(action, bool(said))
+
+    def batch(self, calls: Sequence[tuple[str, list[str]]]) -> list[object | HarnessFailure]:
+        """Several calls (``(function, args)``) in one round trip, answered in order: ``autoharness.verify``
+        asks every check of one position at once. Each result is a value or that call's ``HarnessFailure``.
+
+        The whole batch gets ``BATCH_TIMEOUT_CALLS`` times one call's limit; a fatal failure (timeout, the
+        process died) cannot be blamed on one call, so it is every result — the caller may retry the calls
+        one by one to find the culprit.
+        """
+        for function, _ in calls:
+            if function not in REQUIRED_FUNCTIONS[self.mode]:
+                raise SandboxError(f"{function} is not a {self.mode}-mode harness function")
+        if not calls:
+            return []
+        wire = [[function, list(args)] for function, args in calls]
+        reply = self._request("batch", f"batch of {len(calls)} calls", [], {"calls": wire}, len(calls))
+        if isinstance(reply, HarnessFailure):
+            return [reply] * len(calls)
+        results = reply.get("results")
+        if type(results) is not list or len(results) != len(calls):
+            if reply.get("failure") is not None:  # the harness failed to load in its fresh process
+                return [_failure_from(reply["failure"], None)] * len(calls)
+            lost = self._lost(WorkerLost("protocol violation: malformed batch reply"), "batch")
+            return [lost] * len(calls)
+        out: list[object | HarnessFailure] = []
+        for (function, _), item in zip(calls, results, strict=True):
+            if not isinstance(item, dict) or item.get("failure") is not None:
+                failure = item.get("failure") if isinstance(item, dict) else None
+                out.append(_failure_from(failure, function))
+            else:
+                out.append(_checked(function, item.get("value")))
+        return out
 
     def close(self) -> None:
         """Give the worker back, keeping the harness process (frozen: it runs nothing) for a next session
