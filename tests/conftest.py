@@ -1,10 +1,19 @@
-"""Every test runs with its own per-user directories: no test reaches the real user's LLM cache."""
+"""Every test runs with its own per-user directories: no test reaches the real user's LLM cache.
+
+Every ``learn`` verifies its harness at the end on ``verify_positions`` held-out positions (default 2,000:
+about a minute); tests that do not test verification itself use a few dozen
+(``$AUTOHARNESS_VERIFY_POSITIONS``, set at import so worker processes of suite tests inherit it too); a test
+that sets ``verify_positions`` explicitly wins.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+os.environ.setdefault("AUTOHARNESS_VERIFY_POSITIONS", "30")
 
 
 @pytest.fixture(autouse=True)

@@ -345,6 +345,7 @@ def _cmd_library(args: argparse.Namespace) -> int:
     from ._terminal import printable, printable_block
     from .errors import ConfigError
     from .library import Library
+    from .verify import verdict
 
     library = Library(args.library)
     if args.action == "list":
@@ -361,7 +362,8 @@ def _cmd_library(args: argparse.Namespace) -> int:
             seeded = f" (from {printable(e.seeded_from)})" if e.seeded_from else ""
             print(
                 f"{printable(e.family):<24} {printable(e.game):<28} {printable(e.mode):<8} "
-                f"legal {e.legal_rate:.3f}  {e.llm_calls:>3} calls  {printable(e.model or '-')}{seeded}  "
+                f"legal {e.legal_rate:.3f}  verified {verdict(e.verification):<16} "
+                f"{e.llm_calls:>3} calls  {printable(e.model or '-')}{seeded}  "
                 f"{printable(e.created)}"
             )
         return 0
@@ -377,6 +379,8 @@ def _cmd_library(args: argparse.Namespace) -> int:
             print(f"# {p(e.game)} ({p(e.family)}) mode={p(e.mode)} legal_rate={e.legal_rate:.3f}", end="")
             print(f" model={p(str(e.model))}")
             print(f"# llm_calls={e.llm_calls} source={p(e.source)} created={p(e.created)} sha256={e.sha256}")
+            headline = (e.verification or {}).get("headline") or "never verified"
+            print(f"# verification: {p(str(headline))}")
             print(printable_block(e.code))
         return 0
     if args.action == "export":

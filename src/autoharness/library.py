@@ -13,8 +13,9 @@ Layout (plain files, readable without autoharness)::
 as ``openspiel_go/openspiel_go_board_size_9_.verifier.json``; the entry holds the real id.)
 
 ROOT is ``--library DIR``, else ``$AUTOHARNESS_LIBRARY``, else ``$XDG_DATA_HOME/autoharness/library``
-(``~/.local/share/autoharness/library``). An entry is only replaced by a better one (higher legal rate,
-then higher H), so re-running a suite or importing an older bundle never loses a harness.
+(``~/.local/share/autoharness/library``). An entry is only replaced by a better one (one that passed
+``autoharness verify`` beats any that did not; then higher legal rate, then higher H), so re-running a suite
+or importing an older bundle never loses a harness.
 Export/import use one JSON bundle: ``{"format": "autoharness-library", "version": 1, "entries": [...]}``.
 """
 
@@ -64,6 +65,7 @@ class LibraryEntry:
     source: str = ""  # run directory, suite, or "import:<file>"
     seeded_from: str | None = None  # the library game it started from, if any
     created: str = ""  # ISO-8601 UTC
+    verification: dict[str, Any] | None = None  # ``verify.brief`` of its verification; None: never verified
 
     @property
     def family(self) -> str:
@@ -73,8 +75,14 @@ class LibraryEntry:
     def sha256(self) -> str:
         return hashlib.sha256(self.code.encode()).hexdigest()
 
-    def rank(self) -> tuple[float, float]:
-        return (self.legal_rate, self.h if self.h is not None else self.legal_rate)
+    @property
+    def verified(self) -> bool:
+        """Whether it passed verification on held-out positions (``autoharness verify``)."""
+        return bool(self.verification and self.verification.get("passed"))
+
+    def rank(self) -> tuple[bool, float, float]:
+        """A verified harness first, then legal rate, then H."""
+        return (self.verified, self.legal_rate, self.h if self.h is not None else self.legal_rate)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "family": self.family, "sha256": self.sha256}
@@ -111,6 +119,11 @@ class LibraryEntry:
         for name in ("source", "created"):
             if not isinstance(data.get(name, ""), str):
                 raise ConfigError(f"{origin}: {name} must be text")
+        verification = data.get("verification")
+        if verification is not None and not (
+            isinstance(verification, dict) and isinstance(verification.get("passed"), bool)
+        ):
+            raise ConfigError(f"{origin}: verification must be an object with a boolean 'passed'")
         sha = data.get("sha256")
         if sha is not None and sha != hashlib.sha256(code.encode()).hexdigest():
             raise ConfigError(f"{origin}: code of {game} ({mode}) does not match its sha256")

@@ -35,6 +35,7 @@ from .errors import ConfigError
 from .evaluate import EVAL_FILE, FORFEIT_NOTE, wdl_text
 from .llm.provenance import model_label
 from .paper import paper_agent, paper_learning, paper_table
+from .verify import verdict
 
 SUMMARY_FILE = "summary.json"
 MAX_DEPTH = 3
@@ -634,6 +635,7 @@ def _runs_section(data: ReportData, images: dict[str, str]) -> str:
                 _fmt(s.get("cost_usd"), 4),
                 _fmt(s.get("best_node")),
                 _fmt(s.get("stop_reason")),
+                _fmt(verdict(s.get("verification"))),
                 _fmt(paper.llm_calls if paper else None),
                 _fmt(paper.legal_rate if paper else None),
             ]
@@ -653,6 +655,7 @@ def _runs_section(data: ReportData, images: dict[str, str]) -> str:
                 "cost USD",
                 "best node",
                 "stopped",
+                "verified (held-out positions)",
                 "paper: LLM calls",
                 "paper: legal rate",
             ],

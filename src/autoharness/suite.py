@@ -49,6 +49,7 @@ from .learn.config import LearnConfig
 from .library import Library, LibraryEntry
 from .llm.provenance import model_label
 from .paper import LEARNING_MODE, paper_agent, paper_learning, paper_table
+from .verify import brief, verdict, verify_harness
 
 if TYPE_CHECKING:
     from .learn.evaluator import Evaluation
@@ -81,6 +82,7 @@ TABLE_COLUMNS = (
     "cost_usd",
     "legal_rate",
     "h",
+    "verified",
     "eval_agent",
     "eval_legal_rate",
     "eval_reward",
@@ -275,6 +277,7 @@ def run_game(task: GameTask) -> dict[str, Any]:
                     "llm_calls": 0,
                     "tokens": 0,
                     "cost_usd": 0.0,
+                    "verification": _verify_reused(task.game, cfg.learn, code),
                 },
             }
     if code is None:
@@ -289,6 +292,14 @@ def run_game(task: GameTask) -> dict[str, Any]:
     result["eval"] = _evaluate(task.game, cfg, code, game_dir / "eval", left)
     result["seconds"] = round(time.perf_counter() - start, 2)
     return result | {"code": code}  # the scheduler's copy: a Ray node's disk may not be the driver's
+
+
+def _verify_reused(game: str, config: LearnConfig, code: str) -> dict[str, Any] | None:
+    """A family harness reused unchanged is verified on this game, as a learned one would be."""
+    if config.verify_positions == 0:
+        return None
+    report = verify_harness(game, code, config.mode, positions=config.verify_positions, seed=config.seed)
+    return brief(report.to_dict())
 
 
 def _score_code(game: str, config: LearnConfig, code: str) -> Evaluation:
@@ -340,6 +351,7 @@ def _learn(
         "tokens": res.tokens,
         "cost_usd": res.cost_usd,
         "stop_reason": res.stop_reason,
+        "verification": brief(res.verification),
     }
     return res.harness_path.read_text(encoding="utf-8"), learned, model_label(res.model, res.answered_by)
 
@@ -491,6 +503,7 @@ class SuiteManifest:
             "cost_usd": learned.get("cost_usd"),
             "legal_rate": learned.get("legal_rate"),
             "h": learned.get("h"),
+            "verified": verdict(learned.get("verification")) if record["status"] == "done" else None,
             "eval_agent": ev.get("agent"),
             "eval_legal_rate": ev.get("legal_rate"),
             "eval_reward": ev.get("mean_reward"),
@@ -752,6 +765,7 @@ def _record(manifest: SuiteManifest, outcome: Outcome, library: Library | None, 
                 source=str(game_dir),
                 seeded_from=seed_game if seed_game != game else None,
                 created=_now(),
+                verification=learned.get("verification"),
             )
         )
     manifest.mark(game, status="done", finished=_now(), result=result, error=None)

@@ -201,6 +201,7 @@ class VerifyReport:
             "seconds": round(self.seconds, 3),
             "positions_per_second": round(rate, 1) if rate else None,
             "workers": self.workers,
+            "headline": self.headline(),
         }
 
     def headline(self) -> str:
@@ -664,6 +665,23 @@ def smallest(examples: list[dict[str, Any]], limit: int = MAX_COUNTEREXAMPLES) -
     return sorted(chosen[:limit], key=lambda e: (KINDS.index(e["kind"]), len(e["observation"])))
 
 
+def brief(verification: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What of a verification is kept beside a harness (library, suite table): no counterexamples."""
+    if verification is None:
+        return None
+    keys = ("positions", "dead_positions", "disagreements", "false_accepts", "false_rejects", "passed")
+    return {k: verification.get(k) for k in keys} | {"headline": verification.get("headline")}
+
+
+def verdict(verification: dict[str, Any] | None) -> str:
+    """A short cell: "pass (2000)", "FAIL: 7 of 2000", or "-" when not verified."""
+    if not verification:
+        return "-"
+    if verification.get("passed"):
+        return f"pass ({verification.get('positions')})"
+    return f"FAIL: {verification.get('disagreements')} of {verification.get('positions')}"
+
+
 # -- presentation ------------------------------------------------------------------------------------------
 
 
@@ -743,10 +761,12 @@ __all__ = [
     "Interval",
     "PositionResult",
     "VerifyReport",
+    "brief",
     "check_position",
     "harness_mode",
     "legal_set",
     "print_report",
+    "verdict",
     "verify_harness",
     "wilson",
 ]

@@ -45,13 +45,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or OpenAI)")
     p.add_argument("--out", type=Path, help="run directory (default: a new runs/GAME-MODE-sSEED[-N])")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    p.add_argument(
+        "--refine-on-verify",
+        action="store_true",
+        help="with --resume: one more refinement whose feedback is the counterexamples verification found",
+    )
     add_cache_arguments(p)
     add_llm_timeout_argument(p)
     hints = get_type_hints(LearnConfig)
     for f in dataclasses.fields(LearnConfig):
         flag = "--" + f.name.replace("_", "-")
         kind = _flag_type(hints[f.name])
-        help_text = f"{f.metadata.get('help', '')} (default: {f.default})"
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        help_text = f"{f.metadata.get('help', '')} (default: {default})"
         if kind is bool:
             p.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
@@ -141,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
     get_spec(args.game)
     shared_cache = chosen_cache(args.cache, args.no_cache)
     given = _given(args)
+    if args.refine_on_verify and not args.resume:
+        raise ConfigError(
+            "--refine-on-verify only applies with --resume (to a run whose harness was verified)"
+        )
     if args.resume:
         if args.out is None:
             raise ConfigError("--resume needs --out DIR (the run directory to continue)")
@@ -176,7 +186,15 @@ def run(args: argparse.Namespace) -> int:
         )
         # The manual backend talks to the person on the terminal: a redrawn line would overwrite it.
         with closing(client), _Display(console, live=not spec.startswith("manual")) as display:
-            result = learn(args.game, config, client, out, progress=display.update, resume=args.resume)
+            result = learn(
+                args.game,
+                config,
+                client,
+                out,
+                progress=display.update,
+                resume=args.resume,
+                refine_on_verify=args.refine_on_verify,
+            )
     except (LLMConnectionError, LLMAuthError) as exc:
         raise ConfigError(f"{exc} ({_continue(args, out)})") from exc
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (the CLI turns it into one): say how to go on
@@ -191,6 +209,14 @@ def run(args: argparse.Namespace) -> int:
     if result.harness_path is not None:
         print(f"harness: {result.harness_path}")
     print(f"summary: {result.summary_path}")
+    verification = result.verification
+    if verification is not None:  # the last line: whether the harness survived held-out positions
+        if not verification["passed"] and verification["counterexamples"]:
+            print(
+                f"counterexamples: autoharness verify {result.game} --harness {out}; feed them back with "
+                f"autoharness learn {result.game} --out {out} --resume --refine-on-verify"
+            )
+        print(("" if verification["passed"] else "HARNESS FAILED VERIFICATION: ") + verification["headline"])
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,22 @@ EVAL_SEED_START = 1_000_000
 ADDED_LATER: dict[str, Any] = {"explore": 0.0}
 """Fields added after runs were first stored, with the value such a run had: resuming a stored run whose
 config lacks them keeps its behaviour (it ran without exploration) instead of taking today's default."""
+
+
+VERIFY_POSITIONS = 2000
+VERIFY_POSITIONS_ENV = "AUTOHARNESS_VERIFY_POSITIONS"
+"""Overrides the default of ``verify_positions`` (e.g. a quick suite, or the test suite: 0 skips it)."""
+
+
+def default_verify_positions() -> int:
+    """``$AUTOHARNESS_VERIFY_POSITIONS``, else ``VERIFY_POSITIONS``."""
+    value = os.environ.get(VERIFY_POSITIONS_ENV, "").strip()
+    if not value:
+        return VERIFY_POSITIONS
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"${VERIFY_POSITIONS_ENV} must be a whole number, not {value!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +81,12 @@ class LearnConfig:
         default=0.3, metadata={"help": "verifier mode: chance per training step to play another legal move"}
     )
     feedback_failures: int = field(default=5, metadata={"help": "failed steps shown to the LLM"})
+    verify_positions: int = field(
+        default_factory=default_verify_positions,
+        metadata={
+            "help": f"held-out positions the final harness is verified on, 0 skips (${VERIFY_POSITIONS_ENV})"
+        },
+    )
     temperature: float = field(default=1.0, metadata={"help": "LLM sampling temperature"})
     max_reply_tokens: int | None = field(default=None, metadata={"help": "LLM max tokens per reply"})
 
@@ -84,6 +107,8 @@ class LearnConfig:
                 problems.append(f"{name} must be ≥ 1")
         if self.n_envs > TRAIN_SEED_STRIDE:
             problems.append(f"n_envs must be ≤ {TRAIN_SEED_STRIDE}")
+        if self.verify_positions < 0:
+            problems.append("verify_positions must be ≥ 0 (0 skips verification)")
         if self.probe_states < 0 or self.probe_actions < 0:
             problems.append("probe_states and probe_actions must be ≥ 0")
         if self.heuristic_weight < 0:
@@ -119,4 +144,11 @@ class LearnConfig:
         return cls(**{**ADDED_LATER, **data})
 
 
-__all__ = ["EVAL_SEED_START", "MODES", "TRAIN_SEED_STRIDE", "LearnConfig"]
+__all__ = [
+    "EVAL_SEED_START",
+    "MODES",
+    "TRAIN_SEED_STRIDE",
+    "VERIFY_POSITIONS_ENV",
+    "LearnConfig",
+    "default_verify_positions",
+]

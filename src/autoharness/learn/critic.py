@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import zip_longest
+from typing import Any
 
 from ..rollout import NO_RESULT, Rollout, RolloutEnd, StepRecord, StepVerdict
 from ..sandbox.failures import HarnessFailure
@@ -332,4 +333,46 @@ def critique(ev: Evaluation, limit: int = 5) -> Feedback:
     return Feedback("\n\n".join([header, *blocks]), kind, total)
 
 
-__all__ = ["BOTH", "PROPOSER", "Feedback", "critique"]
+_VERIFY_HEADLINE = {
+    "false_accept": "is_legal_action accepted a move the game rejects",
+    "false_reject": "is_legal_action rejected a move the game accepts",
+    "missing_legal": "legal_actions left out a move the game accepts",
+    "listed_illegal": "legal_actions listed a move the game rejects",
+    "illegal_proposal": "propose_action proposed a move the game rejects",
+    "harness_failure": "the harness code failed",
+}
+
+
+def critique_verification(verification: dict[str, Any], limit: int = 5) -> Feedback:
+    """Feedback from a verification (``autoharness.verify``, as stored in summary.json): its smallest
+    counterexamples, found on held-out positions the training games never reached. Every function may
+    change (``both``): the counterexamples are mostly the checker's."""
+    examples = verification.get("counterexamples") or []
+    shown = examples[:limit]
+    header = (
+        f"The harness was checked against the game on {verification['positions']} held-out positions "
+        f"({verification['actions_checked']} actions): {verification['disagreements']} disagreement(s) — "
+        f"{verification['false_accepts']} illegal move(s) accepted, {verification['false_rejects']} legal "
+        f"move(s) rejected. The training games never reached these positions; {len(shown)} of the "
+        "smallest are shown. Fix the rules they reveal, not only these positions."
+    )
+    blocks = []
+    for i, ex in enumerate(shown, 1):
+        lines = [
+            f"### Problem {i}\nGame seed {ex['seed']}, ply {ex['ply']}, player {ex['player']}: "
+            f"{_VERIFY_HEADLINE.get(ex['kind'], ex['kind'])}.",
+            "Observation:\n" + _clip(ex["observation"]),
+        ]
+        if ex.get("action") is not None:
+            lines.append(f"Action: {ex['action']!r}")
+        if ex["kind"] == "harness_failure":
+            lines.append(f"Code failure in {ex.get('function')}: {ex['harness_said']}")
+        else:
+            lines.append(f"The harness said: {ex['harness_said']}")
+            reason = f" — {ex['reason']}" if ex.get("reason") else ""
+            lines.append(f"The game said: {ex['game_said']}{reason}")
+        blocks.append("\n".join(lines))
+    return Feedback("\n\n".join([header, *blocks]), BOTH, int(verification["disagreements"]))
+
+
+__all__ = ["BOTH", "PROPOSER", "Feedback", "critique", "critique_verification"]

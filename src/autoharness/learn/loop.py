@@ -28,7 +28,7 @@ from ..sandbox import WorkerPool
 from ..search import best_node, make_scheduler
 from ..watch import EvalWatch
 from .config import LearnConfig
-from .critic import BOTH, Feedback, critique
+from .critic import BOTH, Feedback, critique, critique_verification
 from .evaluation import Evaluation
 from .evaluator import EnvFactory, Evaluator
 from .refiner import PROMPT_VERSION, child_code, initial_messages, load_prompts, refine_messages
@@ -89,6 +89,7 @@ class LearnResult:
     harness_path: Path | None
     summary_path: Path
     cached_calls: int = 0  # of llm_calls, answered from the shared cache or the run's record (free)
+    verification: dict[str, Any] | None = None  # autoharness.verify's figures for the harness; None: skipped
 
 
 Progress = Callable[[LearnProgress], None]
@@ -104,18 +105,26 @@ def learn(
     resume: bool = False,
     env_factory: EnvFactory | None = None,
     initial_code: str | None = None,
+    refine_on_verify: bool = False,
 ) -> LearnResult:
     """Learn a harness for ``game_id``; the run lives in ``out_dir`` (created, or resumed with ``resume``).
 
     ``initial_code`` (e.g. the harness of the game's family from the library) becomes the root instead of
     an LLM-written one: it is evaluated first, and refined only if it falls short.
+    ``refine_on_verify`` (with ``resume``): instead of continuing the search, one more refinement of the
+    run's harness whose feedback is its verification's counterexamples (budgets on iterations do not
+    stop it: it was asked for).
+    At the end the chosen harness is verified on ``config.verify_positions`` held-out positions
+    (``autoharness.verify``; 0 skips it) and the figures go into summary.json and harness.py's header.
     """
     get_spec(game_id)  # unknown game → UnknownGame before anything is written
     out_dir = Path(out_dir)
     if not resume:
         out_dir.mkdir(parents=True, exist_ok=True)
     with dir_lock(out_dir, "learn run"):  # two learners on one run would write duplicate children
-        return _learn(game_id, config, client, out_dir, progress, resume, env_factory, initial_code)
+        return _learn(
+            game_id, config, client, out_dir, progress, resume, env_factory, initial_code, refine_on_verify
+        )
 
 
 def _learn(
@@ -127,15 +136,22 @@ def _learn(
     resume: bool,
     env_factory: EnvFactory | None,
     initial_code: str | None,
+    refine_on_verify: bool,
 ) -> LearnResult:
     if not resume and (out_dir / RunStore.FILE).exists():
         raise ConfigError(f"{out_dir} already holds a run: resume it with --resume or choose another --out")
+    if refine_on_verify and not resume:
+        raise ConfigError("refine_on_verify needs resume: it refines an existing run's verified harness")
     store = RunStore(out_dir, create=not resume)
     try:
         meta = _open_run(store, game_id, config, client, resume)
         kwargs = {} if env_factory is None else {"env_factory": env_factory}
         with WorkerPool(config.parallelism) as pool, Evaluator(game_id, config, pool, **kwargs) as evaluator:
-            stop = _Loop(store, game_id, config, client, evaluator, progress, initial_code).run()
+            loop = _Loop(store, game_id, config, client, evaluator, progress, initial_code)
+            if refine_on_verify:
+                stop = loop.refine_on_verification(_counterexamples_to_refine(store, config))
+            else:
+                stop = loop.run()
         return _finish(store, meta, config, stop, progress)
     finally:
         store.close()
@@ -259,14 +275,25 @@ class _Loop:
         progress = self.progress
         return lambda watch: progress(dataclasses.replace(before, note=f"evaluating: {watch.line()}"))
 
-    def _iterate(self, nodes: list[NodeRow]) -> None:
+    def refine_on_verification(self, target: tuple[NodeRow, dict[str, Any]]) -> str:
+        """One refinement of ``node`` whose feedback is its verification's counterexamples."""
+        node, verification = target
+        try:
+            self._iterate(
+                self.store.nodes(), (node, critique_verification(verification, self.cfg.feedback_failures))
+            )
+        except BudgetExceeded as exc:
+            return f"budget: {exc}"
+        return f"refined node {node.id} on its verification counterexamples"
+
+    def _iterate(self, nodes: list[NodeRow], forced: tuple[NodeRow, Feedback] | None = None) -> None:
         start = time.monotonic()
         parent: NodeRow | None = None
         if not nodes and self.initial_code is not None:  # a given root (e.g. from the library): no LLM call
             code, call, failure_text = self.initial_code, None, ""
             kind, note = "given", "evaluating the given harness"
         else:
-            parent, kind, note, code, call, failure_text = self._write(nodes)
+            parent, kind, note, code, call, failure_text = self._write(nodes, forced)
         if code is None:
             ev = Evaluation(mode=self.cfg.mode)
             summary = {**ev.summary(), "problems": 1, "bad_reply": failure_text}
@@ -296,13 +323,21 @@ class _Loop:
         self._report("node", self.store.nodes(), last_h=ev.h, note=note)
 
     def _write(
-        self, nodes: list[NodeRow]
+        self, nodes: list[NodeRow], forced: tuple[NodeRow, Feedback] | None = None
     ) -> tuple[NodeRow | None, str, str, str | None, CallRow | None, str]:
-        """Ask the LLM for the next code version: the root, or a refinement of the node the scheduler picks.
-        Returns (parent, node kind, progress note, code or None, the call, why the reply was unusable)."""
+        """Ask the LLM for the next code version: the root, or a refinement of the node the scheduler picks
+        (or of ``forced``'s node with its feedback). Returns (parent, node kind, progress note, code or None,
+        the call, why the reply was unusable)."""
         step = len(nodes)
         parent: NodeRow | None = None
-        if any(n.code is not None for n in nodes):
+        if forced is not None:
+            parent, feedback = forced
+            messages = refine_messages(
+                self.prompts, self.game, self.observation, self.cfg.mode, parent.code or "", feedback
+            )
+            kind, refine = "refine_verify", feedback.kind
+            note = f"refining node {parent.id} on its verification counterexamples"
+        elif any(n.code is not None for n in nodes):
             parent = self.store.node(self.scheduler.select([n.as_search_node() for n in nodes], step))
             feedback = Feedback(parent.feedback, parent.refine_kind or BOTH, parent.evaluation["problems"])
             messages = refine_messages(
@@ -352,6 +387,78 @@ class _Loop:
             return None, call, f"The reply could not be used: {exc}"
 
 
+MAX_VERIFIED_ALTERNATIVES = 2
+"""When the best node fails verification, at most this many other nodes with the same H are verified too."""
+
+
+def _verification(store: RunStore, game: str, config: LearnConfig, node: NodeRow) -> dict[str, Any]:
+    """``node``'s verification: stored in the run (meta ``verifications``) once made, so resuming, finishing
+    again or refining does not pay for it twice."""
+    from ..verify import verify_harness
+
+    stored = store.meta().get("verifications", {})
+    key = f"{node.id}:{config.verify_positions}:{config.seed}"
+    if key not in stored:
+        workers = config.parallelism if config.verify_positions >= PARALLEL_VERIFY_FROM else 1
+        report = verify_harness(
+            game,
+            node.code or "",
+            config.mode,
+            positions=config.verify_positions,
+            seed=config.seed,
+            workers=workers,
+        )
+        stored[key] = report.to_dict() | {"node": node.id}
+        store.set_meta(verifications=stored)
+    return stored[key]
+
+
+PARALLEL_VERIFY_FROM = 200
+"""Below this many positions verification runs in this process: starting worker processes costs more."""
+
+
+def _verified_choice(
+    store: RunStore, game: str, config: LearnConfig, best: NodeRow, coded: list[NodeRow]
+) -> tuple[NodeRow, dict[str, Any]]:
+    """The harness to ship and its verification: ``best``, unless it fails verification and another node
+    with the same H (newest first: a refinement on counterexamples comes later) has fewer disagreements."""
+    chosen, verification = best, _verification(store, game, config, best)
+    ties = sorted((n for n in coded if n.h == best.h and n.id != best.id), key=lambda n: -n.id)
+    for node in ties[:MAX_VERIFIED_ALTERNATIVES]:
+        if verification["passed"]:
+            break
+        other = _verification(store, game, config, node)
+        if other["disagreements"] < verification["disagreements"] or (
+            other["passed"] and not verification["passed"]
+        ):
+            chosen, verification = node, other
+    store.set_meta(verified_node=chosen.id)
+    return chosen, verification
+
+
+def _counterexamples_to_refine(store: RunStore, config: LearnConfig) -> tuple[NodeRow, dict[str, Any]]:
+    """The run's shipped harness and its failed verification (verified now if it never was)."""
+    meta = store.meta()
+    coded = [n for n in store.nodes() if n.code is not None]
+    if not coded:
+        raise ConfigError(f"{store.dir} has no harness yet: nothing to refine")
+    if config.verify_positions == 0:
+        raise ConfigError("--refine-on-verify needs verification: drop --verify-positions 0")
+    node_id = meta.get("verified_node")
+    if node_id is None:
+        best = store.node(best_node([n.as_search_node() for n in coded]).id)
+        node, verification = _verified_choice(store, meta["game"], config, best, coded)
+    else:
+        node = store.node(node_id)
+        verification = _verification(store, meta["game"], config, node)
+    if verification["passed"]:
+        raise ConfigError(
+            f"node {node.id}'s harness passed verification on {verification['positions']} held-out "
+            "positions: there is no counterexample to feed back"
+        )
+    return node, verification
+
+
 def _finish(
     store: RunStore, meta: dict[str, Any], config: LearnConfig, stop: str, progress: Progress | None
 ) -> LearnResult:
@@ -359,6 +466,23 @@ def _finish(
     totals = store.totals()
     coded = [n for n in nodes if n.code is not None]
     best = store.node(best_node([n.as_search_node() for n in coded]).id) if coded else None
+    verification = None
+    if best is not None and config.verify_positions > 0:
+        if progress is not None:
+            progress(
+                LearnProgress(
+                    "verify",
+                    totals.iterations,
+                    config.max_iterations,
+                    best.h,
+                    None,
+                    totals.llm_calls,
+                    totals.tokens,
+                    totals.cost_usd,
+                    f"verifying on {config.verify_positions} held-out positions",
+                )
+            )
+        best, verification = _verified_choice(store, meta["game"], config, best, coded)
     calls = store.calls()
     models = sorted({c.model for c in calls}) or [meta["model"]]
     answerers = answered_by(c.provenance for c in calls)
@@ -374,6 +498,7 @@ def _finish(
             f"# model: {model_label(', '.join(models), answerers)}",
             f"# date: {datetime.now(UTC).isoformat(timespec='seconds')}",
             f"# run id: {meta['run_id']} (node {best.id} of {len(nodes)}, prompts {meta['prompt_version']})",
+            "# " + (verification["headline"] if verification else "not verified (--verify-positions 0)"),
         ]
         atomic_write(harness_path, "\n".join(header) + "\n\n" + (best.code or "").rstrip("\n") + "\n")
     summary = {
@@ -399,6 +524,7 @@ def _finish(
         "probe": config.probe,
         "scheduler": config.scheduler,
         "tree": [{"id": n.id, "parent": n.parent, "kind": n.kind, "h": round(n.h, 6)} for n in nodes],
+        "verification": verification,
     }
     summary_path = store.dir / "summary.json"
     atomic_write(summary_path, json.dumps(summary, indent=2) + "\n")
@@ -420,6 +546,7 @@ def _finish(
         harness_path=harness_path,
         summary_path=summary_path,
         cached_calls=totals.cached_calls,
+        verification=verification,
     )
     if progress is not None:
         progress(
