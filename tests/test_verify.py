@@ -216,3 +216,14 @@ def test_cli_a_harness_that_does_not_load_fails_verification(tmp_path, capsys) -
     assert main(["verify", "TicTacToe-v0", "--harness", str(broken), "--positions", "5", "--json"]) == 1
     payload = json.loads(capsys.readouterr().out)
     assert payload["load_failure"] and payload["passed"] is False and payload["positions"] == 0
+
+
+def test_a_hanging_checker_costs_one_time_limit_per_position_and_stops_verification() -> None:
+    from autoharness.sandbox import SandboxLimits
+
+    header = "def is_legal_action(obs, action):"
+    hanging = GOOD.replace(header, header + "\n    while action == '[8]':\n        pass")
+    report = verify_harness("TicTacToe-v0", hanging, positions=50, limits=SandboxLimits(call_timeout=0.5))
+    assert report.timeouts == 3 and report.stopped and not report.passed
+    assert report.harness_failures >= 1 and "timeout" in report.counterexamples[0]["harness_said"]
+    assert "stopped early" in report.headline()

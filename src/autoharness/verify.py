@@ -47,7 +47,7 @@ from .sandbox.failures import FailureKind, HarnessFailure
 
 if TYPE_CHECKING:
     from .envs.base import Env, Turn
-    from .sandbox import HarnessSession, WorkerPool
+    from .sandbox import HarnessSession, SandboxLimits, WorkerPool
 
 VERIFY_SEED_OFFSET = 500_000
 """Game ``g`` of a verification with seed ``s`` uses env seed ``EVAL_SEED_START + VERIFY_SEED_OFFSET +
@@ -64,6 +64,10 @@ MAX_PLIES = 400
 ILLEGAL_PER_POSITION = {"elsewhere": 5, "variant": 5, "malformed": 2}
 """Illegal candidates per position, by origin (each costs one game step on a clone)."""
 MAX_COUNTEREXAMPLES = 10
+MAX_TIMEOUTS = 3
+GIVE_UP_GAMES = 5
+"""Games played without one checkable position before verification gives up (says so, checks nothing)."""
+"""A harness that hangs at this many positions is not verified further (each costs seconds)."""
 STYLES = ("random", "harness", "mixed", "seat0", "seat1")
 MAX_GAMES_FACTOR = 50
 """Stop after ``positions * MAX_GAMES_FACTOR / POSITIONS_PER_GAME + 100`` games (games that end at once)."""
@@ -84,6 +88,7 @@ class PositionResult:
 
     digest: str  # of the observation: the same position seen twice is counted once
     dead: bool = False
+    unknown: bool = False  # no move list and probing found no legal move: nothing could be checked
     actions: int = 0  # is_legal_action verdicts compared
     tp: int = 0  # legal, accepted
     fp: int = 0  # illegal, accepted (false accept)
@@ -93,6 +98,7 @@ class PositionResult:
     listed_illegal: int = 0
     illegal_proposal: bool = False
     failures: int = 0
+    timeouts: int = 0  # of ``failures``: calls that ran over the sandbox's time limit
     counterexamples: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -106,6 +112,7 @@ class GameTask:
     seed: int
     style: str
     index: int
+    limits: SandboxLimits | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +146,7 @@ class VerifyReport:
     mode: str
     positions: int = 0
     dead_positions: int = 0
+    unknown_positions: int = 0
     games: int = 0
     seeds: tuple[int, int] | None = None
     actions_checked: int = 0
@@ -148,6 +156,8 @@ class VerifyReport:
     listed_illegal: int = 0
     illegal_proposals: int = 0
     harness_failures: int = 0
+    timeouts: int = 0
+    stopped: str | None = None  # why fewer positions than asked were checked, when it was cut short
     true_accepts: int = 0
     true_rejects: int = 0
     counterexamples: list[dict[str, Any]] = field(default_factory=list)
@@ -183,6 +193,7 @@ class VerifyReport:
             "mode": self.mode,
             "positions": self.positions,
             "dead_positions": self.dead_positions,
+            "unknown_positions": self.unknown_positions,
             "games": self.games,
             "seeds": list(self.seeds) if self.seeds else None,
             "actions_checked": self.actions_checked,
@@ -198,6 +209,7 @@ class VerifyReport:
             "recall": asdict(self.recall),
             "counterexamples": self.counterexamples,
             "load_failure": self.load_failure,
+            "stopped": self.stopped,
             "seconds": round(self.seconds, 3),
             "positions_per_second": round(rate, 1) if rate else None,
             "workers": self.workers,
@@ -208,7 +220,17 @@ class VerifyReport:
         """One line: "verified on N held-out positions: 0 disagreements" or the numbers."""
         if self.load_failure:
             return f"verification failed: the harness does not load ({self.load_failure})"
-        dead = f" ({self.dead_positions} dead positions skipped)" if self.dead_positions else ""
+        if self.positions == 0:
+            return f"not verified: {self.stopped or 'no position could be checked'}"
+        skipped = [
+            f"{n} {what}"
+            for n, what in (
+                (self.dead_positions, "dead positions"),
+                (self.unknown_positions, "positions without a known legal move"),
+            )
+            if n
+        ]
+        dead = f" ({', '.join(skipped)} skipped)" if skipped else ""
         if self.passed:
             return f"verified on {self.positions} held-out positions: 0 disagreements{dead}"
         parts = [
@@ -224,9 +246,10 @@ class VerifyReport:
             if n
         ]
         detail = ", ".join(parts) or "no position could be checked"
+        stopped = f"; {self.stopped}" if self.stopped else ""
         return (
             f"verification on {self.positions} held-out positions: {self.disagreements} disagreements "
-            f"({detail}){dead}"
+            f"({detail}){dead}{stopped}"
         )
 
 
@@ -235,18 +258,16 @@ class VerifyReport:
 
 def legal_set(env: Env, observation: str) -> tuple[list[str], bool]:
     """The distinct legal actions of the player to move, and whether that set is exact: the game's own move
-    list (exact), else the candidates a clone accepts (probed: only as good as the candidates)."""
+    list (exact), else the observation's candidate moves a clone accepts (probed: only as good as the
+    candidates; an empty probed set does not prove the position dead)."""
     from .envs.base import legal_moves_of
 
     listed = legal_moves_of(env)
     if listed is not None:
         return list(dict.fromkeys(listed)), True
-    from .agents import candidate_actions, pair_actions
+    from .agents import candidate_actions
 
-    found = [a for a in candidate_actions(observation) if env.clone().step(a).legal]
-    if not found:
-        found = [a for a in pair_actions(observation) if env.clone().step(a).legal]
-    return found, False
+    return [a for a in candidate_actions(observation) if env.clone().step(a).legal], False
 
 
 def _malformed(move: str) -> list[str]:
@@ -299,15 +320,30 @@ def _illegal_candidates(
 # -- one position ------------------------------------------------------------------------------------------
 
 
-def _batch(session: HarnessSession, calls: list[tuple[str, list[str]]]) -> list[object | HarnessFailure]:
-    """All calls in one round trip; after a fatal failure (which cannot be blamed on one call) one by one."""
-    results = session.batch(calls)
+def _batch(
+    session: HarnessSession, calls: list[tuple[str, list[str]]]
+) -> list[object | HarnessFailure | None]:
+    """All calls in one round trip; after a fatal failure (which cannot be blamed on one call) one by one,
+    until one of them is fatal again: the calls after it are not asked (None) — a hanging harness costs one
+    call's time limit per position, not one per call."""
+    results: list[object | HarnessFailure | None] = list(session.batch(calls))
     first = results[0] if results else None
-    fatal = (FailureKind.TIMEOUT, FailureKind.KILLED, FailureKind.OVERSIZED)
     blamed_on_all = all(r is first for r in results) and session.load_failure is None
-    if len(calls) > 1 and isinstance(first, HarnessFailure) and first.kind in fatal and blamed_on_all:
-        results = [session.batch([call])[0] for call in calls]
+    if len(calls) > 1 and isinstance(first, HarnessFailure) and first.kind in _FATAL and blamed_on_all:
+        results = []
+        for call in calls:
+            answer = session.batch([call])[0]
+            results.append(answer)
+            if isinstance(answer, HarnessFailure) and answer.kind in (
+                FailureKind.TIMEOUT,
+                FailureKind.KILLED,
+            ):
+                results += [None] * (len(calls) - len(results))
+                break
     return results
+
+
+_FATAL = (FailureKind.TIMEOUT, FailureKind.KILLED, FailureKind.OVERSIZED)
 
 
 def _example(
@@ -340,7 +376,7 @@ def check_position(
     result = PositionResult(hashlib.sha1(obs.encode()).hexdigest()[:16])
     legal, exact = legal_set(env, obs)
     if not legal:
-        result.dead = True
+        result.dead, result.unknown = exact, not exact
         return result, None, legal
     reasons = _illegal_candidates(env, legal, exact, seen, rng)
     verdicts = [(a, True) for a in legal] + [(a, False) for a in reasons]
@@ -353,10 +389,13 @@ def check_position(
 
     def failed(function: str, action: str | None, failure: HarnessFailure) -> None:
         result.failures += 1
+        result.timeouts += failure.kind is FailureKind.TIMEOUT
         example = _example("harness_failure", turn, action, failure.describe(), "-", None, where)
         result.counterexamples.append(example | {"function": function})
 
     def judge(action: str, truth: bool, said: object) -> None:
+        if said is None:  # not asked: an earlier call of this position hung
+            return
         if isinstance(said, HarnessFailure):
             failed("is_legal_action", action, said)
             return
@@ -383,7 +422,9 @@ def check_position(
         for (action, truth), said in zip(verdicts, answers[1 : 1 + len(verdicts)], strict=True):
             judge(action, truth, said)
     playable: str | None = None
-    if isinstance(proposal, HarnessFailure):
+    if proposal is None or result.timeouts:  # the harness hung here: no more calls at this position
+        pass
+    elif isinstance(proposal, HarnessFailure):
         failed("propose_action", None, proposal)
     else:
         assert isinstance(proposal, str)
@@ -407,7 +448,9 @@ def check_position(
                 result.counterexamples.append(ex)
     if mode == "filter":
         listed = answers[-1]
-        if isinstance(listed, HarnessFailure):
+        if listed is None:
+            pass
+        elif isinstance(listed, HarnessFailure):
             failed("legal_actions", None, listed)
         else:
             assert isinstance(listed, list)
@@ -470,7 +513,9 @@ def play_game(task: GameTask, pool: WorkerPool) -> list[PositionResult]:
             if len(results) < POSITIONS_PER_GAME and rng.random() < check_probability:
                 checked, proposal, legal = check_position(env, turn, session, task.mode, rng, seen, where)
                 results.append(checked)
-                if checked.dead:
+                if (
+                    checked.dead or checked.unknown or checked.timeouts
+                ):  # a harness that hangs is not asked again in this game
                     break
             else:
                 legal, proposal = legal_set(env, turn.observation)[0], None
@@ -501,7 +546,7 @@ def _play_game_in_worker(task: GameTask) -> list[PositionResult] | str:
     if not _PROCESS_POOL:
         from .sandbox import WorkerPool
 
-        _PROCESS_POOL.append(WorkerPool(1))
+        _PROCESS_POOL.append(WorkerPool(1, limits=task.limits))
     try:
         return play_game(task, _PROCESS_POOL[0])
     except _LoadFailed as exc:
@@ -511,11 +556,13 @@ def _play_game_in_worker(task: GameTask) -> list[PositionResult] | str:
 # -- the whole verification --------------------------------------------------------------------------------
 
 
-def _tasks(game: str, source: str, mode: str, seed: int, num_players: int) -> Iterator[GameTask]:
+def _tasks(
+    game: str, source: str, mode: str, seed: int, num_players: int, limits: SandboxLimits | None
+) -> Iterator[GameTask]:
     styles = STYLES if num_players == 2 else STYLES[:3]
     base = EVAL_SEED_START + VERIFY_SEED_OFFSET + seed * SEED_STRIDE
     for index in range(SEED_STRIDE):
-        yield GameTask(game, source, mode, base + index, styles[index % len(styles)], index)
+        yield GameTask(game, source, mode, base + index, styles[index % len(styles)], index, limits)
 
 
 def verify_harness(
@@ -527,11 +574,12 @@ def verify_harness(
     seed: int = 0,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    limits: SandboxLimits | None = None,
 ) -> VerifyReport:
     """Check ``source`` on ``positions`` held-out positions of ``game`` (see the module docstring).
 
     ``workers`` > 1 plays games in that many processes. ``progress(done, positions)`` is called as
-    positions are merged.
+    positions are merged. ``limits``: the sandbox's (default ``SandboxLimits()``).
     """
     from .envs import get_spec
     from .sandbox import MODES
@@ -546,12 +594,12 @@ def verify_harness(
     started = time.monotonic()
     report = VerifyReport(game=game, mode=mode, workers=workers)
     max_games = positions * MAX_GAMES_FACTOR // POSITIONS_PER_GAME + 100
-    tasks = _tasks(game, source, mode, seed, spec.players)
+    tasks = _tasks(game, source, mode, seed, spec.players, limits)
     merger = _Merger(report, positions, progress)
     if workers == 1:
         from .sandbox import WorkerPool
 
-        with WorkerPool(1) as pool:
+        with WorkerPool(1, limits=limits) as pool:
             for task in tasks:
                 try:
                     outcome: list[PositionResult] | str = play_game(task, pool)
@@ -623,11 +671,15 @@ class _Merger:
         r.games += 1
         r.seeds = (r.seeds[0] if r.seeds else task.seed, task.seed)
         for pos in outcome:
+            r.timeouts += pos.timeouts > 0  # counted even for a position seen before: each cost seconds
             if pos.digest in self.digests:
                 continue
             self.digests.add(pos.digest)
             if pos.dead:
                 r.dead_positions += 1
+                continue
+            if pos.unknown:
+                r.unknown_positions += 1
                 continue
             r.positions += 1
             r.actions_checked += pos.actions
@@ -649,6 +701,15 @@ class _Merger:
         r.counterexamples = smallest(list(self.examples.values()))
         if self.progress is not None:
             self.progress(r.positions, self.target)
+        if r.positions == 0 and r.games >= GIVE_UP_GAMES:
+            r.stopped = (
+                f"no legal move could be found in {r.games} games (the game lists none and probing the "
+                "observation's candidate moves found none): nothing was verified"
+            )
+            return True
+        if r.timeouts >= MAX_TIMEOUTS:
+            r.stopped = f"stopped early: the harness ran over the time limit at {r.timeouts} positions"
+            return True
         return r.positions >= self.target
 
 
@@ -717,6 +778,7 @@ def print_report(report: VerifyReport, console: Any) -> None:
     rows = [
         ("positions (held-out)", d["positions"]),
         ("dead positions (not counted)", d["dead_positions"]),
+        ("positions with no legal move found by probing (not counted)", d["unknown_positions"]),
         ("games / seeds", f"{d['games']} / {d['seeds'][0]}..{d['seeds'][1]}" if d["seeds"] else "0"),
         ("actions checked", d["actions_checked"]),
         ("false accepts (illegal judged legal)", d["false_accepts"]),

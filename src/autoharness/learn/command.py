@@ -216,7 +216,10 @@ def run(args: argparse.Namespace) -> int:
                 f"counterexamples: autoharness verify {result.game} --harness {out}; feed them back with "
                 f"autoharness learn {result.game} --out {out} --resume --refine-on-verify"
             )
-        print(("" if verification["passed"] else "HARNESS FAILED VERIFICATION: ") + verification["headline"])
+        if verification["passed"] or (not verification["positions"] and not verification["load_failure"]):
+            print(verification["headline"])  # passed, or "not verified: <why>"
+        else:
+            print("HARNESS FAILED VERIFICATION: " + verification["headline"])
     return 0
 
 
