@@ -1,9 +1,9 @@
 """Every test runs with its own per-user directories: no test reaches the real user's LLM cache.
 
 Every ``learn`` verifies its harness at the end on ``verify_positions`` held-out positions (default 2,000:
-about a minute); tests that do not test verification itself use a few dozen
-(``$AUTOHARNESS_VERIFY_POSITIONS``, set at import so worker processes of suite tests inherit it too); a test
-that sets ``verify_positions`` explicitly wins.
+a minute or more); tests that do not test verification itself skip it (``$AUTOHARNESS_VERIFY_POSITIONS``
+= 0, set at import so worker processes of suite tests inherit it too); tests of verification set
+``verify_positions`` explicitly.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("AUTOHARNESS_VERIFY_POSITIONS", "30")
+os.environ.setdefault("AUTOHARNESS_VERIFY_POSITIONS", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -257,17 +257,13 @@ class VerifyReport:
 
 
 def legal_set(env: Env, observation: str) -> tuple[list[str], bool]:
-    """The distinct legal actions of the player to move, and whether that set is exact: the game's own move
-    list (exact), else the observation's candidate moves a clone accepts (probed: only as good as the
-    candidates; an empty probed set does not prove the position dead)."""
-    from .envs.base import legal_moves_of
+    """The distinct legal actions of the player to move (``envs.actions``), and whether that set is exact:
+    the game's own move list, or every candidate of the game's action format tried on clones. Probed and
+    cut short by a cap (``exact`` False), an empty set does not prove the position dead."""
+    from .envs.actions import find_legal_actions
 
-    listed = legal_moves_of(env)
-    if listed is not None:
-        return list(dict.fromkeys(listed)), True
-    from .agents import candidate_actions
-
-    return [a for a in candidate_actions(observation) if env.clone().step(a).legal], False
+    found = find_legal_actions(env, observation)
+    return found.actions, found.exact
 
 
 def _malformed(move: str) -> list[str]:
@@ -489,6 +485,7 @@ def play_game(task: GameTask, pool: WorkerPool) -> list[PositionResult]:
     """Play game ``task.index`` in its style and check sampled positions; a load failure is raised as
     ``_LoadFailed`` (the parent reports it once)."""
     from .envs import make
+    from .envs.actions import random_legal_action
 
     env = make(task.game)
     rng = random.Random(f"verify:{task.seed}:{task.style}")
@@ -517,16 +514,22 @@ def play_game(task: GameTask, pool: WorkerPool) -> list[PositionResult]:
                     checked.dead or checked.unknown or checked.timeouts
                 ):  # a harness that hangs is not asked again in this game
                     break
-            else:
-                legal, proposal = legal_set(env, turn.observation)[0], None
-                if not legal:
-                    break
+            else:  # only played through: no full enumeration of its legal moves
+                legal, proposal = [], None
                 if harness_moves:
                     proposed = session.propose_action(turn.observation)
-                    if isinstance(proposed, str) and (proposed in legal or env.clone().step(proposed).legal):
+                    if isinstance(proposed, str) and env.clone().step(proposed).legal:
                         proposal = proposed
             seen.update(dict.fromkeys(legal))
-            move = proposal if harness_moves and proposal is not None else rng.choice(legal)
+            if harness_moves and proposal is not None:
+                move: str | None = proposal
+            elif legal:
+                move = rng.choice(legal)
+            else:
+                move = random_legal_action(env, rng, turn.observation)
+            if move is None:  # no legal move found: the game cannot go on
+                break
+            seen[move] = None
             step = env.step(move)
             if not step.legal or step.done or step.next is None:
                 break
