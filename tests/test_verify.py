@@ -227,3 +227,9 @@ def test_a_hanging_checker_costs_one_time_limit_per_position_and_stops_verificat
     assert report.timeouts == 3 and report.stopped and not report.passed
     assert report.harness_failures >= 1 and "timeout" in report.counterexamples[0]["harness_said"]
     assert "stopped early" in report.headline()
+
+
+def test_a_time_budget_stops_early_and_says_so() -> None:
+    report = verify_harness("TicTacToe-v0", GOOD, positions=2000, max_seconds=0.01)
+    assert 0 < report.positions < 2000 and report.passed
+    assert "time budget spent" in report.headline() and report.to_dict()["stopped"]

@@ -478,6 +478,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         progress=progress,
+        max_seconds=args.max_seconds,
     )
     if stderr.is_terminal:
         stderr.print()
@@ -567,6 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--positions", type=int, default=2000, help="positions to check (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="picks the held-out game seeds (default 0)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default 2)")
+    p.add_argument("--max-seconds", type=float, help="stop after this much wall time (fewer positions)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_cmd_verify)
 

@@ -49,7 +49,7 @@ from .learn.config import LearnConfig
 from .library import Library, LibraryEntry
 from .llm.provenance import model_label
 from .paper import LEARNING_MODE, paper_agent, paper_learning, paper_table
-from .verify import brief, verdict, verify_harness
+from .verify import LEARN_SECONDS, brief, verdict, verify_harness
 
 if TYPE_CHECKING:
     from .learn.evaluator import Evaluation
@@ -298,7 +298,14 @@ def _verify_reused(game: str, config: LearnConfig, code: str) -> dict[str, Any] 
     """A family harness reused unchanged is verified on this game, as a learned one would be."""
     if config.verify_positions == 0:
         return None
-    report = verify_harness(game, code, config.mode, positions=config.verify_positions, seed=config.seed)
+    report = verify_harness(
+        game,
+        code,
+        config.mode,
+        positions=config.verify_positions,
+        seed=config.seed,
+        max_seconds=LEARN_SECONDS,
+    )
     return brief(report.to_dict())
 
 

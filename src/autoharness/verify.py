@@ -55,6 +55,9 @@ s * SEED_STRIDE + g``: evaluation seeds, away from the ones ``autoharness eval``
 SEED_STRIDE = 100_000
 
 DEFAULT_POSITIONS = 2000
+LEARN_SECONDS = 600.0
+"""Wall-time budget of the verification ``learn`` and ``suite`` run: in games without a move list each
+checked position's legal moves are enumerated on clones (seconds each); the figures say how many."""
 CHECK_PROBABILITIES = (0.15, 0.5, 1.0)
 """Chance that a ply's position is checked (the others are only played through), drawn per game: some games
 are checked densely from the first move, others sparsely deep into the middle and end game."""
@@ -232,7 +235,8 @@ class VerifyReport:
         ]
         dead = f" ({', '.join(skipped)} skipped)" if skipped else ""
         if self.passed:
-            return f"verified on {self.positions} held-out positions: 0 disagreements{dead}"
+            stopped = f"; {self.stopped}" if self.stopped else ""
+            return f"verified on {self.positions} held-out positions: 0 disagreements{dead}{stopped}"
         parts = [
             f"{n} {label}"
             for n, label in (
@@ -578,11 +582,13 @@ def verify_harness(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
     limits: SandboxLimits | None = None,
+    max_seconds: float | None = None,
 ) -> VerifyReport:
     """Check ``source`` on ``positions`` held-out positions of ``game`` (see the module docstring).
 
     ``workers`` > 1 plays games in that many processes. ``progress(done, positions)`` is called as
-    positions are merged. ``limits``: the sandbox's (default ``SandboxLimits()``).
+    positions are merged. ``limits``: the sandbox's (default ``SandboxLimits()``). ``max_seconds``: stop
+    after the game that passes this much wall time (fewer positions; ``stopped`` says so).
     """
     from .envs import get_spec
     from .sandbox import MODES
@@ -598,7 +604,8 @@ def verify_harness(
     report = VerifyReport(game=game, mode=mode, workers=workers)
     max_games = positions * MAX_GAMES_FACTOR // POSITIONS_PER_GAME + 100
     tasks = _tasks(game, source, mode, seed, spec.players, limits)
-    merger = _Merger(report, positions, progress)
+    deadline = None if max_seconds is None else started + max_seconds
+    merger = _Merger(report, positions, progress, deadline)
     if workers == 1:
         from .sandbox import WorkerPool
 
@@ -659,9 +666,13 @@ class _Merger:
     """Adds game results, in game order, to the report until enough positions are counted."""
 
     def __init__(
-        self, report: VerifyReport, target: int, progress: Callable[[int, int], None] | None
+        self,
+        report: VerifyReport,
+        target: int,
+        progress: Callable[[int, int], None] | None,
+        deadline: float | None = None,
     ) -> None:
-        self.report, self.target, self.progress = report, target, progress
+        self.report, self.target, self.progress, self.deadline = report, target, progress, deadline
         self.digests: set[str] = set()
         self.examples: dict[tuple[str, str | None, str], dict[str, Any]] = {}
 
@@ -709,6 +720,9 @@ class _Merger:
                 f"no legal move could be found in {r.games} games (the game lists none and probing the "
                 "observation's candidate moves found none): nothing was verified"
             )
+            return True
+        if r.positions < self.target and self.deadline is not None and time.monotonic() > self.deadline:
+            r.stopped = f"time budget spent after {r.positions} of {self.target} positions"
             return True
         if r.timeouts >= MAX_TIMEOUTS:
             r.stopped = f"stopped early: the harness ran over the time limit at {r.timeouts} positions"

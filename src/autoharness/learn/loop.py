@@ -394,7 +394,7 @@ MAX_VERIFIED_ALTERNATIVES = 2
 def _verification(store: RunStore, game: str, config: LearnConfig, node: NodeRow) -> dict[str, Any]:
     """``node``'s verification: stored in the run (meta ``verifications``) once made, so resuming, finishing
     again or refining does not pay for it twice."""
-    from ..verify import verify_harness
+    from ..verify import LEARN_SECONDS, verify_harness
 
     stored = store.meta().get("verifications", {})
     key = f"{node.id}:{config.verify_positions}:{config.seed}"
@@ -407,6 +407,7 @@ def _verification(store: RunStore, game: str, config: LearnConfig, node: NodeRow
             positions=config.verify_positions,
             seed=config.seed,
             workers=workers,
+            max_seconds=LEARN_SECONDS,
         )
         stored[key] = report.to_dict() | {"node": node.id}
         store.set_meta(verifications=stored)
