@@ -36,6 +36,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -505,9 +506,7 @@ def play_game(task: GameTask, pool: WorkerPool) -> list[PositionResult]:
     check_probability = rng.choice(CHECK_PROBABILITIES)
     seen: dict[str, None] = {}
     results: list[PositionResult] = []
-    with pool.session(task.source, task.mode) as session:  # type: ignore[arg-type]
-        if session.load_failure is not None:
-            raise _LoadFailed(session.load_failure.describe())
+    with _loaded_session(pool, task) as session:
         for ply in range(MAX_PLIES):
             harness_moves = turn.player in harness_seats and ply >= random_plies
             where = {"seed": task.seed, "ply": ply, "style": task.style}
@@ -539,6 +538,22 @@ def play_game(task: GameTask, pool: WorkerPool) -> list[PositionResult]:
                 break
             turn = step.next
     return results
+
+
+@contextmanager
+def _loaded_session(pool: WorkerPool, task: GameTask) -> Iterator[HarnessSession]:
+    """A session with the harness loaded; a load that times out or dies is tried once more in a fresh
+    process (a kept process that fails to reload is the sandbox's hiccup, not the harness's), then
+    ``_LoadFailed``."""
+    for attempt in range(2):
+        with pool.session(task.source, task.mode) as session:  # type: ignore[arg-type]
+            failure = session.load_failure
+            if failure is None:
+                yield session
+                return
+            if attempt or failure.kind not in (FailureKind.TIMEOUT, FailureKind.KILLED):
+                raise _LoadFailed(failure.describe())
+    raise AssertionError("unreachable")
 
 
 class _LoadFailed(Exception):
