@@ -22,9 +22,9 @@ unset OPENAI_API_KEY
 check() { python -c "import json, sys; d = json.load(sys.stdin); assert $1, d" || { echo "smoke: $2" >&2; exit 1; }; }
 
 python -c "import sys; assert sys.version_info[:2] == tuple(map(int, '$minor'.split('.'))), sys.version"
-autoharness learn TowerOfHanoi-v0 --mode policy --out hanoi 2>/dev/null | grep -q "legal rate 1.000" \
+autoharness learn TowerOfHanoi-v0 --mode policy --out hanoi --verify-positions 40 2>/dev/null | grep -q "legal rate 1.000" \
   || { echo "smoke: replayed learn did not reach legal rate 1.000" >&2; exit 1; }
-check 'd["legal_rate"] == 1.0' "learn summary" <hanoi/summary.json
+check 'd["legal_rate"] == 1.0 and d["verification"]["positions"] > 0' "learn summary (with verification)" <hanoi/summary.json
 autoharness rollout TowerOfHanoi-v0 --mode policy --harness hanoi --episodes 2 --json \
   | check 'd["legal_rate"] == 1.0' "rollout of the learned policy"
 autoharness eval TowerOfHanoi-v0 --agent policy --harness hanoi --matches 2 --out eval --json 2>/dev/null \
