@@ -272,6 +272,7 @@ class Worker:
         try:
             if not self.alive:
                 raise WorkerLost("worker gone")
+            self._drain()  # at most one reply owed: unread replies would fill the socket and stall the zygote
             self._tell({"op": "park"})
         except WorkerLost:
             self.kill()
@@ -289,6 +290,7 @@ class Worker:
             warm[2].close()
             return None
         try:
+            self._drain()  # the park's reply, long since sent: no wait, and the backlog never grows
             self._tell({"op": "resume"})  # the reload that follows on the channel waits for the thaw
         except WorkerLost:
             self.kill()
