@@ -485,3 +485,63 @@ def test_suite_budget_holds_across_the_whole_suite(tmp_path):
     assert totals["budget_spent"] and totals["pending"] == 2 and totals["done"] == 1
     (done,) = [r for r in manifest.games.values() if r["status"] == "done"]
     assert done["result"]["learned"]["stop_reason"] == "budget: LLM calls 3 of 3"
+
+
+# Proposes legal moves (so training, with probing off, sees only legal moves: H 1.0) but accepts anything.
+TICTACTOE_ACCEPTS_ALL = TICTACTOE.replace(
+    'm = re.fullmatch(r"\\s*\\[(\\d)\\]\\s*", action)\n    return bool(m) and m.group(1) in _free(obs)',
+    "return True",
+)
+
+
+def test_refine_on_verify_repairs_a_harness_that_fails_verification_and_resume_repairs_old_games(tmp_path):
+    """A harness at legal rate 1.0 that verification refutes is refined on the counterexamples (the loop
+    itself repairs it); a suite that finished without repairs re-runs such games on --resume."""
+    assert "return True" in TICTACTOE_ACCEPTS_ALL and TICTACTOE_ACCEPTS_ALL != TICTACTOE
+
+    def reply(body: dict) -> str:
+        prompt = json.dumps(body["messages"])
+        refined = "held-out positions" in prompt  # the verification's counterexamples were fed back
+        code = TICTACTOE if refined else TICTACTOE_ACCEPTS_ALL
+        return f"```python\n{code}```\n"
+
+    learn = dataclasses.replace(LEARN, probe=False, verify_positions=40)
+    with FakeOpenAIServer(reply) as server:
+
+        def suite(out, rounds, resume=False):
+            config = SuiteConfig(
+                games=["TicTacToe-v0"],
+                learn=learn,
+                llm="fake-model",
+                base_url=server.base_url,
+                eval_agent="none",
+                library=str(tmp_path / f"lib-{out}"),
+                refine_on_verify=rounds,
+            )
+            executor = LocalExecutor(1)
+            try:
+                return run_suite(
+                    tmp_path / out,
+                    executor,
+                    config=None if resume else config,
+                    resume=resume,
+                    refine_on_verify=rounds if resume else None,
+                )
+            finally:
+                executor.close()
+
+        plain = suite("plain", 0).games["TicTacToe-v0"]["result"]["learned"]
+        assert plain["legal_rate"] == 1.0 and plain["verification"]["passed"] is False
+        assert plain["verification"]["false_accepts"] > 0 and plain["verify_repairs"] == 0
+        calls_before = len(server.requests)
+
+        repaired = suite("repaired", 2).games["TicTacToe-v0"]["result"]["learned"]
+        assert repaired["verification"]["passed"] is True and repaired["verify_repairs"] == 1
+        assert repaired["llm_calls"] == 2 and len(server.requests) == calls_before + 2
+
+        again = suite("plain", 1, resume=True)  # the finished game that failed verification runs again
+        learned = again.games["TicTacToe-v0"]["result"]["learned"]
+        assert learned["verification"]["passed"] is True and learned["verify_repairs"] == 1
+        assert again.config.refine_on_verify == 1
+        assert json.loads((tmp_path / "plain" / "suite.json").read_text())["config"]["refine_on_verify"] == 1
+        assert "return True" not in (tmp_path / "plain" / "games" / "TicTacToe-v0" / "harness.py").read_text()

@@ -242,6 +242,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
             llm_timeout=args.llm_timeout,
             max_llm_calls=args.max_llm_calls,  # the whole suite's, as well as each game's learning
             max_cost_usd=args.max_cost_usd,
+            refine_on_verify=args.refine_on_verify or 0,
         )
     executor = make_executor(args.executor, args.workers, args.address, WORKER_PRELOAD)
     done = 0
@@ -262,6 +263,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
             config=config,
             resume=args.resume,
             retry_failed=args.retry_failed,
+            refine_on_verify=args.refine_on_verify,
             on_event=progress,
         )
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: running games stop; finished ones are kept
@@ -650,6 +652,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--resume", action="store_true", help="continue the suite in --out (its stored config)")
     p.add_argument("--retry-failed", action="store_true", help="with --resume: run failed games again")
+    p.add_argument(
+        "--refine-on-verify",
+        type=nonnegative_int,
+        metavar="ROUNDS",
+        help="up to ROUNDS refinements per game on its verification's counterexamples when the harness "
+        "fails verification (a reused family harness that fails is learned from); with --resume, finished "
+        "games that failed verification run again (default 0)",
+    )
     p.add_argument("--library", help="harness library directory (default: $AUTOHARNESS_LIBRARY or XDG)")
     p.add_argument("--no-library", action="store_true", help="neither reuse nor store library harnesses")
     add_cache_arguments(p)

@@ -187,6 +187,7 @@ class SuiteConfig:
     llm_timeout: float | None = None  # seconds per LLM request as a whole; None → the client's default
     max_llm_calls: int | None = None  # the whole suite's budget (learning + LLM evaluation); None → none
     max_cost_usd: float | None = None  # the same, in money
+    refine_on_verify: int = 0  # rounds of refinement on verification counterexamples per game (0: none)
 
     def __post_init__(self) -> None:
         """Everything checkable before the first game starts (not after hours of learning)."""
@@ -195,6 +196,8 @@ class SuiteConfig:
         timeout = self.game_timeout
         if timeout is not None and not (isinstance(timeout, int | float) and 0 < timeout < float("inf")):
             raise ConfigError(f"game_timeout must be a finite number of seconds > 0, not {timeout!r}")
+        if type(self.refine_on_verify) is not int or self.refine_on_verify < 0:
+            raise ConfigError(f"refine_on_verify must be a whole number ≥ 0, not {self.refine_on_verify!r}")
         if self.eval_agent not in (None, "none"):
             from .evaluate import AgentSpec
 
@@ -218,6 +221,11 @@ class SuiteConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SuiteConfig:
         return cls(**{**data, "learn": LearnConfig.from_dict(data["learn"])})
+
+    def repairs(self, result: dict[str, Any] | None) -> bool:
+        """Whether a finished game's harness failed verification and this suite refines such harnesses."""
+        learned = (result or {}).get("learned") or {}
+        return self.refine_on_verify > 0 and _failed(learned.get("verification"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,12 +270,13 @@ def run_game(task: GameTask) -> dict[str, Any]:
     game_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"seeded_from": None, "seed_legal_rate": None, "reused": False}
     code: str | None = None
+    why = "it has no library harness"
     if task.seed is not None:
         seed_eval = _score_code(task.game, cfg.learn, task.seed.code)
         result |= {"seeded_from": task.seed.game, "seed_legal_rate": seed_eval.legal_rate}
+        why = f"the library harness of {task.seed.game} reaches only H {seed_eval.h:.3f} here"
         if seed_eval.load_failure is None and seed_eval.h >= cfg.learn.target_h:
-            code = task.seed.code
-            result |= {
+            reused = {
                 "reused": True,
                 "model": task.seed.model,
                 "learned": {
@@ -277,13 +286,14 @@ def run_game(task: GameTask) -> dict[str, Any]:
                     "llm_calls": 0,
                     "tokens": 0,
                     "cost_usd": 0.0,
-                    "verification": _verify_reused(task.game, cfg.learn, code),
+                    "verification": _verify_reused(task.game, cfg.learn, task.seed.code),
                 },
             }
+            why = f"the library harness of {task.seed.game} fails verification here"
+            if not cfg.repairs(reused):  # one that fails verification here is refined when the suite repairs
+                code = task.seed.code
+                result |= reused
     if code is None:
-        why = "it has no library harness"
-        if task.seed is not None:
-            why = f"the library harness of {task.seed.game} reaches only H {seed_eval.h:.3f} here"
         start_from = task.seed.code if task.seed is not None else None
         code, result["learned"], result["model"] = _learn(task.game, cfg, game_dir / "learn", why, start_from)
     atomic_write(game_dir / "harness.py", code)
@@ -346,8 +356,16 @@ def _learn(
         timeout=cfg.llm_timeout,
     )
     resume = (run_dir / RunStore.FILE).exists()
+    repairs = 0
     with closing(client):  # a suite worker learns many games: release each game's cache connection
         res = learn(game, cfg.learn, client, run_dir, resume=resume, initial_code=start_from)
+        # A harness at legal rate 1.0 can still be wrong in positions training never reached: feed the
+        # verification's counterexamples back, as `autoharness learn --resume --refine-on-verify` does.
+        while repairs < cfg.refine_on_verify and _failed(res.verification) and res.harness_path is not None:
+            repairs += 1
+            res = learn(game, cfg.learn, client, run_dir, resume=True, refine_on_verify=True)
+            if res.stop_reason.startswith("budget:"):
+                break
     if res.harness_path is None:
         raise RuntimeError(f"learning {game} produced no usable harness (stopped: {res.stop_reason})")
     learned = {
@@ -359,8 +377,16 @@ def _learn(
         "cost_usd": res.cost_usd,
         "stop_reason": res.stop_reason,
         "verification": brief(res.verification),
+        "verify_repairs": repairs,
     }
     return res.harness_path.read_text(encoding="utf-8"), learned, model_label(res.model, res.answered_by)
+
+
+def _failed(verification: dict[str, Any] | None) -> bool:
+    """A verification that found disagreements (not one that was skipped or could not run)."""
+    if not verification:
+        return False
+    return verification.get("passed") is False and bool(verification.get("disagreements"))
 
 
 def _least(a: Any, b: Any) -> Any:
@@ -569,6 +595,7 @@ _CONFIG_FIELDS = {
     "library": "str?",
     "cache": "str?",
     "llm_timeout": "num?",
+    "refine_on_verify": "int?",
 }
 _GAME_FIELDS = {
     "status": "str",
@@ -647,19 +674,22 @@ def run_suite(
     config: SuiteConfig | None = None,
     resume: bool = False,
     retry_failed: bool = False,
+    refine_on_verify: int | None = None,
     on_event: Event | None = None,
 ) -> SuiteManifest:
     """Run every not-yet-finished game of the suite in ``directory`` on ``executor``; returns the manifest.
 
     A new suite needs ``config``; ``resume`` continues the stored one (its config wins over ``config``).
-    One game's failure is recorded in the manifest and never stops the others.
+    One game's failure is recorded in the manifest and never stops the others. ``refine_on_verify`` given
+    with ``resume`` replaces the stored rounds (a budget, like ``retry_failed``): finished games whose
+    harness failed verification then run again.
     """
     if not resume:
         if config is None:
             raise ConfigError("a new suite needs a config")
         directory.mkdir(parents=True, exist_ok=True)
     with dir_lock(directory, "suite"):  # two processes on one suite would run every game twice
-        return _run_suite(directory, executor, config, resume, retry_failed, on_event)
+        return _run_suite(directory, executor, config, resume, retry_failed, refine_on_verify, on_event)
 
 
 def _run_suite(
@@ -668,17 +698,26 @@ def _run_suite(
     config: SuiteConfig | None,
     resume: bool,
     retry_failed: bool,
+    refine_on_verify: int | None,
     on_event: Event | None,
 ) -> SuiteManifest:
     if resume:
         manifest = SuiteManifest.load(directory)
+        if refine_on_verify is not None:
+            manifest.config = replace(manifest.config, refine_on_verify=refine_on_verify)
+            manifest.data["config"] = manifest.config.to_dict()
     else:
         assert config is not None
         manifest = SuiteManifest.create(directory, config)
     cfg = manifest.config
     library = Library(cfg.library) if cfg.library else None
     again = {"pending", "running", *(["failed"] if retry_failed else [])}
-    todo = [g for g in schedule_order(list(manifest.games)) if manifest.games[g]["status"] in again]
+    todo = [
+        g
+        for g in schedule_order(list(manifest.games))
+        if manifest.games[g]["status"] in again
+        or (manifest.games[g]["status"] == "done" and cfg.repairs(manifest.games[g]["result"]))
+    ]
     for game in todo:
         manifest.games[game].update(status="pending", result=None, error=None)
     manifest.save()
