@@ -284,6 +284,26 @@ def test_suite_json_has_the_table_with_paper_columns(learned_suite):
         "eval_llm_calls": 0,  # the policy agent asks no model
         "budget_spent": False,
         "paper_learning_steps": 0,
+        # the paper's aggregates, ours beside the paper's over the same games (verification was skipped
+        # here, so no game counts as solved; Othello is the only evaluation-set game, and it failed)
+        "solved": 0,
+        "paper_solved": 4,
+        "eval_set_games": 1,
+        "eval_set_done": 0,
+        "eval_set_reused": 0,
+        "mean_iterations_eval_set": None,
+        "paper_mean_steps_eval_set": 62.0,
+        "converged_under_10": 3,
+        "converged_under_10_reused": 1,
+        "paper_under_10": 2,  # TicTacToe 4, ConnectFour-large 1 (ConnectFour 10, Othello 62)
+        "reward_1p_games": 0,
+        "reward_1p_done": 0,
+        "reward_1p_mean": None,
+        "paper_reward_1p_mean": None,
+        "paper_reward_1p_mean_all": None,
+        "wdl_2p_games": 1,
+        "wdl_2p_done": 0,
+        "wdl_2p": None,
     }
     assert (root / "suite" / "games" / "TicTacToe-v0" / "eval" / "eval.json").is_file()
 

@@ -191,6 +191,26 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_results(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .errors import ConfigError
+    from .results import write_results
+
+    if len({Path(d).resolve() for d in args.suites}) < len(args.suites):
+        raise ConfigError("a suite directory is given twice")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.is_dir():
+        raise ConfigError(f"--out {out} is a directory: name the markdown file, e.g. {out / 'results.md'}")
+    command = shlex.join(["autoharness", "results", *args.suites, *(["-o", args.out] if args.out else [])])
+    try:
+        text = write_results(args.suites, out, command)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    print(out if out is not None else text, end="\n" if out is not None else "")
+    return 0
+
+
 def _cmd_learn(args: argparse.Namespace) -> int:
     from .learn.command import run
 
@@ -634,6 +654,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", metavar="RUN_OR_EVAL_DIR")
     p.add_argument("--out", help="HTML file to write (default SOURCE/report.html)")
     p.set_defaults(handler=_cmd_report)
+
+    p = sub.add_parser(
+        "results",
+        help="the reproduction tables (docs/results.md) from suite dirs, beside the paper's figures",
+    )
+    p.add_argument("suites", nargs="+", metavar="SUITE_DIR", help="suite directories (e.g. verifier, policy)")
+    p.add_argument("-o", "--out", help="markdown file to write (default: print it)")
+    p.set_defaults(handler=_cmd_results)
 
     p = sub.add_parser("suite", help="learn then evaluate many games (all 145, the eval32 set, or a list)")
     p.add_argument("--games", help="all (default) | eval32 | FILE of ids (one a line) | ID,ID,...")

@@ -27,6 +27,17 @@ LEARNING_MODE = "verifier"
 to 256 iterations) and published no per-game policy learning figures."""
 
 
+PAPER_COLUMNS = {
+    "gemini_2_5_flash": "Gemini-2.5-Flash",
+    "gemini_2_5_pro": "Gemini-2.5-Pro",
+    "flash_plus_harness": "Flash + harness",
+    "gpt_5_2": "GPT-5.2",
+    "gpt_5_2_high": "GPT-5.2-High",
+    "harness_as_policy": "Harness as policy",
+}
+"""Column names of the bundled evaluation tables (``reward_1p``, ``legal_rate_1p``) → their labels."""
+
+
 class LearningFigures(NamedTuple):
     llm_calls: int
     legal_rate: float
@@ -70,6 +81,7 @@ def paper_agent(game: str, agent: str | None) -> AgentFigures | None:
 __all__ = [
     "AGENT_COLUMN",
     "LEARNING_MODE",
+    "PAPER_COLUMNS",
     "AgentFigures",
     "LearningFigures",
     "paper_agent",

@@ -34,22 +34,12 @@ from ._schema import checked as _checked
 from .errors import ConfigError
 from .evaluate import EVAL_FILE, FORFEIT_NOTE, wdl_text
 from .llm.provenance import model_label
-from .paper import paper_agent, paper_learning, paper_table
+from .paper import PAPER_COLUMNS, paper_agent, paper_learning, paper_table
 from .verify import verdict
 
 SUMMARY_FILE = "summary.json"
 MAX_DEPTH = 3
 """How deep ``collect`` looks below the given directory (suite/game/kind)."""
-
-PAPER_COLUMNS = {
-    "gemini_2_5_flash": "Gemini-2.5-Flash",
-    "gemini_2_5_pro": "Gemini-2.5-Pro",
-    "flash_plus_harness": "Flash + harness",
-    "gpt_5_2": "GPT-5.2",
-    "gpt_5_2_high": "GPT-5.2-High",
-    "harness_as_policy": "Harness as policy",
-}
-"""Column names of the bundled paper tables (``data/paper``) → labels in plots."""
 
 WIN, DRAW, LOSS = "#2e7d32", "#9e9e9e", "#c62828"
 OURS = ["#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#558b2f"]
@@ -79,10 +69,12 @@ class EvalData:
 
 @dataclass(slots=True)
 class SuiteData:
-    """A suite's manifest (``suite.json``): its per-game table (ours beside the paper's) and totals."""
+    """A suite's manifest (``suite.json``): its per-game table (ours beside the paper's) and totals, and
+    the reproduction tables built from it (``autoharness.results``; the same as ``autoharness results``)."""
 
     path: Path
     manifest: dict[str, Any]
+    tables: list[Any] = field(default_factory=list)  # autoharness.results.Table
 
 
 @dataclass(slots=True)
@@ -203,9 +195,19 @@ def _suite_file() -> str:
 
 
 def _read_suite(path: Path, data: ReportData) -> None:
+    """The manifest's own table and totals; when it is a whole manifest (config and games, as ``autoharness
+    suite`` writes it), also the reproduction tables, checked as ``--resume`` checks it."""
     file = path / _suite_file()
     where = f"{file}: not a suite as autoharness writes it"
-    data.suites.append(SuiteData(path, _checked(_json(file), SUITE_FIELDS, where)))
+    manifest = _checked(_json(file), SUITE_FIELDS, where)
+    tables = []
+    if "config" in manifest and "games" in manifest:
+        from .results import suite_tables, totals_table  # imported on use, as the suite module
+        from .suite import SuiteManifest
+
+        suite = SuiteManifest.load(path)
+        tables = [totals_table([suite]), *suite_tables(suite)]
+    data.suites.append(SuiteData(path, manifest, tables))
 
 
 READERS: list[Reader] = [
@@ -594,22 +596,40 @@ _NUMERIC = re.compile(r"^[-+]?[\d.,]+$|^—$|^\d+ / \d+ / \d+$")
 
 
 def _suite_section(suite: SuiteData) -> str:
-    """The suite's own table (one row per game; ``paper_*`` columns shaded) and its totals."""
+    """The reproduction tables (``autoharness.results``), then the suite's own table (one row per game,
+    every column of suite.json; ``paper_*`` columns shaded) and its totals."""
     rows = suite.manifest.get("table") or []
     columns = list(dict.fromkeys(k for row in rows for k in row))
     cells = [[_fmt(_plain(row.get(c))) for c in columns] for row in rows]
     paper = frozenset(i for i, c in enumerate(columns) if c.startswith("paper_"))
     totals = suite.manifest.get("totals") or {}
     summary = " · ".join(f"{html.escape(str(k))} {_fmt(_plain(v))}" for k, v in totals.items())
+    raw = [
+        f'<p class="note">{summary}</p>' if summary else "",
+        f'<div class="suite">{_table([c.replace("_", " ") for c in columns], cells, paper)}</div>'
+        if rows
+        else "<p>No games yet.</p>",
+    ]
+    if suite.tables:
+        raw = ["<details><summary>Every column of suite.json</summary>", *raw, "</details>"]
     return "\n".join(
         [
             f"<h2>Suite <code>{html.escape(str(suite.path))}</code></h2>",
-            f'<p class="note">{summary}</p>' if summary else "",
-            f'<div class="suite">{_table([c.replace("_", " ") for c in columns], cells, paper)}</div>'
-            if rows
-            else "<p>No games yet.</p>",
+            *(_results_table(t) for t in suite.tables),
+            *raw,
         ]
     )
+
+
+def _results_table(table: Any) -> str:
+    """One reproduction table (``autoharness.results.Table``, the same as in docs/results.md) as HTML."""
+
+    def text(value: str) -> str:
+        return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(value))
+
+    body = _table(table.columns, [[text(c) for c in row] for row in table.rows], table.paper)
+    notes = "".join(f'<p class="note">{text(n)}</p>' for n in table.notes)
+    return f'<h3>{text(table.heading)}</h3><div class="suite">{body}</div>{notes}'
 
 
 def _plain(value: Any) -> Any:

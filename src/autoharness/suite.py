@@ -432,7 +432,7 @@ def _evaluate(
 # ---------------------------------------------------------------- the manifest
 
 
-def _read_summary(path: Path) -> dict[str, Any]:
+def read_summary(path: Path) -> dict[str, Any]:
     """A learning run's summary.json, or nothing (no run, or not readable)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -554,7 +554,7 @@ class SuiteManifest:
             res = record.get("result")
             parts = [res.get("learned") or {}, res.get("eval") or {}] if res else []
             if record["status"] == "failed":  # its spending is in its learning run's summary, if any
-                parts = [_read_summary(self.game_dir(game) / "learn" / "summary.json")]
+                parts = [read_summary(self.game_dir(game) / "learn" / "summary.json")]
             for part in parts:
                 calls += part.get("llm_calls") or 0
                 cost += part.get("cost_usd") or 0.0
@@ -580,7 +580,99 @@ class SuiteManifest:
             "paper_learning_steps": sum(f.llm_calls for f in learning)
             if self.config.learn.mode == LEARNING_MODE
             else None,
+            **self._paper_totals(),
         }
+
+    def _paper_totals(self) -> dict[str, Any]:
+        """The aggregates the paper reports, ours over this suite's games beside the paper's over the same
+        games (never over games we did not run): games solved, mean iterations on the evaluation set, games
+        converged in under ``QUICK_ITERATIONS``, the 1-player mean reward, the 2-player W/D/L by play.
+
+        Ours count finished games only (``*_games`` says how many of how many); a harness reused from its
+        family took 0 iterations of its own (``*_reused`` says how many of the counted games were).
+        """
+        verifier = self.config.learn.mode == LEARNING_MODE
+        done = {g: r["result"] for g, r in self.games.items() if r["status"] == "done" and r.get("result")}
+        learned = {g: res.get("learned") or {} for g, res in done.items()}
+        eval_set = [g for g in self.games if get_spec(g).eval_set]
+        eval_done = [g for g in eval_set if g in done and learned[g].get("iterations") is not None]
+        steps = {g: f.llm_calls for g in self.games if (f := paper_learning(g, LEARNING_MODE))}
+        quick = [
+            g for g, x in learned.items() if converged(x) and (x.get("iterations") or 0) < QUICK_ITERATIONS
+        ]
+        agent = self.config.resolved_eval_agent
+        one = [g for g in self.games if get_spec(g).players == 1 and g in paper_table("reward_1p")]
+        rewards = {
+            g: ev["mean_reward"]
+            for g in one
+            if g in done and (ev := done[g].get("eval") or {}).get("mean_reward") is not None
+        }
+        paper_rewards = {g: a.reward for g in one if (a := paper_agent(g, agent)) and a.reward is not None}
+        two = [g for g in eval_set if get_spec(g).players == 2]
+        evals2 = [ev for g in two if g in done and (ev := done[g].get("eval") or {}).get("matches")]
+        return {
+            "solved": sum(solved(x) for x in learned.values()),
+            "paper_solved": sum(f.legal_rate >= 1.0 for g in steps if (f := paper_learning(g, LEARNING_MODE)))
+            if verifier
+            else None,
+            "eval_set_games": len(eval_set),
+            "eval_set_done": len(eval_done),
+            "eval_set_reused": sum(bool(done[g].get("reused")) for g in eval_done),
+            "mean_iterations_eval_set": _mean([learned[g]["iterations"] for g in eval_done]),
+            "paper_mean_steps_eval_set": _mean([steps[g] for g in eval_set if g in steps])
+            if verifier
+            else None,
+            "converged_under_10": len(quick),
+            "converged_under_10_reused": sum(bool(done[g].get("reused")) for g in quick),
+            "paper_under_10": sum(s < QUICK_ITERATIONS for s in steps.values()) if verifier else None,
+            "reward_1p_games": len(one),
+            "reward_1p_done": len(rewards),
+            "reward_1p_mean": _mean(list(rewards.values())),
+            # the paper's column for the same kind of agent: over the games we have, and over all of them
+            "paper_reward_1p_mean": _mean([paper_rewards[g] for g in rewards if g in paper_rewards]),
+            "paper_reward_1p_mean_all": _mean(list(paper_rewards.values())),
+            "wdl_2p_games": len(two),
+            "wdl_2p_done": len(evals2),
+            "wdl_2p": {key: sum(by_play(ev)[key] for ev in evals2) for key in WDL_KEYS} if evals2 else None,
+        }
+
+
+QUICK_ITERATIONS = 10
+"""The paper counts the games whose harness converged in fewer iterations than this."""
+WDL_KEYS = (
+    "matches",
+    "wins_by_play",
+    "draws",
+    "losses_by_play",
+    "wins_by_forfeit",
+    "losses_by_forfeit",
+    "cut",
+    "dead_positions",
+)
+"""A 2-player evaluation's outcomes with the forfeits apart (``by_play``)."""
+
+
+def converged(learned: dict[str, Any]) -> bool:
+    """The harness reached legal rate 1.0 on its training rollouts (the paper's convergence)."""
+    return (learned.get("legal_rate") or 0.0) >= 1.0
+
+
+def solved(learned: dict[str, Any]) -> bool:
+    """Converged and passed verification on held-out positions: what we count as a game solved."""
+    return converged(learned) and bool((learned.get("verification") or {}).get("passed"))
+
+
+def by_play(ev: dict[str, Any]) -> dict[str, int]:
+    """A 2-player eval summary's outcomes (``WDL_KEYS``), wins and losses by play apart from forfeits (an
+    eval written before ``wins_by_play`` existed gives it as wins minus wins by forfeit)."""
+    out = {key: int(ev.get(key) or 0) for key in WDL_KEYS}
+    out["wins_by_play"] = int(ev["wins"]) - out["wins_by_forfeit"]
+    out["losses_by_play"] = int(ev["losses"]) - out["losses_by_forfeit"]
+    return out
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 STATUSES = ("pending", "running", "done", "failed")

@@ -1,0 +1,189 @@
+"""The reproduction tables (``autoharness results``, and the same tables in ``autoharness report``) from two
+real suites: a verifier suite answered through the manual backend by a scripted responder (labelled so), and
+a policy suite answered by the scripted fake endpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from autoharness.cli import main
+from autoharness.executors import LocalExecutor
+from autoharness.learn.config import LearnConfig
+from autoharness.report import write_report
+from autoharness.results import markdown, suite_tables, totals_table
+from autoharness.suite import SuiteConfig, SuiteManifest, run_suite, select_games
+from tests.harnesses import BREAKTHROUGH_VERIFIER
+from tests.llm.fake_openai import FakeOpenAIServer
+from tests.test_suite import scripted_reply
+
+VERIFIER_GAMES = "Nim-v0,Nim-v0-large,Othello-v0,TowerOfHanoi-v0,Breakthrough-v0"
+LABEL = "manual: answered by the scripted test responder of tests/test_results.py"
+LEARN = LearnConfig(
+    n_envs=3, parallelism=1, max_iterations=1, probe_states=5, probe_actions=4, verify_positions=5
+)
+
+
+def reply(body: dict) -> str:
+    """The scripted model of the suite tests, which also knows Breakthrough (a 2-player evaluation game)."""
+    if "game of Breakthrough" in json.dumps(body["messages"]):
+        return f"```python\n{BREAKTHROUGH_VERIFIER}```\n"
+    return scripted_reply(body)
+
+
+def _respond(directory: Path, stop: threading.Event) -> None:
+    """Answer every manual prompt in ``directory`` with the scripted model's reply (as a helper would)."""
+    while not stop.wait(0.1):
+        for prompt in sorted(directory.glob("*.prompt.json")):
+            answer = prompt.with_name(prompt.name.replace(".prompt.json", ".reply.md"))
+            if not answer.exists():
+                try:
+                    messages = json.loads(prompt.read_text())["messages"]
+                except (OSError, ValueError):  # still being written
+                    continue
+                answer.write_text(reply({"messages": messages}))
+
+
+@pytest.fixture(scope="module")
+def suites(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("results")
+    manual = root / "manual"
+    manual.mkdir()
+    stop = threading.Event()
+    responder = threading.Thread(target=_respond, args=(manual, stop), daemon=True)
+    responder.start()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AUTOHARNESS_MANUAL_LABEL", LABEL)  # the workers inherit it
+    executor = LocalExecutor(2)
+    try:
+        verifier = SuiteConfig(
+            games=select_games(VERIFIER_GAMES),
+            learn=LEARN,
+            llm=f"manual:{manual}",
+            matches=2,
+            library=str(root / "library"),
+        )
+        run_suite(root / "verifier", executor, config=verifier)
+        with FakeOpenAIServer(reply) as server:
+            policy = SuiteConfig(
+                games=select_games("TowerOfHanoi-v0"),
+                learn=dataclasses.replace(LEARN, mode="policy"),
+                llm="fake-model",
+                base_url=server.base_url,
+                matches=2,
+            )
+            run_suite(root / "policy", executor, config=policy)
+    finally:
+        executor.close()
+        stop.set()
+        mp.undo()
+    return root / "verifier", root / "policy"
+
+
+def test_totals_are_the_papers_aggregates_over_the_same_games(suites):
+    totals = SuiteManifest.load(suites[0]).totals()
+    # Solved: Nim, Breakthrough (learned), Nim-large (reused from Nim). TowerOfHanoi reached legal rate 1.0,
+    # but verification finds legal moves its (test) harness rejects. Othello: the scripted model has none.
+    assert totals["solved"] == 3 and totals["failed"] == 1
+    assert totals["paper_solved"] == 5  # the paper reached legal rate 1.0 on all five
+    # The evaluation set here: Othello (failed), TowerOfHanoi, Breakthrough; one code version each.
+    assert totals["eval_set_games"] == 3 and totals["eval_set_done"] == 2
+    assert totals["mean_iterations_eval_set"] == 1.0
+    assert totals["paper_mean_steps_eval_set"] == pytest.approx((62 + 7 + 2) / 3)
+    assert totals["converged_under_10"] == 4 and totals["converged_under_10_reused"] == 1
+    assert totals["paper_under_10"] == 4  # Nim 1, Nim-large 2, TowerOfHanoi 7, Breakthrough 2 (Othello 62)
+    assert totals["reward_1p_games"] == 1 and totals["reward_1p_done"] == 1
+    # Agent ``policy`` compares with the paper's harness-as-policy column (TowerOfHanoi: 1.0).
+    assert totals["paper_reward_1p_mean"] == 1.0
+    wdl = totals["wdl_2p"]
+    assert totals["wdl_2p_games"] == 2 and totals["wdl_2p_done"] == 1 and wdl["matches"] == 2
+    played = wdl["wins_by_play"] + wdl["draws"] + wdl["losses_by_play"]
+    assert played + wdl["wins_by_forfeit"] + wdl["losses_by_forfeit"] + wdl["dead_positions"] == 2
+
+
+def test_results_markdown_names_who_answered_and_keeps_failed_games(suites, tmp_path, capsys):
+    out = tmp_path / "results.md"
+    assert main(["results", str(suites[0]), str(suites[1]), "-o", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    text = out.read_text()
+    assert "do not edit by hand" in text and f"autoharness results {suites[0]} {suites[1]} -o {out}" in text
+    headings = [line for line in text.splitlines() if line.startswith(("## ", "### "))]
+    tables = [h for h in headings if not h.startswith(("## Verifier suite", "## Policy suite"))]
+    assert len(tables) == 6  # totals; verifier: learning, 1-player, 2-player; policy: learning, 1-player
+    for heading in tables:
+        assert "not the paper's Gemini-2.5-Flash" in heading, heading
+    assert all(LABEL in h and "fake-model" not in h for h in tables[1:4])
+    assert all("fake-model" in h and LABEL not in h for h in tables[4:])
+    assert LABEL in tables[0] and "fake-model" in tables[0]
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "FAILED" in rows["Othello-v0"] and "no usable harness" in rows["Othello-v0"]
+    assert "reused from Nim-v0" in rows["Nim-v0-large"]
+    assert "5 positions, 0 disagreements" in rows["Nim-v0"]
+    assert "FAIL: 5 disagreements in 5 positions (5 false rejects)" in text
+    assert "Learning was capped at 1 iterations per game (the paper: up to 256)" in text
+    # Regenerated from the same suites: the same page, byte for byte (no time stamps).
+    assert main(["results", str(suites[0]), str(suites[1]), "-o", str(out)]) == 0
+    assert out.read_text() == text
+
+
+def _row(table, game: str) -> dict[str, str]:
+    return dict(zip(table.columns, next(r for r in table.rows if r[0] == game), strict=True))
+
+
+def test_every_game_has_a_row_and_paper_figures_stand_beside_like_only(suites):
+    verifier, policy = (SuiteManifest.load(s) for s in suites)
+    learning, one, two = suite_tables(verifier)
+    assert [r[0] for r in learning.rows] == list(verifier.games)
+    nim = _row(learning, "Nim-v0")
+    assert (
+        nim["status"] == "solved"
+        and nim["paper: learning steps"] == "1"
+        and nim["paper: legal rate"] == "1.000"
+    )
+    assert nim["iterations"] == "1" and nim["LLM calls"] == "1" and nim["legal rate"] == "1.000"
+    assert _row(learning, "TowerOfHanoi-v0")["status"] == "done, FAIL"
+    large = _row(learning, "Nim-v0-large")
+    assert large["iterations"] == "0" and large["harness"] == "reused from Nim-v0 (no learning of its own)"
+    # The paper published no policy learning figures: none beside the policy suite's learning.
+    p_learning, p_one = suite_tables(policy)
+    assert not [c for c in p_learning.columns if c.startswith("paper:")] and "H" in p_learning.columns
+    # 1-player: the paper's six columns, the same kind of agent marked.
+    assert [c for c in one.columns if c.startswith("paper:")][-1] == "paper: Harness as policy (same kind)"
+    hanoi = _row(p_one, "TowerOfHanoi-v0")
+    assert hanoi["paper: Gemini-2.5-Flash"] == "1.000" and hanoi["matches"] == "2"
+    assert "Mean reward over 2 matches per game (the paper: 20)" in p_one.notes[0]
+    assert "propose_action of a harness learned in verifier mode" in " ".join(one.notes)
+    # 2-player: W/D/L by play with the forfeits apart; a failed game keeps its row.
+    row = _row(two, "Breakthrough-v0")
+    assert row["opponent"] == "random" and row["matches"] == "2"
+    by_play = sum(int(x) for x in row["W / D / L by play"].split(" / "))
+    assert by_play + int(row["W by opp. forfeit"]) + int(row["L by own forfeit"]) <= 2
+    othello = _row(two, "Othello-v0")
+    assert othello["status"] == "FAILED" and othello["W / D / L by play"] == "—"
+    totals = totals_table([verifier, policy])
+    reward = [r for r in totals.rows if r[0] == "1-player mean reward"]
+    assert len(reward) == 2 and "the paper: up to 256" in reward[1][4]
+    solved = next(r for r in totals.rows if r[0].startswith("games solved"))
+    assert solved[2:4] == ["3", "5"]
+
+
+def test_report_of_a_suite_has_the_same_tables(suites, tmp_path):
+    page = write_report(suites[0], tmp_path / "report.html").read_text()
+    verifier = SuiteManifest.load(suites[0])
+    for table in [totals_table([verifier]), *suite_tables(verifier)]:
+        assert table.heading.split(" — ")[0] in page
+    assert "5 positions, 0 disagreements" in page and "reused from Nim-v0" in page
+
+
+def test_results_of_a_missing_or_damaged_suite_is_one_line(suites, tmp_path, capsys):
+    assert main(["results", str(tmp_path / "nowhere")]) == 2
+    assert "no suite" in capsys.readouterr().err
+    assert main(["results", str(suites[0]), str(suites[0])]) == 2
+    assert "given twice" in capsys.readouterr().err
+    assert main(["results", str(suites[0]), "-o", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert markdown([SuiteManifest.load(suites[1])], "cmd").startswith("# Results")
