@@ -131,3 +131,53 @@ def is_legal_action(obs, action):
     return action.strip().lower() in {_text(mv) for mv in _mine(obs)[2]}
 '''
 """LinesOfAction: legal moves from the rules, greedily pulling its pieces together (no lookahead)."""
+
+
+OTHELLO_VERIFIER = '''
+import re
+
+_MOVE = re.compile(r"\\[\\s*(\\d+)\\s*,?\\s*(\\d+)\\s*\\]")
+_DIRS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
+
+
+def _state(obs):
+    """(my colour, the last board printed as rows of cells)."""
+    me = "B" if obs.rfind("playing Black") > obs.rfind("playing White") else "W"
+    board = obs.rsplit("Game Board:", 1)[-1]
+    rows = [line.split("|")[1:-1] for line in board.splitlines() if re.match(r"^\\d+\\|", line)]
+    return me, rows
+
+
+def legal_actions(obs):
+    me, rows = _state(obs)
+    foe = "W" if me == "B" else "B"
+    n = len(rows)
+    moves = []
+    for r in range(n):
+        for c in range(n):
+            if rows[r][c] != ".":
+                continue
+            for dr, dc in _DIRS:
+                i, j, flanked = r + dr, c + dc, 0
+                while 0 <= i < n and 0 <= j < n and rows[i][j] == foe:
+                    i, j, flanked = i + dr, j + dc, flanked + 1
+                if flanked and 0 <= i < n and 0 <= j < n and rows[i][j] == me:
+                    moves.append(f"[{r}, {c}]")
+                    break
+    return moves
+
+
+def propose_action(obs):
+    moves = legal_actions(obs)
+    return moves[0] if moves else "[0, 0]"
+
+
+def is_legal_action(obs, action):
+    m = _MOVE.search(action)
+    return bool(m) and f"[{int(m.group(1))}, {int(m.group(2))}]" in legal_actions(obs)
+'''
+"""Othello (any size): the flanking rule on the last board printed, the game's own move pattern (searched
+anywhere in the action, as the game does); proposes the first legal move. Verified on 40 held-out positions
+with 0 disagreements, but short of legal rate 1.0 (0.982 on the learner's training seeds of run seed 0): it
+goes wrong after the game's "No valid moves – you may have to skip" message, where the last board printed is
+not the position the game plays from."""
