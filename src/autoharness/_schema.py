@@ -2,8 +2,8 @@
 files may be hand-edited or planted, and a wrong type must be a one-line error naming the file and the
 field, never a traceback or a wrong figure.
 
-A field spec maps a key to a kind: ``str``, ``int`` (whole, not bool), ``num`` (finite), ``dict`` or
-``any``; ``KIND[]`` is a list of them; a trailing ``?`` also allows null (or a missing key).
+A field spec maps a key to a kind: ``str``, ``int`` (whole, not bool), ``num`` (finite), ``dict``, ``bool``
+or ``any``; ``KIND[]`` is a list of them; a trailing ``?`` also allows null (or a missing key).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ _KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "int": ("a whole number", lambda v: type(v) is int and abs(v) <= 10**15),
     "num": ("a finite number", lambda v: type(v) in (int, float) and math.isfinite(v) and abs(v) <= 1e15),
     "dict": ("an object", lambda v: isinstance(v, dict)),
+    "bool": ("a boolean", lambda v: isinstance(v, bool)),
     "any": ("anything", lambda v: True),
 }
 

@@ -24,6 +24,8 @@ from .learn.command import add_arguments as learn_arguments
 from .learn.command import add_cache_arguments, add_llm_timeout_argument
 
 if TYPE_CHECKING:
+    from .builtin import Found
+    from .evaluate import AgentSpec
     from .llm.base import LLMClient
 
 Handler = Callable[[argparse.Namespace], int]
@@ -105,10 +107,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     agents = AgentSpec.parse_list(args.agent)
     opponent = AgentSpec.parse(args.opponent) if args.opponent else None
+    stderr = Console(stderr=True)
     harness_path, source = load_harness(Path(args.harness)) if args.harness else (None, None)
+    if source is None and (
+        needing := [a for a in [*agents, *([opponent] if opponent else [])] if a.needs_harness]
+    ):
+        found = _library_harness(args.game, needing, args.library)
+        source = found.entry.code
+        stderr.print(f"harness: {found.describe()}", markup=False, highlight=False, soft_wrap=True)
     out_dir = Path(args.out) if args.out else default_out(args.game)
     check_out(out_dir)  # before any match: a bad --out must not cost the whole evaluation
-    stderr = Console(stderr=True)
     results: list[EvalResult] = []  # filled as it goes: an interrupted eval still saves what was played
     logged = [time.monotonic()]
 
@@ -159,6 +167,29 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         Console(width=None if sys.stdout.isatty() else 120).print(results_table(results))
         print(f"saved to {out.parent} (autoharness report {out.parent})")
     return 1 if any(r.aborted for r in results) else 0
+
+
+def _library_harness(game: str, agents: list[AgentSpec], library: str | None) -> Found:
+    """The harness ``agents`` play with when no ``--harness`` is given: the user's library, then the
+    built-in one, in the first mode every agent can use; a one-line error when neither has one."""
+    from .builtin import LayeredLibrary
+    from .envs import get_spec
+    from .errors import ConfigError
+    from .evaluate import USABLE_MODES
+    from .library import Library
+
+    get_spec(game)
+    modes = tuple(m for m in USABLE_MODES[agents[0].kind] if all(m in USABLE_MODES[a.kind] for a in agents))
+    layered = LayeredLibrary(Library(library))
+    found = layered.first(game, modes)
+    if found is None:
+        names = ", ".join(dict.fromkeys(str(a) for a in agents))
+        raise ConfigError(
+            f"no harness for {game} usable by {names} ({' or '.join(modes) or 'no common'} mode) in your "
+            f"library ({layered.user.root}) or the built-in one: pass --harness FILE, or learn one "
+            f"(autoharness learn {game} --mode {(modes or ('verifier',))[0]})"
+        )
+    return found
 
 
 def _cmd_play(args: argparse.Namespace) -> int:
@@ -366,43 +397,66 @@ def _cmd_library(args: argparse.Namespace) -> int:
 
     from ._terminal import printable, printable_block
     from .errors import ConfigError
+    from .learn.config import MODES
     from .library import Library
-    from .verify import verdict
 
     library = Library(args.library)
     if args.action == "list":
-        entries = library.entries(mode=args.mode)
+        from .builtin import LayeredLibrary, verification_text
+
+        layered = LayeredLibrary(library)
+        found = layered.entries(mode=args.mode)
         if args.json:
-            print(
-                json.dumps([{k: v for k, v in e.to_dict().items() if k != "code"} for e in entries], indent=2)
-            )
+            rows = [
+                {k: v for k, v in f.entry.to_dict().items() if k != "code"}
+                | {"origin": f.origin, "shadowed": f.shadowed is not None}
+                for f in found
+            ]
+            print(json.dumps(rows, indent=2))
             return 0
-        if not entries:
-            print(f"the library at {library.root} is empty")
+        if not found:
+            print(f"no harness in your library ({library.root}) nor in the built-in one")
             return 0
-        for e in entries:  # an imported bundle's text must not drive the terminal: escape codes shown
+        for f in found:  # an imported bundle's text must not drive the terminal: escape codes shown
+            e = f.entry
             seeded = f" (from {printable(e.seeded_from)})" if e.seeded_from else ""
+            origin = f.origin + ("*" if f.shadowed is not None else "")
+            h = "-" if e.h is None else f"{e.h:.3f}"
+            iterations = "-" if e.iterations is None else str(e.iterations)
             print(
-                f"{printable(e.family):<24} {printable(e.game):<28} {printable(e.mode):<8} "
-                f"legal {e.legal_rate:.3f}  verified {verdict(e.verification):<16} "
-                f"{e.llm_calls:>3} calls  {printable(e.model or '-')}{seeded}  "
-                f"{printable(e.created)}"
+                f"{printable(e.game):<28} {origin:<9} {printable(e.mode):<8} H {h:<5}  "
+                f"legal {e.legal_rate:.3f}  {iterations:>3} it {e.llm_calls:>3} calls  "
+                f"{verification_text(e.verification)}  {printable(e.model or '-')}{seeded}"
             )
+        users = sum(f.origin == "user" for f in found)
+        star = "; *: chosen over the other layer's entry" if any(f.shadowed for f in found) else ""
+        print(f"{len(found)} harnesses: {users} yours ({library.root}), {len(found) - users} built-in{star}")
+        left = [x for x in layered.builtin.not_shipped if args.mode in (None, x.get("mode"))]
+        if left:
+            names = ", ".join(printable(f"{x.get('game')} ({x.get('mode')})") for x in left)
+            print(f"{len(left)} games of the shipped campaign have no built-in harness (failed): {names}")
         return 0
     if args.action == "show":
+        from .builtin import LayeredLibrary, verification_text
         from .envs import get_spec
 
         get_spec(args.game)
-        entries = library.entries(game=args.game, mode=args.mode)
-        if not entries:
-            raise ConfigError(f"no harness for {args.game} in the library at {library.root}")
-        for e in entries:
-            p = printable
+        layered = LayeredLibrary(library)
+        modes = (args.mode,) if args.mode else MODES
+        shown = [f for m in modes if (f := layered.get(args.game, m)) is not None]
+        if not shown:
+            where = f"your library ({library.root}) or the built-in one"
+            raise ConfigError(f"no harness for {args.game} in {where}")
+        for f in shown:
+            e, p = f.entry, printable
             print(f"# {p(e.game)} ({p(e.family)}) mode={p(e.mode)} legal_rate={e.legal_rate:.3f}", end="")
             print(f" model={p(str(e.model))}")
-            print(f"# llm_calls={e.llm_calls} source={p(e.source)} created={p(e.created)} sha256={e.sha256}")
-            headline = (e.verification or {}).get("headline") or "never verified"
-            print(f"# verification: {p(str(headline))}")
+            print(f"# origin={f.origin} llm_calls={e.llm_calls} iterations={e.iterations}", end="")
+            print(f" source={p(e.source)}")
+            print(f"# created={p(e.created)} sha256={e.sha256}")
+            headline = (e.verification or {}).get("headline")
+            detail = f" ({p(str(headline))})" if headline else ""
+            print(f"# verification: {verification_text(e.verification)}{detail}")
             print(printable_block(e.code))
         return 0
     if args.action == "export":
@@ -609,7 +663,12 @@ def build_parser() -> argparse.ArgumentParser:
     _players_argument(p)
     p.add_argument("--agent", required=True, help=f"{agent_help}; several, comma-separated: one table")
     p.add_argument("--opponent", help=f"2-player games: {agent_help} (default random)")
-    p.add_argument("--harness", help="harness file (or a learn run dir holding harness.py)")
+    p.add_argument(
+        "--harness",
+        help="harness file (or a learn run dir holding harness.py); default: the game's harness in your "
+        "library, else in the built-in one",
+    )
+    p.add_argument("--library", help="your harness library (default: $AUTOHARNESS_LIBRARY or XDG)")
     p.add_argument(
         "--matches", type=positive_int, help="default: 20 (1-player) / 40 (2-player, seats split evenly)"
     )
@@ -732,10 +791,10 @@ def build_parser() -> argparse.ArgumentParser:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--library", help="library directory (default: $AUTOHARNESS_LIBRARY or XDG)")
-    a = actions.add_parser("list", parents=[common], help="every stored harness")
+    a = actions.add_parser("list", parents=[common], help="every harness: yours, then the built-in ones")
     a.add_argument("--mode", choices=("verifier", "filter", "policy"))
     a.add_argument("--json", action="store_true")
-    a = actions.add_parser("show", parents=[common], help="a game's stored harness code")
+    a = actions.add_parser("show", parents=[common], help="a game's harness code (yours, else the built-in)")
     a.add_argument("game")
     a.add_argument("--mode", choices=("verifier", "filter", "policy"))
     a = actions.add_parser("export", parents=[common], help="write the library (or --games) to one JSON file")

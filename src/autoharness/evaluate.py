@@ -83,6 +83,13 @@ MATCHES = {1: 20, 2: 40}
 
 HARNESS_KINDS = {"policy": "policy", "verifier": "verifier", "filter": "filter"}
 """Agent kind → the harness mode its sandbox session is opened in."""
+USABLE_MODES = {
+    "policy": ("policy", "verifier", "filter"),
+    "verifier": ("verifier", "filter"),
+    "filter": ("filter",),
+}
+"""Agent kind → the modes of learned harnesses it can play with, best first (every mode's harness proposes
+legal moves; a filter harness also checks them; only a filter harness lists them)."""
 LLM_KINDS = ("llm", "verifier", "filter")
 KINDS = ("random", "policy", "llm", "verifier", "filter")
 

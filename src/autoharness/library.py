@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import lzma
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -62,6 +63,7 @@ class LibraryEntry:
     h: float | None = None  # the learner's heuristic value of this harness (policy mode: includes reward)
     model: str | None = None
     llm_calls: int = 0  # calls spent learning it (0 when it was reused unchanged from its family)
+    iterations: int | None = None  # code versions its learning run made (0: reused; None: not recorded)
     source: str = ""  # run directory, suite, or "import:<file>"
     seeded_from: str | None = None  # the library game it started from, if any
     created: str = ""  # ISO-8601 UTC
@@ -113,6 +115,9 @@ class LibraryEntry:
         calls = data.get("llm_calls", 0)
         if type(calls) is not int or calls < 0:
             raise ConfigError(f"{origin}: llm_calls must be a whole number ≥ 0, not {calls!r}")
+        iterations = data.get("iterations")
+        if iterations is not None and (type(iterations) is not int or iterations < 0):
+            raise ConfigError(f"{origin}: iterations must be a whole number ≥ 0 or null, not {iterations!r}")
         for name in ("model", "seeded_from"):
             if data.get(name) is not None and not isinstance(data[name], str):
                 raise ConfigError(f"{origin}: {name} must be text or null")
@@ -202,17 +207,7 @@ class Library:
 
     def import_bundle(self, path: Path) -> tuple[int, int]:
         """Merge a bundle, validated first (all or nothing); returns (stored, existing kept)."""
-        if not path.is_file():
-            raise ConfigError(f"no such bundle: {path}")
-        bundle = _read_json(path)
-        if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
-            raise ConfigError(f"{path}: not an autoharness library bundle")
-        if bundle.get("version") != BUNDLE_VERSION:
-            raise ConfigError(f"{path}: bundle version {bundle.get('version')!r}, expected {BUNDLE_VERSION}")
-        raw = bundle.get("entries")
-        if not isinstance(raw, list):
-            raise ConfigError(f"{path}: 'entries' must be a list")
-        entries = [LibraryEntry.from_dict(item, f"{path} entry {i}") for i, item in enumerate(raw)]
+        entries = read_bundle(path)[1]
         stored = sum(self.put(entry) for entry in entries)
         return stored, len(entries) - stored
 
@@ -227,6 +222,23 @@ class Library:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def read_bundle(path: Path) -> tuple[dict[str, Any], list[LibraryEntry]]:
+    """A bundle file (``.xz``: compressed, as the built-in one is), validated as a whole: (the bundle's
+    other top-level fields, its entries); anything off is a one-line ``ConfigError``."""
+    if not path.is_file():
+        raise ConfigError(f"no such bundle: {path}")
+    bundle = _read_json(path)
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        raise ConfigError(f"{path}: not an autoharness library bundle")
+    if bundle.get("version") != BUNDLE_VERSION:
+        raise ConfigError(f"{path}: bundle version {bundle.get('version')!r}, expected {BUNDLE_VERSION}")
+    raw = bundle.get("entries")
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: 'entries' must be a list")
+    entries = [LibraryEntry.from_dict(item, f"{path} entry {i}") for i, item in enumerate(raw)]
+    return {k: v for k, v in bundle.items() if k != "entries"}, entries
+
+
 def _unit_number(value: object) -> bool:
     """A real number in [0, 1] (not a bool, not NaN)."""
     return type(value) in (int, float) and 0 <= value <= 1  # type: ignore[operator]
@@ -234,9 +246,20 @@ def _unit_number(value: object) -> bool:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ConfigError(f"cannot read {path}: its JSON is nested too deeply") from None
+    except (OSError, UnicodeDecodeError, lzma.LZMAError, ValueError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 
-__all__ = ["BUNDLE_FORMAT", "ENV_VAR", "Library", "LibraryEntry", "default_root"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "ENV_VAR",
+    "Library",
+    "LibraryEntry",
+    "default_root",
+    "read_bundle",
+]

@@ -27,6 +27,9 @@ calling the LLM on its own — the configured worker count is the LLM concurrenc
 (calls, tokens, money, wall time) apply per game.
 A game whose library harness already reaches the target H on the game's own training seeds is not learned
 at all: it costs no LLM call.
+With no model configured, each game replays its shipped transcript (``autoharness.builtin``), starting from
+the harness its recorded run started from (not the library's) with its recorded learning config and
+``refine_on_verify`` rounds (the suite's budgets still apply), so the shipped campaign replays as it ran.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._files import atomic_write, dir_lock
 from ._schema import checked, short
+from .builtin import BuiltinLibrary, replaying_shipped
 from .envs import get_spec, list_games
 from .errors import ConfigError, UnknownGame
 from .executors import Executor, Outcome
@@ -261,6 +265,14 @@ def run_game(task: GameTask) -> dict[str, Any]:
     """
     start = time.perf_counter()
     cfg = task.config
+    seed = task.seed
+    if replaying_shipped(cfg.llm) and (shipped := BuiltinLibrary().run(task.game, cfg.learn.mode)):
+        # Replaying the campaign: start where its run started (not from the library), learn with its
+        # recorded config and repair rounds, or the replay would ask other prompts.
+        seed = shipped.seed_entry()
+        if shipped.config is not None:
+            recorded = LearnConfig.from_dict(shipped.config)
+            cfg = replace(cfg, learn=recorded, refine_on_verify=shipped.refine_on_verify)
     if task.share is not None:  # the game's learning may spend at most its share of the suite's budget
         learn_cfg = cfg.learn
         calls = _least(learn_cfg.max_llm_calls, task.share.llm_calls)
@@ -271,14 +283,14 @@ def run_game(task: GameTask) -> dict[str, Any]:
     result: dict[str, Any] = {"seeded_from": None, "seed_legal_rate": None, "reused": False}
     code: str | None = None
     why = "it has no library harness"
-    if task.seed is not None:
-        seed_eval = _score_code(task.game, cfg.learn, task.seed.code)
-        result |= {"seeded_from": task.seed.game, "seed_legal_rate": seed_eval.legal_rate}
-        why = f"the library harness of {task.seed.game} reaches only H {seed_eval.h:.3f} here"
+    if seed is not None:
+        seed_eval = _score_code(task.game, cfg.learn, seed.code)
+        result |= {"seeded_from": seed.game, "seed_legal_rate": seed_eval.legal_rate}
+        why = f"the library harness of {seed.game} reaches only H {seed_eval.h:.3f} here"
         if seed_eval.load_failure is None and seed_eval.h >= cfg.learn.target_h:
             reused = {
                 "reused": True,
-                "model": task.seed.model,
+                "model": seed.model,
                 "learned": {
                     "legal_rate": seed_eval.legal_rate,
                     "h": seed_eval.h,
@@ -286,15 +298,15 @@ def run_game(task: GameTask) -> dict[str, Any]:
                     "llm_calls": 0,
                     "tokens": 0,
                     "cost_usd": 0.0,
-                    "verification": _verify_reused(task.game, cfg.learn, task.seed.code),
+                    "verification": _verify_reused(task.game, cfg.learn, seed.code),
                 },
             }
-            why = f"the library harness of {task.seed.game} fails verification here"
+            why = f"the library harness of {seed.game} fails verification here"
             if not cfg.repairs(reused):  # one that fails verification here is refined when the suite repairs
-                code = task.seed.code
+                code = seed.code
                 result |= reused
     if code is None:
-        start_from = task.seed.code if task.seed is not None else None
+        start_from = seed.code if seed is not None else None
         code, result["learned"], result["model"] = _learn(task.game, cfg, game_dir / "learn", why, start_from)
     atomic_write(game_dir / "harness.py", code)
     learned = result["learned"]
@@ -900,6 +912,7 @@ def _record(manifest: SuiteManifest, outcome: Outcome, library: Library | None, 
                 h=learned.get("h"),
                 model=result.get("model"),
                 llm_calls=learned.get("llm_calls") or 0,
+                iterations=learned.get("iterations"),
                 source=str(game_dir),
                 seeded_from=seed_game if seed_game != game else None,
                 created=_now(),

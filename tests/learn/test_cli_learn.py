@@ -64,7 +64,8 @@ def test_resume_of_a_missing_run_is_exit_2(capsys, tmp_path):
 
 def test_no_llm_and_no_bundled_transcript_is_a_clear_error(monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    assert main(["learn", "Othello-v0", "--mode", "policy", "--out", str(tmp_path / "run")]) == 2
+    # (filter mode: no campaign ships it; policy and verifier runs of Othello may be shipped)
+    assert main(["learn", "Othello-v0", "--mode", "filter", "--out", str(tmp_path / "run")]) == 2
     assert "no LLM configured" in _error_line(capsys)
 
 

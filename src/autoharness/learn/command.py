@@ -14,7 +14,6 @@ import shlex
 import time
 import types
 from contextlib import closing
-from importlib import resources
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -105,9 +104,11 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def bundled_transcript(game: str, mode: str) -> Path | None:
-    """The transcript shipped for ``game`` in ``mode``, if one was recorded."""
-    path = resources.files("autoharness").joinpath("data", "transcripts", f"{game}-{mode}.jsonl")
-    return Path(str(path)) if path.is_file() else None
+    """The transcript shipped for ``game`` in ``mode``, if one was recorded (``builtin.shipped_transcript``:
+    the campaign's run where there is one, else a hand-recorded one)."""
+    from ..builtin import shipped_transcript
+
+    return shipped_transcript(game, mode)
 
 
 def resolve_llm(llm: str | None, game: str, mode: str) -> tuple[str, bool]:
@@ -119,11 +120,33 @@ def resolve_llm(llm: str | None, game: str, mode: str) -> tuple[str, bool]:
         return DEFAULT_MODEL, False
     bundled = bundled_transcript(game, mode)
     if bundled is None:
+        from ..builtin import BuiltinLibrary
+
+        why = f"no recorded transcript is bundled for {game} in {mode} mode"
+        run = BuiltinLibrary().run(game, mode)
+        if run is not None and run.reused:
+            why = (
+                f"{game}'s shipped {mode} harness is {run.seed_game}'s, reused unchanged (no learning run to "
+                f"replay; see autoharness library show {game})"
+            )
+        elif run is not None:
+            why = f"{game}'s recorded {mode} run made no LLM call ({run.status}: {run.error or 'no reply'})"
         raise ConfigError(
-            f"no LLM configured (pass --llm MODEL, set OPENAI_API_KEY, or --llm manual) and no recorded "
-            f"transcript is bundled for {game} in {mode} mode"
+            f"no LLM configured (pass --llm MODEL, set OPENAI_API_KEY, or --llm manual) and {why}"
         )
     return f"replay:{bundled}", True
+
+
+def shipped_start(game: str, mode: str, transcript: str) -> tuple[dict[str, Any] | None, str | None, int]:
+    """For a replay of the shipped campaign run at ``transcript``: the run's recorded learning config, the
+    harness it started from (a family's) and its rounds of refinement on verification counterexamples
+    (``suite --refine-on-verify``), without which the replay would ask other prompts."""
+    from ..builtin import BuiltinLibrary
+
+    run = BuiltinLibrary().run(game, mode)
+    if run is None or run.transcript is None or str(run.transcript) != transcript:
+        return None, None, 0
+    return run.config, run.seed_code, run.verify_repairs
 
 
 def _fresh_run_dir(base: Path) -> Path:
@@ -171,11 +194,18 @@ def run(args: argparse.Namespace) -> int:
     if Path(out).exists() and not Path(out).is_dir():
         raise ConfigError(f"--out {out} is a file, not a run directory")
     spec, bundled = resolve_llm(args.llm, args.game, config.mode)
+    initial_code = None
+    repairs = 0
     if bundled:
         path = spec.removeprefix("replay:")
+        recorded, initial_code, repairs = shipped_start(args.game, config.mode, path)
+        if recorded is not None and not args.resume:  # as the campaign ran it; typed flags still apply
+            config = dataclasses.replace(LearnConfig.from_dict(recorded), **given)
         origins = sorted({record.provenance for record in read_transcript(path)})
         console.print(f"[bold yellow]No LLM configured: {REPLAY_BANNER}[/] ({path})", soft_wrap=True)
         console.print(f"[yellow]its replies were {'; '.join(origins)}[/]", soft_wrap=True)
+        if initial_code is not None:
+            console.print("[yellow]starting, as the recorded run did, from its family's harness[/]")
     try:
         client = make_client(
             spec,
@@ -194,7 +224,21 @@ def run(args: argparse.Namespace) -> int:
                 progress=display.update,
                 resume=args.resume,
                 refine_on_verify=args.refine_on_verify,
+                initial_code=initial_code,
             )
+            for _ in range(0 if args.resume else repairs):  # the recorded run's repairs, as the suite did
+                verification = result.verification
+                if not verification or verification["passed"] or result.harness_path is None:
+                    break
+                result = learn(
+                    args.game,
+                    config,
+                    client,
+                    out,
+                    progress=display.update,
+                    resume=True,
+                    refine_on_verify=True,
+                )
     except (LLMConnectionError, LLMAuthError) as exc:
         raise ConfigError(f"{exc} ({_continue(args, out)})") from exc
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (the CLI turns it into one): say how to go on

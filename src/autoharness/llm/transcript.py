@@ -8,17 +8,22 @@ One JSON object per line::
      "provenance": "openai-compatible:gpt-4o-mini@https://api.openai.com/v1", "created_at": "2026-11-21T..."}
 
 ``key`` is informative: readers recompute it from model, messages, params and sample index, so a
-hand-edited transcript stays consistent.
+hand-edited transcript stays consistent. A file named ``*.jsonl.xz`` or ``*.jsonl.gz`` is the same JSONL,
+compressed (the shipped campaign transcripts: ``autoharness.builtin``); the suffix decides, on write and read.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
+import lzma
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from ..errors import ConfigError
 from .base import Message, Params, Usage
@@ -146,10 +151,20 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in " ".join(text.split()))[:300]
 
 
+def _open_text(path: Path, mode: str) -> IO[str]:
+    """``path`` as UTF-8 text, through xz or gzip when its name says it is compressed."""
+    if path.suffix == ".xz":
+        # preset 9 (not 9e): as small within 1% on transcripts, and deterministic like any preset
+        return lzma.open(path, mode + "t", encoding="utf-8", preset=9 if mode == "w" else None)
+    if path.suffix == ".gz":  # mtime 0: the same records give the same bytes
+        return io.TextIOWrapper(gzip.GzipFile(path, mode + "b", mtime=0), encoding="utf-8")
+    return path.open(mode, encoding="utf-8")
+
+
 def write_transcript(records: Iterable[TranscriptRecord], path: str | Path) -> int:
-    """Write records as JSONL (replacing ``path``); returns how many were written."""
+    """Write records as JSONL (replacing ``path``; ``.xz`` / ``.gz`` compressed); returns how many."""
     count = 0
-    with Path(path).open("w", encoding="utf-8") as fh:
+    with _open_text(Path(path), "w") as fh:
         for record in records:
             fh.write(record.to_json() + "\n")
             count += 1
@@ -157,11 +172,15 @@ def write_transcript(records: Iterable[TranscriptRecord], path: str | Path) -> i
 
 
 def read_transcript(path: str | Path) -> list[TranscriptRecord]:
-    """Read a JSONL transcript; a bad line is a ``ConfigError`` naming the file and line."""
+    """Read a JSONL transcript (``.xz`` / ``.gz``: compressed); a bad line is a ``ConfigError`` naming the
+    file and line."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        with _open_text(Path(path), "r") as fh:
+            lines = fh.read().splitlines()
+    except (lzma.LZMAError, gzip.BadGzipFile, EOFError) as exc:
+        raise ConfigError(f"cannot read transcript {path}: damaged compressed file ({exc})") from exc
     except OSError as exc:
-        raise ConfigError(f"cannot read transcript {path}: {exc.strerror}") from exc
+        raise ConfigError(f"cannot read transcript {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read transcript {path}: not UTF-8 text ({exc.reason})") from exc
     records: list[TranscriptRecord] = []
