@@ -109,9 +109,13 @@ def test_eval_without_harness_uses_the_built_in_then_the_users(offline, capsys, 
     assert "verified on 12 positions, 0 disagreements" in err and "learned by fake-model" in err
     saved = json.loads((tmp_path / "e" / "eval.json").read_text())
     assert saved["results"][0]["legal_rate"] == 1.0
-    # A policy agent prefers a policy-mode harness.
-    assert main(["eval", "TowerOfHanoi-v0", "--agent", "policy", *out]) == 0
-    assert "built-in library harness of TowerOfHanoi-v0 (policy mode)" in capsys.readouterr().err
+    # A policy agent prefers a policy-mode harness; --json says which harness was taken.
+    assert main(["eval", "TowerOfHanoi-v0", "--agent", "policy", "--json", *out]) == 0
+    captured = capsys.readouterr()
+    assert "built-in library harness of TowerOfHanoi-v0 (policy mode)" in captured.err
+    taken = json.loads(captured.out)["library_harness"]
+    assert taken["origin"] == "built-in"
+    assert taken["sha256"] == BuiltinLibrary().get("TowerOfHanoi-v0", "policy").sha256
     # The user's own entry wins when it ranks at least as well; a worse one does not.
     shipped_entry = BuiltinLibrary().get("TicTacToe-v0", "verifier")
     mine = Library()

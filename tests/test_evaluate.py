@@ -210,7 +210,10 @@ def test_llm_error_stops_early_but_keeps_what_was_played(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["eval", "TicTacToe-v0", "--agent", "policy"], "needs a harness"),
+        (  # no --harness and no library has one (filter mode: the shipped campaign has none)
+            ["eval", "TicTacToe-v0", "--agent", "filter:m", "--library", "/nonexistent/library"],
+            "no harness for TicTacToe-v0 usable by filter:m (filter mode)",
+        ),
         (["eval", "TicTacToe-v0", "--agent", "random", "--harness", "/nonexistent"], "cannot read harness"),
         (["eval", "Chess-v1", "--agent", "random"], "unknown game"),
         (["eval", "2048-v0", "--agent", "random", "--opponent", "random"], "1-player game"),

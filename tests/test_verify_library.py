@@ -42,7 +42,7 @@ def test_library_list_and_show_say_whether_a_harness_was_verified(tmp_path, caps
         entry(GOOD_CODE, 1.0, {"passed": True, "positions": 60, "disagreements": 0, "headline": "verified"})
     )
     assert main(["library", "list", "--library", str(tmp_path)]) == 0
-    assert "verified pass (60)" in capsys.readouterr().out
+    assert "verified on 60 positions, 0 disagreements" in capsys.readouterr().out
     assert main(["library", "show", "TicTacToe-v0", "--library", str(tmp_path)]) == 0
     assert "# verification: verified" in capsys.readouterr().out
 

@@ -109,12 +109,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     opponent = AgentSpec.parse(args.opponent) if args.opponent else None
     stderr = Console(stderr=True)
     harness_path, source = load_harness(Path(args.harness)) if args.harness else (None, None)
+    used: dict[str, str] | None = None  # the library harness taken when no --harness was given
     if source is None and (
         needing := [a for a in [*agents, *([opponent] if opponent else [])] if a.needs_harness]
     ):
         found = _library_harness(args.game, needing, args.library)
         source = found.entry.code
         stderr.print(f"harness: {found.describe()}", markup=False, highlight=False, soft_wrap=True)
+        used = {"origin": found.origin, "description": found.describe(), "sha256": found.entry.sha256}
     out_dir = Path(args.out) if args.out else default_out(args.game)
     check_out(out_dir)  # before any match: a bad --out must not cost the whole evaluation
     results: list[EvalResult] = []  # filled as it goes: an interrupted eval still saves what was played
@@ -161,7 +163,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     out = save_eval(out_dir, results, harness_path=harness_path, harness_source=source)
     summaries = [r.summary() for r in results]
     if args.json:
-        payload = {"eval_dir": str(out.parent), "results": summaries}
+        payload = {"eval_dir": str(out.parent), "results": summaries} | (
+            {"library_harness": used} if used else {}
+        )
         print(json.dumps((summaries[0] | payload) if len(summaries) == 1 else payload, indent=2))
     else:
         Console(width=None if sys.stdout.isatty() else 120).print(results_table(results))

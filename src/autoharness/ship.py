@@ -31,6 +31,7 @@ from typing import Any
 
 from .builtin import BUNDLE_FILE, TRANSCRIPTS, transcript_name
 from .errors import ConfigError, RunStoreError
+from .learn.config import LearnConfig
 from .learn.loop import LLM_CACHE
 from .learn.store import RunStore
 from .library import BUNDLE_FORMAT, BUNDLE_VERSION, LibraryEntry
@@ -244,7 +245,13 @@ def _run_facts(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     except RunStoreError as exc:
         raise ConfigError(str(exc)) from exc
     given = nodes[0].code if nodes and nodes[0].kind == "given" else None
-    return config if isinstance(config, dict) else None, given
+    if not isinstance(config, dict):
+        return None, given
+    try:  # a replay rebuilds it: a config this version cannot read must fail here, not on a user's machine
+        LearnConfig.from_dict(config)
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{run_dir}: its stored learning config is not readable here: {exc}") from exc
+    return config, given
 
 
 __all__ = ["ShipSummary", "ship"]
