@@ -40,6 +40,7 @@ def _suite(root, name, games, mode, server):
         base_url=server.base_url,
         eval_agent="none",
         library=str(root / "campaign-library"),
+        refine_on_verify=1,  # ConnectFour-v0-blind fails verification: one repair round, replayed too
     )
     executor = LocalExecutor(1)
     try:
@@ -94,6 +95,7 @@ def test_ship_copies_harnesses_and_transcripts_unchanged(shipped):
     assert reused.reused and reused.transcript is None and reused.seed_game == "ConnectFour-v0"
     seeded = builtin.run("ConnectFour-v0-blind", "verifier")
     assert seeded.seed_game == "ConnectFour-v0" and not seeded.reused
+    assert (seeded.refine_on_verify, seeded.verify_repairs) == (1, 1)
     assert seeded.seed_code == builtin.get("ConnectFour-v0", "verifier").code
     assert builtin.run("TicTacToe-v0", "verifier").seed_code is None
     assert [x["game"] for x in builtin.not_shipped] == ["Othello-v0"]
@@ -147,7 +149,7 @@ def test_learn_without_a_model_replays_the_shipped_run(offline, capsys, tmp_path
     root = offline[0]
     for game in ("TicTacToe-v0", "ConnectFour-v0-blind"):  # the second started from its family's harness
         out = tmp_path / game
-        assert main(["learn", game, "--out", str(out), "--verify-positions", "0"]) == 0
+        assert main(["learn", game, "--out", str(out)]) == 0  # the recorded config: verified, repaired
         captured = capsys.readouterr()
         assert (
             f"{game}.verifier.jsonl.xz" in captured.err
