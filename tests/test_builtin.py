@@ -233,6 +233,8 @@ def test_ship_refuses_bad_input_and_replaces_the_layer_whole(shipped, tmp_path):
     assert not (out / "transcripts" / "TowerOfHanoi-v0.policy.jsonl.xz").exists()
     assert BuiltinLibrary(out).get("TowerOfHanoi-v0", "policy") is None
     assert not list(tmp_path.glob("b.*"))
+    # The shipped bundle is an ordinary library bundle: `autoharness library import` takes it as it is.
+    assert Library(tmp_path / "lib").import_bundle(out / "library.json.xz") == (4, 0)
 
 
 def test_the_ship_script_is_the_one_command(shipped, tmp_path):
