@@ -5,6 +5,7 @@ all — ``eval`` without ``--harness``, ``learn`` and ``suite`` replaying the sh
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import lzma
 import os
@@ -129,6 +130,15 @@ def test_eval_without_harness_uses_the_built_in_then_the_users(offline, capsys, 
     assert "user library harness of TicTacToe-v0" in capsys.readouterr().err
 
 
+def test_play_against_a_policy_opponent_takes_its_harness_from_the_library(offline, monkeypatch, capsys):
+    moves = io.StringIO("".join(f"[{i}]\n" for i in range(9)) * 3)  # first free square, whatever is taken
+    monkeypatch.setattr("sys.stdin", moves)
+    assert main(["play", "TicTacToe-v0", "--opponent", "policy"]) == 0
+    captured = capsys.readouterr()
+    assert "opponent's harness: built-in library harness of TicTacToe-v0" in captured.err
+    assert "game over after" in captured.out
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
@@ -137,10 +147,11 @@ def test_eval_without_harness_uses_the_built_in_then_the_users(offline, capsys, 
         (["eval", "Othello-v0", "--agent", "policy"], "no harness for Othello-v0"),  # its learning failed
         (["learn", "ConnectFour-v0-large"], "ConnectFour-v0's, reused unchanged"),
         (["library", "show", "Chess-v0"], "no harness for Chess-v0"),
+        (["play", "Chess-v0", "--opponent", "policy"], "no harness for Chess-v0 usable by policy"),
     ],
 )
 def test_nothing_usable_is_one_line_and_exit_2(offline, capsys, tmp_path, argv, expected):
-    assert main([*argv, "--out", str(tmp_path / "x")] if argv[0] != "library" else argv) == 2
+    assert main([*argv, "--out", str(tmp_path / "x")] if argv[0] in ("eval", "learn") else argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and expected in err[0]
 

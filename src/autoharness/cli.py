@@ -203,6 +203,10 @@ def _cmd_play(args: argparse.Namespace) -> int:
 
     opponent = AgentSpec.parse(args.opponent) if args.opponent else None
     source = load_harness(Path(args.harness))[1] if args.harness else None
+    if source is None and opponent is not None and opponent.needs_harness:  # as eval: a library's harness
+        found = _library_harness(args.game, [opponent], args.library)
+        source = found.entry.code
+        print(f"opponent's harness: {found.describe()}", file=sys.stderr)
     record = play(
         args.game,
         seat=args.seat,
@@ -705,7 +709,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("game")
     _players_argument(p)
     p.add_argument("--opponent", help=f"2-player games: {agent_help} (default random)")
-    p.add_argument("--harness", help="harness file: warns before an illegal move; used by a policy opponent")
+    p.add_argument(
+        "--harness",
+        help="harness file: warns before an illegal move; used by a policy opponent (default for one: "
+        "the game's harness in your library, else the built-in one)",
+    )
+    p.add_argument("--library", help="your harness library (default: $AUTOHARNESS_LIBRARY or XDG)")
     p.add_argument("--seat", type=nonnegative_int, default=0, help="your seat in a 2-player game")
     p.add_argument("--seed", type=finite_int, default=1_000_000)
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for an LLM opponent")

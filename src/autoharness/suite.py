@@ -270,9 +270,9 @@ def run_game(task: GameTask) -> dict[str, Any]:
         # Replaying the campaign: start where its run started (not from the library), learn with its
         # recorded config and repair rounds, or the replay would ask other prompts.
         seed = shipped.seed_entry()
-        if shipped.config is not None:
-            recorded = LearnConfig.from_dict(shipped.config)
-            cfg = replace(cfg, learn=recorded, refine_on_verify=shipped.refine_on_verify)
+        cfg = replace(cfg, refine_on_verify=shipped.refine_on_verify)
+        if shipped.config is not None:  # (a reused harness has no learning run, and no config of its own)
+            cfg = replace(cfg, learn=LearnConfig.from_dict(shipped.config))
     if task.share is not None:  # the game's learning may spend at most its share of the suite's budget
         learn_cfg = cfg.learn
         calls = _least(learn_cfg.max_llm_calls, task.share.llm_calls)
