@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -211,3 +212,23 @@ def test_results_of_a_missing_or_damaged_suite_is_one_line(suites, tmp_path, cap
     assert main(["results", str(suites[0]), "-o", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
     assert markdown([SuiteManifest.load(suites[1])], "cmd").startswith("# Results")
+
+
+def test_evaluations_are_labelled_by_the_agent_that_played(suites, tmp_path):
+    """A suite whose config no longer evaluates (as after a resume with another config) keeps the agent its
+    recorded evaluations name; a finished game without one says so; repair rounds are noted."""
+    copy = tmp_path / "verifier"
+    shutil.copytree(suites[0], copy)
+    data = json.loads((copy / "suite.json").read_text())
+    data["config"]["eval_agent"] = "none"
+    data["games"]["Nim-v0"]["result"]["learned"]["verify_repairs"] = 2
+    data["games"]["TowerOfHanoi-v0"]["result"]["eval"] = None
+    (copy / "suite.json").write_text(json.dumps(data))
+    manifest = SuiteManifest.load(copy)
+    assert manifest.config.resolved_eval_agent is None and manifest.eval_agents() == ["policy"]
+    learning, one, two = suite_tables(manifest)
+    assert "refined 2× on verification counterexamples" in _row(learning, "Nim-v0")["notes"]
+    assert "agent `policy` (the verifier-mode harness's propose_action" in two.heading
+    hanoi = _row(one, "TowerOfHanoi-v0")
+    assert hanoi["mean reward"] == "—" and hanoi["notes"] == "not evaluated"
+    assert "paper: Harness as policy (same kind)" in one.columns

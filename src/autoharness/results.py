@@ -190,6 +190,8 @@ def learning_table(manifest: SuiteManifest) -> Table:
             notes.append(_reason(row["error"]))
         if done and not solved(learned) and learned.get("stop_reason"):
             notes.append(f"stopped: {learned['stop_reason']}")
+        if learned.get("verify_repairs"):  # suite --refine-on-verify: the loop repaired what verify found
+            notes.append(f"refined {learned['verify_repairs']}× on verification counterexamples")
         cells = [
             game,
             str(row["players"]),
@@ -238,11 +240,13 @@ def learning_table(manifest: SuiteManifest) -> Table:
 
 def _agent_text(manifest: SuiteManifest) -> str:
     cfg = manifest.config
-    agent = cfg.resolved_eval_agent or "none"
-    if agent == "policy":
+    agents = manifest.eval_agents()
+    if not agents:
+        what = "none (the suite evaluates no agent)"
+    elif agents == ["policy"]:
         what = f"`policy` (the {cfg.learn.mode}-mode harness's propose_action plays alone, no LLM)"
     else:
-        what = f"`{agent}`"
+        what = ", ".join(f"`{a}`" for a in agents)
     cap = f"{cfg.learn.max_iterations} iterations"
     if cfg.learn.mode == "policy":
         cap += f" (the paper: up to {PAPER_MAX_POLICY_ITERATIONS})"
@@ -282,6 +286,8 @@ def _eval_row_start(manifest: SuiteManifest, game: str) -> tuple[list[str], dict
         notes.append(f"harness reused from {result.get('seeded_from')}")
     if record["status"] == "failed" and record.get("error"):
         notes.append(_reason(str(record["error"].get("message"))))
+    if record["status"] == "done" and not result.get("eval"):
+        notes.append("not evaluated")
     return [game, _status(record, manifest.config.learn.mode)], result.get("eval") or {}, notes
 
 
@@ -291,9 +297,9 @@ def one_player_table(manifest: SuiteManifest) -> Table | None:
     if not games:
         return None
     cfg = manifest.config
-    agent = cfg.resolved_eval_agent
+    agents = manifest.eval_agents()
     matches = cfg.matches or MATCHES[1]
-    same = paper_agent(games[0], agent)
+    same = paper_agent(games[0], agents[0]) if len(agents) == 1 else None
     paper_cols = list(PAPER_COLUMNS)
     columns = ["game", "status", "matches", "mean reward", "legal rate"]
     columns += [
@@ -320,7 +326,7 @@ def one_player_table(manifest: SuiteManifest) -> Table | None:
             else "none is the same kind of agent as ours."
         ),
     ]
-    if agent == "policy" and cfg.learn.mode != "policy":
+    if agents == ["policy"] and cfg.learn.mode != "policy":
         notes.append(
             f"Ours plays the propose_action of a harness learned in {cfg.learn.mode} mode (for legal moves), "
             "not one learned as a policy as the paper's harness-as-policy column was."
@@ -431,9 +437,11 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
                 ),
             )
         if t["reward_1p_games"]:
-            agent = m.config.resolved_eval_agent
+            agents = m.eval_agents()
+            agent = agents[0] if len(agents) == 1 else None
             column = AGENT_COLUMN.get((agent or "").split(":", 1)[0])
-            note = f"ours over {t['reward_1p_done']} of {_games(t['reward_1p_games'])}, agent {agent}"
+            note = f"ours over {t['reward_1p_done']} of {_games(t['reward_1p_games'])}"
+            note += f", agent {', '.join(agents) or 'none'}"
             if agent == "policy" and mode != "policy":
                 note += f" (the {mode}-mode harness's propose_action, not a policy-mode harness)"
             if column and t["paper_reward_1p_mean_all"] is not None:

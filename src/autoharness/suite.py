@@ -559,6 +559,19 @@ class SuiteManifest:
         }
         return row | paper_columns(game, self.config.resolved_eval_agent, self.config.learn.mode)
 
+    def eval_agents(self) -> list[str]:
+        """The agent specs the games were evaluated with, from their own eval records (a suite resumed with
+        another config keeps the evaluations it made before); the config's agent when none has one yet."""
+        agents = {
+            str(ev["agent"])
+            for r in self.games.values()
+            if (ev := (r.get("result") or {}).get("eval") or {}).get("agent")
+        }
+        if agents:
+            return sorted(agents)
+        agent = self.config.resolved_eval_agent
+        return [agent] if agent else []
+
     def spent(self) -> tuple[int, float]:
         """LLM calls and USD spent by the finished games (learning + evaluation): the suite budget's use."""
         calls = cost = 0.0
@@ -612,14 +625,21 @@ class SuiteManifest:
         quick = [
             g for g, x in learned.items() if converged(x) and (x.get("iterations") or 0) < QUICK_ITERATIONS
         ]
-        agent = self.config.resolved_eval_agent
+        agents = self.eval_agents()
+        agent = agents[0] if len(agents) == 1 else None  # the paper's column over all its games: one kind
         one = [g for g in self.games if get_spec(g).players == 1 and g in paper_table("reward_1p")]
-        rewards = {
-            g: ev["mean_reward"]
+        evals = {
+            g: ev
             for g in one
             if g in done and (ev := done[g].get("eval") or {}).get("mean_reward") is not None
         }
-        paper_rewards = {g: a.reward for g in one if (a := paper_agent(g, agent)) and a.reward is not None}
+        rewards = {g: ev["mean_reward"] for g, ev in evals.items()}
+        beside = [
+            a.reward
+            for g, ev in evals.items()
+            if (a := paper_agent(g, ev.get("agent"))) and a.reward is not None
+        ]
+        paper_all = [a.reward for g in one if (a := paper_agent(g, agent)) and a.reward is not None]
         two = [g for g in eval_set if get_spec(g).players == 2]
         evals2 = [ev for g in two if g in done and (ev := done[g].get("eval") or {}).get("matches")]
         return {
@@ -641,8 +661,8 @@ class SuiteManifest:
             "reward_1p_done": len(rewards),
             "reward_1p_mean": _mean(list(rewards.values())),
             # the paper's column for the same kind of agent: over the games we have, and over all of them
-            "paper_reward_1p_mean": _mean([paper_rewards[g] for g in rewards if g in paper_rewards]),
-            "paper_reward_1p_mean_all": _mean(list(paper_rewards.values())),
+            "paper_reward_1p_mean": _mean(beside) if len(beside) == len(rewards) else None,
+            "paper_reward_1p_mean_all": _mean(paper_all),
             "wdl_2p_games": len(two),
             "wdl_2p_done": len(evals2),
             "wdl_2p": {key: sum(by_play(ev)[key] for ev in evals2) for key in WDL_KEYS} if evals2 else None,
