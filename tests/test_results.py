@@ -41,15 +41,15 @@ def reply(body: dict) -> str:
 
 
 def _respond(directory: Path, stop: threading.Event) -> None:
-    """Answer every manual prompt in ``directory`` with the scripted model's reply (as a helper would)."""
+    """Answer every manual prompt in ``directory`` with the scripted model's reply (as a helper would), once
+    its ``.prompt.md`` is there: a reply written before it would be older than its prompt, so stale."""
     while not stop.wait(0.1):
-        for prompt in sorted(directory.glob("*.prompt.json")):
-            answer = prompt.with_name(prompt.name.replace(".prompt.json", ".reply.md"))
+        for prompt in sorted(directory.glob("*.prompt.md")):
+            answer = prompt.with_name(prompt.name.replace(".prompt.md", ".reply.md"))
             if not answer.exists():
-                try:
-                    messages = json.loads(prompt.read_text())["messages"]
-                except (OSError, ValueError):  # still being written
-                    continue
+                messages = json.loads(prompt.with_suffix("").with_suffix(".prompt.json").read_text())[
+                    "messages"
+                ]
                 answer.write_text(reply({"messages": messages}))
 
 
@@ -86,7 +86,7 @@ def suites(tmp_path_factory) -> tuple[Path, Path]:
     env = os.environ | {"AUTOHARNESS_MANUAL_LABEL": LABEL}
     try:
         args = [json.dumps(verifier.to_dict()), str(root / "verifier")]
-        subprocess.run([sys.executable, "-c", RUN_SUITE, *args], env=env, check=True, timeout=900)
+        subprocess.run([sys.executable, "-c", RUN_SUITE, *args], env=env, check=True, timeout=600)
     finally:
         stop.set()
     executor = LocalExecutor(2)
