@@ -216,18 +216,25 @@ def test_results_of_a_missing_or_damaged_suite_is_one_line(suites, tmp_path, cap
 
 def test_evaluations_are_labelled_by_the_agent_that_played(suites, tmp_path):
     """A suite whose config no longer evaluates (as after a resume with another config) keeps the agent its
-    recorded evaluations name; a finished game without one says so; repair rounds are noted."""
+    recorded evaluations name; a finished game without one says so; repair rounds and a verification cut
+    short are noted."""
     copy = tmp_path / "verifier"
     shutil.copytree(suites[0], copy)
     data = json.loads((copy / "suite.json").read_text())
     data["config"]["eval_agent"] = "none"
     data["games"]["Nim-v0"]["result"]["learned"]["verify_repairs"] = 2
+    cut = "verified on 5 held-out positions: 0 disagreements; time budget spent after 5 of 300 positions"
+    data["games"]["Nim-v0"]["result"]["learned"]["verification"]["headline"] = cut
     data["games"]["TowerOfHanoi-v0"]["result"]["eval"] = None
     (copy / "suite.json").write_text(json.dumps(data))
     manifest = SuiteManifest.load(copy)
     assert manifest.config.resolved_eval_agent is None and manifest.eval_agents() == ["policy"]
     learning, one, two = suite_tables(manifest)
-    assert "refined 2× on verification counterexamples" in _row(learning, "Nim-v0")["notes"]
+    nim = _row(learning, "Nim-v0")
+    assert "refined 2× on verification counterexamples" in nim["notes"]
+    assert nim["verification (held-out positions)"] == (
+        "5 positions, 0 disagreements (time budget spent after 5 of 300 positions)"
+    )
     assert "agent `policy` (the verifier-mode harness's propose_action" in two.heading
     hanoi = _row(one, "TowerOfHanoi-v0")
     assert hanoi["mean reward"] == "—" and hanoi["notes"] == "not evaluated"

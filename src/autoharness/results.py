@@ -77,10 +77,13 @@ def verification_cell(verification: dict[str, Any] | None, verify_positions: int
             return "not verified: verification was off (verify_positions 0)"
         return "not verified: no verification recorded"
     positions = verification.get("positions") or 0
+    headline = str(verification.get("headline") or "")
     if positions == 0:
-        return _reason(str(verification.get("headline") or "not verified: no position could be checked"))
+        return _reason(headline or "not verified: no position could be checked")
+    # Why fewer positions than asked were checked (the time budget, ...): the headline's last part.
+    cut = f" ({_reason(headline.split('; ', 1)[1])})" if "; " in headline else ""
     if verification.get("passed"):
-        return f"{positions} positions, 0 disagreements"
+        return f"{positions} positions, 0 disagreements{cut}"
     detail = ", ".join(
         f"{n} {what}"
         for n, what in (
@@ -89,8 +92,10 @@ def verification_cell(verification: dict[str, Any] | None, verify_positions: int
         )
         if n
     )
-    return f"FAIL: {verification.get('disagreements')} disagreements in {positions} positions" + (
-        f" ({detail})" if detail else ""
+    return (
+        f"FAIL: {verification.get('disagreements')} disagreements in {positions} positions"
+        + (f" ({detail})" if detail else "")
+        + cut
     )
 
 
@@ -108,8 +113,11 @@ def _dead_cell(verification: dict[str, Any] | None, learn_summary: dict[str, Any
     return "; ".join(parts) or "0"
 
 
-def _source_cell(result: dict[str, Any]) -> str:
+def _source_cell(game: str, result: dict[str, Any]) -> str:
     seed = result.get("seeded_from")
+    if seed == game:  # the library already held one for this game (an earlier run): started from it
+        how = "reused" if result.get("reused") else "refined"
+        return f"{how} from this game's earlier library harness (whose learning is not counted here)"
     if result.get("reused"):
         return f"reused from {seed} (no learning of its own)"
     if seed:
@@ -206,7 +214,7 @@ def learning_table(manifest: SuiteManifest) -> Table:
         cells += [
             verification_cell(learned.get("verification"), cfg.learn.verify_positions) if done else "—",
             _dead_cell(learned.get("verification"), summary, result.get("eval") or {}) if done else "—",
-            _source_cell(result) if done else "—",
+            _source_cell(game, result) if done else "—",
             "; ".join(notes),
         ]
         rows.append(cells)
@@ -214,7 +222,8 @@ def learning_table(manifest: SuiteManifest) -> Table:
         "Solved: legal rate 1.0 on the training rollouts and 0 disagreements with the game's own rules on "
         "held-out positions (`autoharness verify`). A failed game stays here with its reason.",
         "A harness reused from its family was checked on this game's training seeds (and verified here) but "
-        "cost no iteration and no LLM call of its own.",
+        "cost no iteration and no LLM call of its own; one refined from a library harness counts only its "
+        "own iterations and LLM calls, not those that made the harness it started from.",
         "Dead positions: the player to move had no legal move at all (a defect of the game); they are left "
         "out of the legal rate, the verification figures and the rewards.",
     ]
