@@ -106,7 +106,9 @@ def test_an_evaluation_counts_a_dead_position_as_no_result(dead_rollout):
     assert s["dead_positions"] == 2 and s["wins"] + s["draws"] + s["losses"] == 0
     assert s["legal_rate"] == 1.0 == s["opponent_legal_rate"]  # the move no rule allowed is not counted
     assert wdl_text(s) == "0/0/0 (2 no result: no legal move existed (game defect))"
-    assert [c.header for c in results_table([result]).columns][4] == "no result"
+    table = results_table([result])
+    assert [c.header for c in table.columns][2:5] == ["W/D/L", "by forfeit W/L", "no result"]
+    assert [list(c.cells) for c in table.columns][2:5] == [["0/0/0"], ["0/0"], ["2"]]
 
 
 def _key(observation: str) -> str:

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from autoharness.cli import main
 from autoharness.errors import ConfigError
 from autoharness.evaluate import (
+    FORFEIT_NOTE,
     AgentSpec,
+    check_out,
+    default_out,
     evaluate,
     load_eval,
+    load_harness,
     match_plan,
+    play,
     results_table,
     save_eval,
     wdl_text,
@@ -34,15 +45,16 @@ def test_match_plan_splits_seats_evenly_on_evaluation_seeds():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("gpt", "unknown agent"),
-        ("verifier", "needs a model"),
-        ("policy:gpt-4o", "takes no model"),
-        (",", "at least one"),
+        ("gpt", "unknown agent 'gpt': use one of random, policy, llm:MODEL, verifier:MODEL, filter:MODEL"),
+        ("verifier", "agent 'verifier' needs a model: verifier:MODEL"),
+        ("policy:gpt-4o", "agent 'policy' takes no model (got 'policy:gpt-4o')"),
+        (",", "--agent needs at least one agent spec"),
     ],
 )
 def test_bad_agent_specs_are_one_clear_error(text, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError) as caught:
         AgentSpec.parse_list(text)
+    assert str(caught.value) == message
 
 
 def test_two_player_protocol_counts_wins_draws_losses_consistently():
@@ -273,3 +285,304 @@ def test_wins_and_losses_by_forfeit_are_told_apart_from_play(tmp_path, capsys):
     table = results_table([won, lost])
     assert [c.header for c in table.columns][2:4] == ["W/D/L", "by forfeit W/L"]
     assert list(table.columns[3].cells) == ["4/0", "0/4"] and "by forfeit" in str(table.caption)
+
+
+# --- What is printed and saved: the table, W/D/L, eval.json, --out and --harness paths (exact texts) ---
+
+TABLE_TAIL = ["LLM calls", "tokens", "USD", "caught", "fallbacks", "harness fails"]
+
+
+def _rows(table) -> list[list[str]]:
+    return [list(row) for row in zip(*(c.cells for c in table.columns), strict=True)]
+
+
+def test_one_player_table_shows_each_agents_figures_in_its_own_column():
+    """TowerOfHanoi cut at 6 plies (7 solve it): the solver is 2 disks of 3 home (2/3), random none."""
+    results = evaluate(
+        "TowerOfHanoi-v0",
+        [AgentSpec("policy"), AgentSpec("random")],
+        harness_source=HANOI_SOLVER,
+        matches=2,
+        max_steps=6,
+    )
+    table = results_table(results)
+    assert table.title == "TowerOfHanoi-v0: 2 matches per agent" and table.caption == FORFEIT_NOTE
+    one_player = ["agent", "legal rate", "mean reward", "forfeits", "cut"]
+    assert [c.header for c in table.columns] == [*one_player, *TABLE_TAIL]
+    assert [c.justify for c in table.columns] == ["left"] + ["right"] * 10  # numbers line up on the right
+    assert _rows(table) == [
+        ["policy", "1.000", "0.667", "0", "2", "0", "0", "0.0000", "0", "0", "0"],
+        ["random", "1.000", "0.000", "0", "2", "0", "0", "0.0000", "0", "0", "0"],
+    ]
+
+
+def test_two_player_table_marks_an_agent_stopped_early_and_fills_every_cell():
+    """An agent whose endpoint refused (401) played nothing: its row says so and shows no rate (—)."""
+    with FakeOpenAIServer(lambda body: error_reply(401, "bad key")) as server:
+        results = evaluate(
+            "TicTacToe-v0",
+            [AgentSpec("policy"), AgentSpec("llm", "m")],
+            harness_source=CRASHES_ON_THIRD_MARK,
+            matches=2,
+            make_llm=lambda model: make_client(model, base_url=server.base_url, api_key="k"),
+        )
+    policy, stopped = (r.summary() for r in results)
+    assert stopped["aborted"] and stopped["matches"] == 0 and policy["matches"] == 2
+    table = results_table(results)
+    assert table.title == "TicTacToe-v0 vs random: 2 matches per agent"  # the first agent's count
+    assert [c.header for c in table.columns] == [
+        "agent",
+        "legal rate",
+        "W/D/L",
+        "by forfeit W/L",
+        *TABLE_TAIL,
+    ]
+    assert [c.justify for c in table.columns] == ["left"] + ["right"] * 9
+    wdl = f"{policy['wins']}/{policy['draws']}/{policy['losses']}"
+    fallbacks = str(policy["fallback_moves"])
+    assert policy["fallback_moves"] > 0 and policy["harness_failures"] == 2
+    assert _rows(table) == [
+        ["policy", "1.000", wdl, "0/0", "0", "0", "0.0000", "0", fallbacks, "2"],
+        ["llm:m [red](stopped early)[/]", "—", "0/0/0", "0/0", "0", "0", "0.0000", "0", "0", "0"],
+    ]
+
+
+def test_table_says_what_the_time_budget_left_unplayed():
+    """2048 games last hundreds of moves: with 0.05 s the first match is cut, the other two never start."""
+    (result,) = evaluate("2048-v0", [AgentSpec("random")], matches=3, eval_seconds=0.05)
+    assert (result.time_cut, result.not_started, result.matches) == (1, 2, [])
+    note = " [yellow](--eval-seconds {}: {} cut, {} not started; not played)[/]"
+
+    def agent_cell() -> str:
+        return next(iter(results_table([result]).columns[0].cells))
+
+    assert agent_cell() == "random" + note.format("0.05", 1, 2)
+    assert list(results_table([result]).columns[2].cells) == ["—"]  # no mean reward: nothing was played
+    result.time_cut, result.not_started = 0, 3  # budget spent before the first match began
+    assert agent_cell() == "random" + note.format("0.05", 0, 3)
+    result.time_cut, result.not_started, result.eval_seconds = 1, 0, 2.0  # the last match was cut
+    assert agent_cell() == "random" + note.format("2", 1, 0)
+    result.time_cut = 0  # nothing unplayed: no note, even with a budget
+    assert agent_cell() == "random"
+
+
+def test_wdl_text_names_every_kind_of_non_played_result():
+    (cut,) = evaluate("TicTacToe-v0", [AgentSpec("random")], matches=2, max_steps=3)
+    assert wdl_text(cut.summary()) == "0/2/0 (2 D cut at the step cap)"
+    summary = {"wins": 3, "draws": 2, "losses": 4, "wins_by_forfeit": 1, "losses_by_forfeit": 2}
+    summary |= {"cut": 5, "dead_positions": 6}
+    assert wdl_text(summary) == (
+        "3/2/4 (1 W by opponent's forfeit; 2 L by own forfeit; 5 D cut at the step cap; "
+        "6 no result: no legal move existed (game defect))"
+    )
+    assert (
+        wdl_text({"wins": 1, "draws": 0, "losses": 2, "losses_by_forfeit": 2}) == "1/0/2 (2 L by own forfeit)"
+    )
+    assert wdl_text({"wins": 2, "draws": 1, "losses": 1}) == "2/1/1"  # an eval.json from before forfeits
+
+
+def test_saved_eval_json_has_the_documented_header(tmp_path):
+    (result,) = evaluate("TowerOfHanoi-v0", [AgentSpec("policy")], harness_source=HANOI_SOLVER, matches=1)
+    harness = tmp_path / "harness.py"
+    before = datetime.now(UTC).replace(microsecond=0)
+    path = save_eval(tmp_path / "a" / "b", [result], harness_path=harness, harness_source=HANOI_SOLVER)
+    assert path == tmp_path / "a" / "b" / "eval.json"  # missing parents are made
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith('{\n  "kind": "eval",\n  "version": 1,\n')  # indented for people too
+    saved = json.loads(text)
+    created = datetime.fromisoformat(saved.pop("created"))
+    assert created.tzinfo is not None and before <= created <= datetime.now(UTC)
+    assert saved == {
+        "kind": "eval",
+        "version": 1,
+        "game": "TowerOfHanoi-v0",
+        "eval_seed_start": 1_000_000,
+        "harness": {"path": str(harness), "sha256": hashlib.sha256(HANOI_SOLVER.encode()).hexdigest()},
+        "results": [json.loads(json.dumps(result.to_dict()))],
+    }
+    assert load_eval(tmp_path / "a" / "b") == json.loads(text)
+    save_eval(tmp_path / "c", [result], harness_path=None, harness_source=HANOI_SOLVER)
+    assert load_eval(tmp_path / "c")["harness"]["path"] is None  # source given, no file: no path
+    save_eval(tmp_path / "d", [], harness_path=None, harness_source=None)
+    assert {k: v for k, v in load_eval(tmp_path / "d").items() if k != "created"} == {
+        "kind": "eval",
+        "version": 1,
+        "game": None,
+        "eval_seed_start": 1_000_000,
+        "harness": None,
+        "results": [],
+    }
+
+
+def test_results_that_cannot_be_saved_go_to_the_temp_dir_or_else_to_stdout(tmp_path, monkeypatch, capsys):
+    (result,) = evaluate("TicTacToe-v0", [AgentSpec("random")], matches=2)
+    out = tmp_path / "ev"
+    (out / "eval.json").mkdir(parents=True)  # the write fails (as on a full disk) after the matches
+    with pytest.raises(ConfigError) as caught:
+        save_eval(out, [result], harness_path=None, harness_source=None)
+    message = str(caught.value)
+    found = re.fullmatch(
+        rf"cannot write {re.escape(str(out / 'eval.json'))}: Is a directory; "
+        rf"the results were saved to ({re.escape(tempfile.gettempdir())}/"
+        r"autoharness-ev-[0-9a-f]{8}\.eval\.json) instead",
+        message,
+    )
+    assert found, message
+    kept = Path(found.group(1))
+    try:
+        assert json.loads(kept.read_text())["results"] == [json.loads(json.dumps(result.to_dict()))]
+    finally:
+        kept.unlink()
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocked))  # the temp dir cannot be written either
+    with pytest.raises(ConfigError) as caught:
+        save_eval(out, [result], harness_path=None, harness_source=None)
+    assert str(caught.value) == (
+        f"cannot write {out / 'eval.json'}: Is a directory; the results were printed on stdout above"
+    )
+    printed = capsys.readouterr().out
+    assert printed.endswith("}\n") and json.loads(printed)["results"][0]["matches"] == 2
+
+
+def test_check_out_makes_the_directory_and_names_what_is_wrong(tmp_path):
+    out = tmp_path / "new" / "eval"
+    check_out(out)
+    assert out.is_dir() and list(out.iterdir()) == []  # made, and the write probe removed
+    afile = tmp_path / "file"
+    afile.write_text("")
+    with pytest.raises(ConfigError) as caught:
+        check_out(afile)
+    assert str(caught.value) == f"--out {afile} is a file: give a directory for eval.json"
+    with pytest.raises(ConfigError) as caught:
+        check_out(afile / "eval")
+    assert str(caught.value) == f"cannot write to --out {afile / 'eval'}: Not a directory"
+
+
+def test_load_harness_reads_a_file_or_a_learn_runs_harness_py(tmp_path):
+    (tmp_path / "harness.py").write_text("# é\n" + TICTACTOE, encoding="utf-8")
+    assert load_harness(tmp_path) == (tmp_path / "harness.py", "# é\n" + TICTACTOE)
+    assert load_harness(tmp_path / "harness.py") == (tmp_path / "harness.py", "# é\n" + TICTACTOE)
+    with pytest.raises(ConfigError, match=r"^cannot read harness .*/missing\.py: "):
+        load_harness(tmp_path / "missing.py")
+
+
+def test_load_eval_names_the_file_it_cannot_read(tmp_path):
+    (tmp_path / "eval.json").write_text("{not json")
+    with pytest.raises(ConfigError) as caught:
+        load_eval(tmp_path)
+    assert str(caught.value).startswith(f"cannot read eval results {tmp_path / 'eval.json'}: Expecting")
+
+
+def test_default_out_is_stamped_in_utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC-9")  # local time 9 h ahead: a local stamp would be wrong by 9 h
+    time.tzset()
+    try:
+        out = default_out("TicTacToe-v0")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert out.parent == Path("runs") and out.name.startswith("eval-TicTacToe-v0-")
+    stamp = datetime.strptime(out.name.removeprefix("eval-TicTacToe-v0-"), "%Y%m%d-%H%M%S").replace(
+        tzinfo=UTC
+    )
+    assert abs(datetime.now(UTC) - stamp) < timedelta(minutes=5)
+
+
+# --- play: one match for a person at the terminal ---
+
+
+class Person:
+    """A scripted person: each move is the first free square of the board last shown, except that on the
+    second turn it first retries the centre (taken) and, warned by the harness, takes it back."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.asked: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.shown.append(text)
+
+    def read(self, prompt: str) -> str:
+        self.asked.append(prompt)
+        if prompt.startswith("The harness says"):
+            return "n"
+        if sum(p.startswith("player") for p in self.asked) == 2:
+            return "4"
+        return re.search(r"\[(\d)\]", first_empty([{"role": "user", "content": self.shown[-1]}])).group(1)
+
+
+def test_play_seats_the_person_first_against_random_and_the_harness_warns():
+    person = Person()
+    record = play("TicTacToe-v0", harness_source=TICTACTOE, read=person.read, write=person.write)
+    assert (record.index, record.seed, record.seat, record.ended) == (0, 1_000_000, 0, "done")
+    assert record.outcome in {"win", "draw", "loss"} and record.opponent["moves"] > 0  # random answered
+    warning = "The harness says [4] is illegal. Play it anyway? [y/N] "
+    assert person.asked[:3] == ["player 0 move> ", "player 0 move> ", warning]
+    assert person.asked.count(warning) == 1 and record.agent["caught"] == 1
+    assert record.agent["legal_moves"] == record.agent["moves"]  # the warned move was not played
+    assert "Current Board" in person.shown[0]
+
+
+def test_play_a_one_player_game_alone_on_the_seed_given():
+    solution = iter(["[A C]", "[A B]", "[C B]", "[A C]", "[B A]", "[B C]", "[A C]"])
+    shown: list[str] = []
+    record = play("TowerOfHanoi-v0", seed=1_000_003, read=lambda prompt: next(solution), write=shown.append)
+    assert (record.seed, record.seat, record.steps, record.ended, record.reward) == (
+        1_000_003,
+        0,
+        7,
+        "done",
+        1.0,
+    )
+    assert record.outcome is None and record.opponent is None and len(shown) == 7
+
+
+def test_play_against_a_policy_or_an_llm_opponent(tmp_path):
+    person = Person()
+    record = play(
+        "TicTacToe-v0",
+        seat=1,
+        opponent=AgentSpec("policy"),
+        harness_source=TICTACTOE,
+        read=person.read,
+        write=person.write,
+    )
+    assert record.seat == 1 and record.opponent["moves"] > 0 and record.opponent["fallback_moves"] == 0
+    with FakeOpenAIServer(lambda body: first_empty(body["messages"])) as server:
+        person = Person()
+        record = play(
+            "TicTacToe-v0",
+            opponent=AgentSpec("llm", "m"),
+            make_llm=lambda model: make_client(model, base_url=server.base_url),
+            read=person.read,
+            write=person.write,
+        )
+    assert record.opponent["llm_calls"] == len(server.requests) > 0 and record.agent["caught"] == 0
+
+
+@pytest.mark.parametrize(
+    ("game", "kwargs", "message"),
+    [
+        ("TicTacToe-v0", {"seat": 2}, "--seat must be in 0..1 for TicTacToe-v0"),
+        ("TowerOfHanoi-v0", {"seat": 1}, "--seat must be in 0..0 for TowerOfHanoi-v0"),
+        (
+            "TowerOfHanoi-v0",
+            {"opponent": AgentSpec("random")},
+            "TowerOfHanoi-v0 is a 1-player game: --opponent does not apply",
+        ),
+        ("TicTacToe-v0", {"opponent": AgentSpec("llm", "m")}, "an LLM agent needs a model endpoint"),
+        (
+            "TicTacToe-v0",
+            {"opponent": AgentSpec("policy")},
+            "agent policy needs a harness: pass --harness FILE",
+        ),
+    ],
+)
+def test_play_refuses_what_cannot_run_before_the_first_move(game, kwargs, message):
+    def read(prompt: str) -> str:
+        raise AssertionError(f"asked for a move: {prompt}")
+
+    with pytest.raises(ConfigError) as caught:
+        play(game, read=read, write=lambda text: None, **kwargs)
+    assert str(caught.value) == message
