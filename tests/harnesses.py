@@ -181,3 +181,19 @@ anywhere in the action, as the game does); proposes the first legal move. Verifi
 with 0 disagreements, but short of legal rate 1.0 (0.982 on the learner's training seeds of run seed 0): it
 goes wrong after the game's "No valid moves – you may have to skip" message, where the last board printed is
 not the position the game plays from."""
+
+SLOW_POLICY = """import itertools
+import time
+
+_moves = itertools.cycle(["[up]", "[left]", "[down]", "[right]"])
+
+
+def propose_action(obs):
+    time.sleep(0.1)
+    return next(_moves)
+
+
+def is_legal_action(obs, action):
+    return True
+"""
+"""A 2048 policy that is slow on purpose: each move takes 0.1 s, so no game ends within a short budget."""

@@ -13,21 +13,7 @@ from autoharness.learn.loop import LLM_CACHE, learn
 from autoharness.learn.store import RunStore
 from autoharness.llm import MeteredClient, ResponseCache
 from tests.fakes import ScriptedLLM
-
-SLOW_POLICY = """import itertools
-import time
-
-_moves = itertools.cycle(["[up]", "[left]", "[down]", "[right]"])
-
-
-def propose_action(obs):
-    time.sleep(0.1)
-    return next(_moves)
-
-
-def is_legal_action(obs, action):
-    return True
-"""
+from tests.harnesses import SLOW_POLICY
 
 
 def test_learning_cuts_slow_games_at_the_budget_shows_progress_and_tells_the_model(tmp_path):

@@ -7,6 +7,8 @@ another one, or not set at all, changes the outcome or the time taken, not only 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -100,3 +102,21 @@ def test_rlimit_fsize_stops_a_file_at_the_limit(pool):
     """
     with pool.session(harness(body), "policy") as s:
         assert s.propose_action("") == f"{LIMITS.file_mb << 20} File too large"
+
+
+def test_harnesses_run_under_a_finite_hard_cpu_limit_given_by_the_caller():
+    """Run under ``ulimit -Ht`` (a batch scheduler, or mutmut, which gives each mutant's tests a finite hard
+    CPU limit): harness processes asked for an unlimited hard limit, which only root may raise, and every
+    one died at start-up ("tampered with the interpreter"). They now stay under the limit they were given."""
+    code = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_CPU, (300, 300))\n"
+        "from autoharness.sandbox import WorkerPool\n"
+        "source = 'def propose_action(obs):\\n    return \"ok \" + obs\\n'\n"
+        "source += 'def is_legal_action(obs, action):\\n    return True\\n'\n"
+        "with WorkerPool(1) as pool, pool.session(source, 'policy') as s:\n"
+        "    print(s.load_failure, s.propose_action('1'), s.propose_action('2'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None ok 1 ok 2"

@@ -39,7 +39,23 @@ _HEADER = struct.Struct(">I")
 _type, _len, _sum, _all, _any, _str, _list, _bool = type, len, sum, all, any, str, list, bool
 _dumps, _loads, _read, _write, _exit = json.dumps, json.loads, os.read, os.write, os._exit
 _monotonic, _select = time.monotonic, select.select
-_times, _setrlimit, _ceil = os.times, resource.setrlimit, math.ceil
+_times, _setrlimit, _getrlimit, _ceil = os.times, resource.setrlimit, resource.getrlimit, math.ceil
+_RLIM_INFINITY = resource.RLIM_INFINITY
+
+
+def _capped(which, soft, hard):
+    """(soft, hard) no higher than the hard limit this process was given: only root may raise a hard limit,
+    so under a finite one (``ulimit -Ht``, a batch scheduler, mutmut's per-mutant CPU limit) asking for more
+    would fail every harness process at start-up."""
+    given = _getrlimit(which)[1]
+    if given == _RLIM_INFINITY:
+        return soft, hard
+    return (
+        given if soft == _RLIM_INFINITY else min(soft, given),
+        given if hard == _RLIM_INFINITY else min(hard, given),
+    )
+
+
 _SPIN_SECONDS = 100e-6
 
 
@@ -134,13 +150,13 @@ class _Child:
         """Give the next call its full CPU budget: the soft RLIMIT_CPU moves to (CPU used so far + budget).
 
         The budget is per call, not per process: a harness that stays within it on every call is never
-        killed, however long its session. (The hard limit is unlimited, so a harness that ignores SIGXCPU
-        is stopped by the per-call wall-clock timeout instead.)
+        killed, however long its session. (The hard limit is unlimited unless we were given one, so a harness
+        that ignores SIGXCPU is stopped by the per-call wall-clock timeout instead.)
         """
         times = _times()
         limit = _ceil(times.user + times.system) + self.cfg["cpu_per_call"]
         if limit != self.cpu_limit:
-            _setrlimit(resource.RLIMIT_CPU, (limit, resource.RLIM_INFINITY))
+            _setrlimit(resource.RLIMIT_CPU, _capped(resource.RLIMIT_CPU, limit, resource.RLIM_INFINITY))
             self.cpu_limit = limit
 
     def run_guarded(self, function, thunk):
@@ -325,7 +341,7 @@ def _limit_self(cfg, uid, tmp, ipc_filter):
         which = getattr(resource, name)
         # CPU: the soft limit is a per-call budget that each call moves on (see _Child.new_cpu_budget)
         hard = resource.RLIM_INFINITY if name == "RLIMIT_CPU" else soft
-        resource.setrlimit(which, (soft, hard))
+        resource.setrlimit(which, _capped(which, soft, hard))
     _install_ipc_filter(ipc_filter)
 
 
