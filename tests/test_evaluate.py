@@ -274,11 +274,16 @@ def test_wins_and_losses_by_forfeit_are_told_apart_from_play(tmp_path, capsys):
             make_llm=make_llm,
         )
     w, lo = won.summary(), lost.summary()
+    assert w.keys() == SUMMARY_FIELDS | TWO_PLAYER_FIELDS
+    assert (w["win_rate"], w["draw_rate"], w["loss_rate"]) == (1.0, 0.0, 0.0)
+    assert (lo["win_rate"], lo["draw_rate"], lo["loss_rate"]) == (0.0, 0.0, 1.0)
     assert (w["wins"], w["wins_by_forfeit"], w["wins_by_play"], w["opponent_forfeits"]) == (4, 4, 0, 4)
     assert (w["losses_by_forfeit"], w["forfeits"], w["legal_rate"]) == (0, 0, 1.0)
     assert {m.forfeit for m in won.matches} == {"opponent"}
     assert (lo["losses"], lo["losses_by_forfeit"], lo["losses_by_play"], lo["forfeits"]) == (4, 4, 0, 4)
     assert {m.forfeit for m in lost.matches} == {"agent"}
+    # The policy (seat 1 in half the matches) moved before the bad model's illegal move there: 2 moves, legal.
+    assert (lo["moves"], lo["illegal_moves"], lo["opponent_legal_rate"]) == (4, 4, 1.0)
     assert wdl_text(w) == "4/0/0 (4 W by opponent's forfeit)"
     save_eval(tmp_path, [won], harness_path=None, harness_source=LINES_OF_ACTION_POLICY)
     assert load_eval(tmp_path)["results"][0]["wins_by_forfeit"] == 4
@@ -386,6 +391,19 @@ def test_wdl_text_names_every_kind_of_non_played_result():
     assert wdl_text({"wins": 2, "draws": 1, "losses": 1}) == "2/1/1"  # an eval.json from before forfeits
 
 
+SUMMARY_FIELDS = {
+    "game", "agent", "opponent", "num_players", "temperature", "matches", "seeds", "legal_rate", "moves",
+    "illegal_moves", "mean_reward", "caught", "retry_exhausted", "fallback_moves", "harness_failures",
+    "llm_calls", "prompt_tokens", "completion_tokens", "cost_usd", "provenance", "opponent_legal_rate",
+    "opponent_cost_usd", "aborted", "eval_seconds", "time_cut", "not_started", "tokens", "cut",
+    "dead_positions", "forfeits", "opponent_forfeits",
+}  # fmt: skip
+"""Every field of a 1-player summary; a 2-player one adds W/D/L, their rates and the forfeit split."""
+TWO_PLAYER_FIELDS = {"wins", "draws", "losses", "win_rate", "draw_rate", "loss_rate"} | {
+    "wins_by_forfeit", "losses_by_forfeit", "wins_by_play", "losses_by_play",
+}  # fmt: skip
+
+
 def test_saved_eval_json_has_the_documented_header(tmp_path):
     (result,) = evaluate("TowerOfHanoi-v0", [AgentSpec("policy")], harness_source=HANOI_SOLVER, matches=1)
     harness = tmp_path / "harness.py"
@@ -406,6 +424,19 @@ def test_saved_eval_json_has_the_documented_header(tmp_path):
         "results": [json.loads(json.dumps(result.to_dict()))],
     }
     assert load_eval(tmp_path / "a" / "b") == json.loads(text)
+    # What `report` and `--json` readers look up: each field by its name (a rename breaks every reader).
+    first = {k: v for k, v in saved["results"][0].items() if k != "match_records"}
+    assert first.keys() == SUMMARY_FIELDS
+    assert (first["dead_positions"], first["forfeits"], first["time_cut"]) == (0, 0, 0)
+    assert {k: first[k] for k in ("game", "agent", "opponent", "num_players", "matches", "seeds")} == {
+        "game": "TowerOfHanoi-v0",
+        "agent": "policy",
+        "opponent": None,
+        "num_players": 1,
+        "matches": 1,
+        "seeds": [1_000_000],
+    }
+    assert (first["retry_exhausted"], first["mean_reward"], first["tokens"], first["cut"]) == (0, 1.0, 0, 0)
     save_eval(tmp_path / "c", [result], harness_path=None, harness_source=HANOI_SOLVER)
     assert load_eval(tmp_path / "c")["harness"]["path"] is None  # source given, no file: no path
     save_eval(tmp_path / "d", [], harness_path=None, harness_source=None)
@@ -591,3 +622,23 @@ def test_play_refuses_what_cannot_run_before_the_first_move(game, kwargs, messag
     with pytest.raises(ConfigError) as caught:
         play(game, read=read, write=lambda text: None, **kwargs)
     assert str(caught.value) == message
+
+
+def test_the_opponents_llm_use_is_counted_apart_from_the_agents():
+    with FakeOpenAIServer(lambda body: first_empty(body["messages"])) as server:
+        (result,) = evaluate(
+            "TicTacToe-v0",
+            [AgentSpec("llm", "gpt-4o-mini")],
+            opponent=AgentSpec("llm", "gpt-4o"),
+            matches=2,
+            make_llm=lambda model: make_client(model, base_url=server.base_url),
+        )
+    s = result.summary()
+    mine = [m.agent for m in result.matches]
+    theirs = [m.opponent for m in result.matches]
+    assert s["llm_calls"] == sum(a["llm_calls"] for a in mine) == s["moves"]  # one call per move
+    assert s["cost_usd"] == pytest.approx(sum(a["cost_usd"] for a in mine)) and s["cost_usd"] > 0
+    assert s["opponent_cost_usd"] == pytest.approx(sum(o["cost_usd"] for o in theirs))
+    assert s["opponent_cost_usd"] > s["cost_usd"]  # gpt-4o costs more a token than gpt-4o-mini
+    assert s["completion_tokens"] > 0 and s["tokens"] == s["prompt_tokens"] + s["completion_tokens"]
+    assert {b["model"] for b in server.requests} == {"gpt-4o-mini", "gpt-4o"}
