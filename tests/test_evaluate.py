@@ -353,12 +353,22 @@ def test_two_player_table_marks_an_agent_stopped_early_and_fills_every_cell():
 
 
 def test_table_says_what_the_time_budget_left_unplayed():
-    """A 2048 game with a 0.1 s policy move outlasts a 1 s budget: the first match is cut, the others never
-    start (on a starved machine the budget may be spent before the first one: all three not started)."""
+    """A 2048 game with a 0.1 s policy move outlasts a 1 s budget: on two workers, each worker's match is cut
+    (on a starved machine a worker may find the budget spent before its match began: not started)."""
+    watches = []
     (result,) = evaluate(
-        "2048-v0", [AgentSpec("policy")], harness_source=SLOW_POLICY, matches=3, eval_seconds=1
+        "2048-v0",
+        [AgentSpec("policy")],
+        harness_source=SLOW_POLICY,
+        matches=2,
+        workers=2,
+        eval_seconds=1,
+        on_progress=watches.append,
     )
-    assert result.matches == [] and (result.time_cut, result.not_started) in {(1, 2), (0, 3)}
+    assert result.matches == [] and result.time_cut >= 1 and result.time_cut + result.not_started == 2
+    watch = watches[-1]  # the live counters agree with the result, and saw the harness's calls
+    assert (watch.cut, watch.finished, watch.steps > 0) == (result.time_cut, 0, True)
+    assert watch.slowest is not None and watch.slowest[1] == "propose_action" and watch.slowest[0] >= 0.1
     note = " [yellow](--eval-seconds {}: {} cut, {} not started; not played)[/]"
 
     def agent_cell() -> str:
@@ -625,6 +635,7 @@ def test_play_refuses_what_cannot_run_before_the_first_move(game, kwargs, messag
 
 
 def test_the_opponents_llm_use_is_counted_apart_from_the_agents():
+    seen = []
     with FakeOpenAIServer(lambda body: first_empty(body["messages"])) as server:
         (result,) = evaluate(
             "TicTacToe-v0",
@@ -632,7 +643,10 @@ def test_the_opponents_llm_use_is_counted_apart_from_the_agents():
             opponent=AgentSpec("llm", "gpt-4o"),
             matches=2,
             make_llm=lambda model: make_client(model, base_url=server.base_url),
+            on_match=lambda r, m: seen.append((r, m)),
         )
+    assert seen == [(result, m) for m in result.matches]  # each match reported as it ends, with its result
+    assert {b["temperature"] for b in server.requests} == {1.0} == {result.temperature}  # the default
     s = result.summary()
     mine = [m.agent for m in result.matches]
     theirs = [m.opponent for m in result.matches]
@@ -642,3 +656,16 @@ def test_the_opponents_llm_use_is_counted_apart_from_the_agents():
     assert s["opponent_cost_usd"] > s["cost_usd"]  # gpt-4o costs more a token than gpt-4o-mini
     assert s["completion_tokens"] > 0 and s["tokens"] == s["prompt_tokens"] + s["completion_tokens"]
     assert {b["model"] for b in server.requests} == {"gpt-4o-mini", "gpt-4o"}
+
+
+@pytest.mark.parametrize(
+    ("opponent", "message"),
+    [
+        (AgentSpec("policy"), "agent policy needs a harness: pass --harness FILE"),
+        (AgentSpec("llm", "m"), "an LLM agent needs a model endpoint"),
+    ],
+)
+def test_an_opponent_that_cannot_run_is_refused_before_any_match(opponent, message):
+    with pytest.raises(ConfigError) as caught:
+        evaluate("TicTacToe-v0", [AgentSpec("random")], opponent=opponent, matches=2)
+    assert str(caught.value) == message
