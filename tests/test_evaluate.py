@@ -367,7 +367,7 @@ def test_table_says_what_the_time_budget_left_unplayed():
     )
     assert result.matches == [] and result.time_cut >= 1 and result.time_cut + result.not_started == 2
     watch = watches[-1]  # the live counters agree with the result, and saw the harness's calls
-    assert (watch.cut, watch.finished, watch.steps > 0) == (result.time_cut, 0, True)
+    assert (watch.games, watch.cut, watch.finished, watch.steps > 0) == (2, result.time_cut, 0, True)
     assert watch.slowest is not None and watch.slowest[1] == "propose_action" and watch.slowest[0] >= 0.1
     note = " [yellow](--eval-seconds {}: {} cut, {} not started; not played)[/]"
 
@@ -669,3 +669,26 @@ def test_an_opponent_that_cannot_run_is_refused_before_any_match(opponent, messa
     with pytest.raises(ConfigError) as caught:
         evaluate("TicTacToe-v0", [AgentSpec("random")], opponent=opponent, matches=2)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"matches": 0}, "--matches must be ≥ 1"),
+        ({"workers": 0}, "--workers must be ≥ 1"),
+        ({"temperature": -0.01}, "--temperature must be in [0, 2] (got -0.01)"),
+        ({"temperature": 2.01}, "--temperature must be in [0, 2] (got 2.01)"),
+        ({"eval_seconds": 0}, "--eval-seconds must be > 0 (got 0)"),
+    ],
+)
+def test_evaluate_refuses_bad_settings_with_the_flags_name(kwargs, message):
+    """The API checks what the CLI's argument types check too (a caller of ``evaluate`` has no argparse)."""
+    with pytest.raises(ConfigError) as caught:
+        evaluate("TicTacToe-v0", [AgentSpec("random")], **kwargs)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("temperature", [0.0, 2.0])
+def test_evaluate_takes_the_temperature_bounds_themselves(temperature):
+    (result,) = evaluate("TicTacToe-v0", [AgentSpec("random")], matches=1, temperature=temperature)
+    assert result.temperature == temperature and len(result.matches) == 1
