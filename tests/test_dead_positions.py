@@ -105,6 +105,7 @@ def test_an_evaluation_counts_a_dead_position_as_no_result(dead_rollout):
     }
     assert s["dead_positions"] == 2 and s["wins"] + s["draws"] + s["losses"] == 0
     assert s["mean_reward"] is None  # no match had a result: nothing to average (not 0)
+    assert {m.reward for m in result.matches} == {0.0}  # and none is saved with a reward
     assert s["legal_rate"] == 1.0 == s["opponent_legal_rate"]  # the move no rule allowed is not counted
     assert wdl_text(s) == "0/0/0 (2 no result: no legal move existed (game defect))"
     table = results_table([result])

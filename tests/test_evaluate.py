@@ -692,3 +692,12 @@ def test_evaluate_refuses_bad_settings_with_the_flags_name(kwargs, message):
 def test_evaluate_takes_the_temperature_bounds_themselves(temperature):
     (result,) = evaluate("TicTacToe-v0", [AgentSpec("random")], matches=1, temperature=temperature)
     assert result.temperature == temperature and len(result.matches) == 1
+
+
+def test_a_cut_two_player_game_without_a_value_of_its_own_is_a_draw():
+    """OpenSpiel games have no value for a position cut at the step cap: a draw, reward 0 (never a loss)."""
+    (result,) = evaluate("openspiel:tic_tac_toe", [AgentSpec("random")], matches=2, max_steps=2)
+    assert [(m.ended, m.rewards, m.reward, m.outcome) for m in result.matches] == [
+        ("step_cap", None, 0.0, "draw")
+    ] * 2
+    assert wdl_text(result.summary()) == "0/2/0 (2 D cut at the step cap)"
