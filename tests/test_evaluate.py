@@ -143,15 +143,16 @@ def test_backbone_matrix_through_the_cli(tmp_path, capsys):
     harness = tmp_path / "harness.py"
     harness.write_text(TICTACTOE)
     with FakeOpenAIServer(lambda body: first_empty(body["messages"])) as server:
-        argv = f"eval TicTacToe-v0 --agent verifier:model-a,llm:model-b --harness {harness} --matches 2"
+        agents = "verifier:model-a,llm:model-b,filter:model-c"
+        argv = f"eval TicTacToe-v0 --agent {agents} --harness {harness} --matches 2"
         code = main([*argv.split(), "--base-url", server.base_url, "--out", str(tmp_path / "ev"), "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert [r["agent"] for r in out["results"]] == ["verifier:model-a", "llm:model-b"]
+    assert [r["agent"] for r in out["results"]] == ["verifier:model-a", "llm:model-b", "filter:model-c"]
     for r in out["results"]:
         assert r["legal_rate"] == 1.0 and r["wins"] + r["draws"] + r["losses"] == 2
         assert r["llm_calls"] > 0 and r["tokens"] > 0 and "cost_usd" in r
-    assert {b["model"] for b in server.requests} == {"model-a", "model-b"}
+    assert {b["model"] for b in server.requests} == {"model-a", "model-b", "model-c"}
     saved = load_eval(tmp_path / "ev")
     assert saved["harness"]["sha256"] and len(saved["results"][0]["match_records"]) == 2
 
@@ -605,6 +606,7 @@ def test_play_against_a_policy_or_an_llm_opponent(tmp_path):
             write=person.write,
         )
     assert record.opponent["llm_calls"] == len(server.requests) > 0 and record.agent["caught"] == 0
+    assert {b["temperature"] for b in server.requests} == {1.0}  # play's LLM opponent: the default
 
 
 @pytest.mark.parametrize(
@@ -701,3 +703,28 @@ def test_a_cut_two_player_game_without_a_value_of_its_own_is_a_draw():
         ("step_cap", None, 0.0, "draw")
     ] * 2
     assert wdl_text(result.summary()) == "0/2/0 (2 D cut at the step cap)"
+
+
+def test_an_evaluation_is_reproducible_on_its_seeds():
+    """2048 places its first tiles from the env seed: the same evaluation gives the same matches."""
+
+    def run() -> list[tuple]:
+        (result,) = evaluate("2048-v0", [AgentSpec("random")], matches=2, max_steps=30)
+        return [(m.seed, m.steps, m.rewards, m.agent["moves"]) for m in result.matches]
+
+    first = run()
+    assert run() == first and first[0][2] != first[1][2]  # two seeds, two different games
+
+
+def test_a_verifier_agent_consults_its_harness():
+    """A model that repeats the centre: the harness catches every repeat, so no illegal move is played."""
+    with FakeOpenAIServer(lambda body: "Centre again. [4]") as server:
+        (result,) = evaluate(
+            "TicTacToe-v0",
+            [AgentSpec("verifier", "m")],
+            harness_source=TICTACTOE,
+            matches=2,
+            make_llm=lambda model: make_client(model, base_url=server.base_url),
+        )
+    s = result.summary()
+    assert s["caught"] > 0 and s["illegal_moves"] == 0 and s["fallback_moves"] > 0
