@@ -205,6 +205,9 @@ def test_plain_llm_repeating_a_move_loses_on_the_illegal_move():
     assert s["losses"] == 2 and s["illegal_moves"] == 2  # one per match: the illegal move ends it
     assert s["legal_rate"] == (s["moves"] - 2) / s["moves"] < 1
     assert all(m.ended == "illegal" and m.reason for m in result.matches)
+    assert all(
+        m.steps == m.agent["moves"] + m.opponent["moves"] for m in result.matches
+    )  # the illegal one too
 
 
 def test_llm_error_stops_early_but_keeps_what_was_played(tmp_path):
