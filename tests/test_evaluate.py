@@ -76,7 +76,7 @@ def test_one_player_protocol_reports_mean_normalised_reward():
     assert 0.0 <= s["mean_reward"] <= 1.0 and s["legal_rate"] == 1.0
     assert s["seeds"] == [1_000_000, 1_000_001, 1_000_002]
     # Cut at the step cap: scored by 2048's own completion measure for the board reached, never 0 for it.
-    assert {m.ended for m in result.matches} == {"step_cap"} and s["cut"] == 3
+    assert {(m.ended, m.steps) for m in result.matches} == {("step_cap", 60)} and s["cut"] == 3
     assert all(m.rewards is not None and m.reward == m.rewards["0"] > 0 for m in result.matches)
 
 
@@ -371,7 +371,8 @@ def test_table_says_what_the_time_budget_left_unplayed():
     )
     assert result.matches == [] and result.time_cut >= 1 and result.time_cut + result.not_started == 2
     watch = watches[-1]  # the live counters agree with the result, and saw the harness's calls
-    assert (watch.games, watch.cut, watch.finished, watch.steps > 0) == (2, result.time_cut, 0, True)
+    assert (watch.label, watch.games, watch.cut, watch.finished) == ("policy", 2, result.time_cut, 0)
+    assert watch.steps > 0
     assert watch.slowest is not None and watch.slowest[1] == "propose_action" and watch.slowest[0] >= 0.1
     note = " [yellow](--eval-seconds {}: {} cut, {} not started; not played)[/]"
 
