@@ -211,7 +211,7 @@ def test_library_list_shows_every_game_with_its_origin_and_verification(offline,
     assert "user" in rows["Nim-v0"] and "not verified" in rows["Nim-v0"] and " 3 it" in rows["Nim-v0"]
     assert "policy" in rows["TowerOfHanoi-v0"]
     assert "FAILED verification:" in rows["ConnectFour-v0-blind"]  # shipped as what it is
-    assert any("have no built-in harness (failed): Othello-v0 (verifier)" in line for line in lines)
+    assert any("have no built-in harness (learning failed): Othello-v0 (verifier)" in line for line in lines)
     assert main(["library", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {(r["game"], r["origin"]) for r in listed} >= {("TicTacToe-v0", "built-in"), ("Nim-v0", "user")}

@@ -440,9 +440,11 @@ def _cmd_library(args: argparse.Namespace) -> int:
         star = "; *: chosen over the other layer's entry" if any(f.shadowed for f in found) else ""
         print(f"{len(found)} harnesses: {users} yours ({library.root}), {len(found) - users} built-in{star}")
         left = [x for x in layered.builtin.not_shipped if args.mode in (None, x.get("mode"))]
-        if left:
-            names = ", ".join(printable(f"{x.get('game')} ({x.get('mode')})") for x in left)
-            print(f"{len(left)} games of the shipped campaign have no built-in harness (failed): {names}")
+        for failed, why in ((True, "learning failed"), (False, "the campaign has not finished them")):
+            group = [x for x in left if (x.get("status") == "failed") is failed]
+            if group:
+                names = ", ".join(printable(f"{x.get('game')} ({x.get('mode')})") for x in group)
+                print(f"{len(group)} games of the shipped campaign have no built-in harness ({why}): {names}")
         return 0
     if args.action == "show":
         from .builtin import LayeredLibrary, verification_text
