@@ -132,7 +132,8 @@ def test_cli_list_show_export_import(tmp_path, capsys):
     assert Library(tmp_path / "other").get("Chess-v0-long", "verifier") is not None
 
 
-def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
+def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AUTOHARNESS_BUILTIN_DIR", str(tmp_path / "no-builtin"))  # Chess-v0 ships built in
     lib = ["--library", str(tmp_path)]
     assert main(["library", "show", *lib, "Chess-v0"]) == 2
     assert main(["library", "show", *lib, "Chezz-v0"]) == 2

@@ -45,6 +45,7 @@ def test_suite_library_and_report_take_openspiel_and_user_ids(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.setenv("AUTOHARNESS_BUILTIN_DIR", str(tmp_path / "no-builtin"))  # list only this suite's
     with FakeOpenAIServer(_reply) as server:
         argv = ["suite", "--games", ",".join(GAMES), "--llm", "fake", "--base-url", server.base_url]
         argv += ["--out", "suite", "--library", "lib", "--matches", "2", "--workers", "1"]
