@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -91,3 +92,26 @@ def test_rlimits_only_fallback_gives_each_harness_its_own_tmp_and_refuses_ipc():
         with pool.session(src + "# another\n", "policy") as s:
             assert s.propose_action("").split(" ", 1)[1] == "['left'] False"
         assert not os.path.exists(tmp)  # removed when its harness process ended
+
+
+def test_rlimits_only_fallback_leaves_no_directory_and_survives_a_taken_name():
+    """A harness that wrote nothing left its empty private directory behind (410 of them in /tmp here); with
+    pids recurring, the zygote's next fixed name was taken, mkdir failed, and the zygote died mid-load (a
+    flaky "sandbox worker lost: expected a session socket")."""
+    forced = Isolation(None, os.geteuid() == 0, "forced by the test")
+    src = GOOD + "\nimport tempfile\ndef propose_action(obs):\n    return tempfile.gettempdir()\n"
+    with WorkerPool(1, limits=SandboxLimits(call_timeout=2.0), isolation=forced) as pool:
+        seen = []
+        for i in range(4):
+            with pool.session(src + f"# {i}\n", "policy") as s:
+                seen.append(s.propose_action(""))
+                zygote = seen[-1].split("-")[1]
+                for n in range(1, 6):  # the names the zygote used to take next, already taken
+                    os.makedirs(f"/tmp/autoharness-{zygote}-{len(seen) + n}", exist_ok=True)
+        assert len(set(seen)) == 4 and all(d.startswith(f"/tmp/autoharness-{zygote}-") for d in seen)
+        assert not any(os.path.exists(d) for d in seen[:-1])  # each removed when the next harness loaded
+        assert_pool_works(pool)
+    assert not os.path.exists(seen[-1])  # and the last when the pool closed
+    for n in range(1, 10):
+        with contextlib.suppress(OSError):
+            os.rmdir(f"/tmp/autoharness-{zygote}-{n}")

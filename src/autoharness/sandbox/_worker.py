@@ -30,6 +30,7 @@ import signal
 import socket
 import struct
 import sys
+import tempfile
 import time
 import traceback
 
@@ -422,16 +423,15 @@ class _Zygote:
         self.status = "no harness process ran yet"
         self.ipc_filter = _ipc_filter()
         self.own_namespaces = cfg["pid_namespace"]  # under bwrap: own pid, IPC and mount namespaces
-        self.serial = 0
 
     def load(self, msg):
         self.end(0.0)
         ours, theirs = socket.socketpair()
         self.uid = 1_000_000 + int.from_bytes(os.urandom(3), "big") if self.cfg["drop_uid"] else None
         if not self.own_namespaces:  # no private tmpfs: a private directory instead, removed afterwards
-            self.serial += 1
-            self.tmp = f"/tmp/autoharness-{os.getpid()}-{self.serial}"
-            os.mkdir(self.tmp, 0o700)
+            # a fresh name (mode 0o700), never a reused one: a pid recurs, and a directory left behind
+            # made mkdir fail, which ended the zygote mid-load ("expected a session socket")
+            self.tmp = tempfile.mkdtemp(prefix=f"autoharness-{os.getpid()}-", dir="/tmp")
         child = os.fork()
         if child == 0:
             try:
@@ -495,6 +495,7 @@ class _Zygote:
             pass
         ipc = _ipc_ids() if self.own_namespaces else []  # the host's IPC objects are not ours to remove
         if not ipc and not os.listdir(self.tmp):
+            self._remove_tmp()
             return
         sweeper = os.fork()  # as the child's uid: it owns what it left (and dirs it locked itself out of)
         if sweeper == 0:
@@ -508,6 +509,10 @@ class _Zygote:
             finally:
                 _exit(0)
         os.waitpid(sweeper, 0)
+        self._remove_tmp()
+
+    def _remove_tmp(self):
+        """The harness's private directory of the rlimits-only fallback (an empty one was left behind)."""
         if self.tmp != "/tmp":
             with contextlib.suppress(OSError):
                 os.rmdir(self.tmp)
