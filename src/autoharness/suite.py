@@ -53,7 +53,7 @@ from .learn.config import LearnConfig
 from .library import Library, LibraryEntry
 from .llm.provenance import model_label
 from .paper import LEARNING_MODE, paper_agent, paper_learning, paper_table
-from .verify import LEARN_SECONDS, brief, verdict, verify_harness
+from .verify import LEARN_SECONDS, brief, refuted, verdict, verify_harness
 
 if TYPE_CHECKING:
     from .learn.evaluator import Evaluation
@@ -229,7 +229,7 @@ class SuiteConfig:
     def repairs(self, result: dict[str, Any] | None) -> bool:
         """Whether a finished game's harness failed verification and this suite refines such harnesses."""
         learned = (result or {}).get("learned") or {}
-        return self.refine_on_verify > 0 and _failed(learned.get("verification"))
+        return self.refine_on_verify > 0 and refuted(learned.get("verification"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +356,7 @@ def _learn(
 ) -> tuple[str, dict[str, Any], str | None]:
     """Run (or resume, after an interruption) the learner, from the family's harness when there is one
     (``start_from``: refining it is cheaper than writing from nothing); returns (code, figures, model)."""
-    from .learn.loop import LLM_CACHE, learn
+    from .learn.loop import LLM_CACHE, learn, refine_until_verified
     from .learn.store import RunStore
     from .llm import make_client
 
@@ -368,16 +368,9 @@ def _learn(
         timeout=cfg.llm_timeout,
     )
     resume = (run_dir / RunStore.FILE).exists()
-    repairs = 0
     with closing(client):  # a suite worker learns many games: release each game's cache connection
         res = learn(game, cfg.learn, client, run_dir, resume=resume, initial_code=start_from)
-        # A harness at legal rate 1.0 can still be wrong in positions training never reached: feed the
-        # verification's counterexamples back, as `autoharness learn --resume --refine-on-verify` does.
-        while repairs < cfg.refine_on_verify and _failed(res.verification) and res.harness_path is not None:
-            repairs += 1
-            res = learn(game, cfg.learn, client, run_dir, resume=True, refine_on_verify=True)
-            if res.stop_reason.startswith("budget:"):
-                break
+        res, repairs = refine_until_verified(game, cfg.learn, client, run_dir, res, cfg.refine_on_verify)
     if res.harness_path is None:
         raise RuntimeError(f"learning {game} produced no usable harness (stopped: {res.stop_reason})")
     learned = {
@@ -392,13 +385,6 @@ def _learn(
         "verify_repairs": repairs,
     }
     return res.harness_path.read_text(encoding="utf-8"), learned, model_label(res.model, res.answered_by)
-
-
-def _failed(verification: dict[str, Any] | None) -> bool:
-    """A verification that found disagreements (not one that was skipped or could not run)."""
-    if not verification:
-        return False
-    return verification.get("passed") is False and bool(verification.get("disagreements"))
 
 
 def _least(a: Any, b: Any) -> Any:

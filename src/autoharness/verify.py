@@ -766,6 +766,13 @@ def brief(verification: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: verification.get(k) for k in keys} | {"headline": verification.get("headline")}
 
 
+def refuted(verification: dict[str, Any] | None) -> bool:
+    """A verification that found disagreements: counterexamples to refine on (not a skipped one)."""
+    if not verification:
+        return False
+    return verification.get("passed") is False and bool(verification.get("disagreements"))
+
+
 def verdict(verification: dict[str, Any] | None) -> str:
     """A short cell: "pass (2000)", "FAIL: 7 of 2000", or "-" when not verified."""
     if not verification:
@@ -860,6 +867,7 @@ __all__ = [
     "harness_mode",
     "legal_set",
     "print_report",
+    "refuted",
     "verdict",
     "verify_harness",
     "wilson",

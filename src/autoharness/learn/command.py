@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     from ..envs.registry import path_name
     from ..llm import make_client
     from ..llm.cache import chosen_cache
-    from .loop import LLM_CACHE, learn
+    from .loop import LLM_CACHE, learn, refine_until_verified
     from .store import RunStore
 
     console = Console(stderr=True)
@@ -226,18 +226,9 @@ def run(args: argparse.Namespace) -> int:
                 refine_on_verify=args.refine_on_verify,
                 initial_code=initial_code,
             )
-            for _ in range(0 if args.resume else repairs):  # the recorded run's repairs, as the suite did
-                verification = result.verification
-                if not verification or verification["passed"] or result.harness_path is None:
-                    break
-                result = learn(
-                    args.game,
-                    config,
-                    client,
-                    out,
-                    progress=display.update,
-                    resume=True,
-                    refine_on_verify=True,
+            if not args.resume:  # the recorded run's repairs, as the suite made them
+                result, _ = refine_until_verified(
+                    args.game, config, client, out, result, repairs, progress=display.update
                 )
     except (LLMConnectionError, LLMAuthError) as exc:
         raise ConfigError(f"{exc} ({_continue(args, out)})") from exc

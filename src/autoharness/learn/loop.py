@@ -127,6 +127,31 @@ def learn(
         )
 
 
+def refine_until_verified(
+    game_id: str,
+    config: LearnConfig,
+    client: LLMClient,
+    out_dir: Path,
+    result: LearnResult,
+    rounds: int,
+    progress: Progress | None = None,
+) -> tuple[LearnResult, int]:
+    """Up to ``rounds`` refinements of a finished run on its verification's counterexamples, while the
+    harness it ships is refuted (legal rate 1.0 can still be wrong where training never went); stops early on
+    a budget. Returns the last result and the rounds used (the suite records them, a replay repeats them)."""
+    from ..verify import refuted
+
+    used = 0
+    while used < rounds and refuted(result.verification) and result.harness_path is not None:
+        used += 1
+        result = learn(
+            game_id, config, client, out_dir, progress=progress, resume=True, refine_on_verify=True
+        )
+        if result.stop_reason.startswith("budget:"):
+            break
+    return result, used
+
+
 def _learn(
     game_id: str,
     config: LearnConfig,
@@ -566,4 +591,4 @@ def _finish(
     return result
 
 
-__all__ = ["LLM_CACHE", "LearnProgress", "LearnResult", "learn"]
+__all__ = ["LLM_CACHE", "LearnProgress", "LearnResult", "learn", "refine_until_verified"]
