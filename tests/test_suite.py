@@ -565,3 +565,49 @@ def test_refine_on_verify_repairs_a_harness_that_fails_verification_and_resume_r
         assert again.config.refine_on_verify == 1
         assert json.loads((tmp_path / "plain" / "suite.json").read_text())["config"]["refine_on_verify"] == 1
         assert "return True" not in (tmp_path / "plain" / "games" / "TicTacToe-v0" / "harness.py").read_text()
+
+
+def test_refine_on_verify_rounds_are_per_game_in_all_not_per_resume(tmp_path):
+    """A game that used its repair rounds and still fails verification is not run again by a resume with the
+    same rounds (each resume granted the rounds anew: the campaign re-ran doomed repairs); raising the rounds
+    grants only the difference, and the game records the rounds its run holds in all."""
+
+    def reply(body: dict) -> str:
+        return f"```python\n{TICTACTOE_ACCEPTS_ALL}```\n"  # never repaired: verification keeps refuting it
+
+    learn = dataclasses.replace(LEARN, probe=False, verify_positions=40)
+    with FakeOpenAIServer(reply) as server:
+
+        def suite(rounds, resume):
+            config = (
+                SuiteConfig(
+                    games=["TicTacToe-v0"],
+                    learn=learn,
+                    llm="fake-model",
+                    base_url=server.base_url,
+                    eval_agent="none",
+                    refine_on_verify=rounds,
+                )
+                if not resume
+                else None
+            )
+            executor = LocalExecutor(1)
+            try:
+                return run_suite(
+                    tmp_path / "s", executor, config=config, resume=resume, refine_on_verify=rounds
+                ).games["TicTacToe-v0"]
+            finally:
+                executor.close()
+
+        first = suite(1, resume=False)
+        assert first["result"]["learned"]["verification"]["passed"] is False
+        assert first["result"]["learned"]["verify_repairs"] == 1 and len(server.requests) == 2
+
+        same = suite(1, resume=True)
+        assert len(server.requests) == 2  # no round left: not run again
+        assert same["finished"] == first["finished"] and same["result"] == first["result"]
+
+        more = suite(2, resume=True)
+        assert len(server.requests) == 3  # one more round, not two
+        assert more["result"]["learned"]["verify_repairs"] == 2
+        assert more["result"]["learned"]["verification"]["passed"] is False

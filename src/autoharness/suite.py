@@ -227,9 +227,11 @@ class SuiteConfig:
         return cls(**{**data, "learn": LearnConfig.from_dict(data["learn"])})
 
     def repairs(self, result: dict[str, Any] | None) -> bool:
-        """Whether a finished game's harness failed verification and this suite refines such harnesses."""
+        """Whether a finished game's harness failed verification and has repair rounds left (rounds are per
+        game in all: a resume refines only those that used fewer than ``refine_on_verify``)."""
         learned = (result or {}).get("learned") or {}
-        return self.refine_on_verify > 0 and refuted(learned.get("verification"))
+        used = learned.get("verify_repairs") or 0
+        return used < self.refine_on_verify and refuted(learned.get("verification"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from .store import CallRow, NodeRow, RunStore
 
 LLM_CACHE = "llm_cache.sqlite"
 """The LLM cache file inside a run directory (clients built for a run must use it: resume relies on it)."""
+REFINE_VERIFY = "refine_verify"  # node kind of a refinement on verification counterexamples
 
 IDENTITY_FIELDS = (
     "mode",
@@ -136,12 +137,14 @@ def refine_until_verified(
     rounds: int,
     progress: Progress | None = None,
 ) -> tuple[LearnResult, int]:
-    """Up to ``rounds`` refinements of a finished run on its verification's counterexamples, while the
-    harness it ships is refuted (legal rate 1.0 can still be wrong where training never went); stops early on
-    a budget. Returns the last result and the rounds used (the suite records them, a replay repeats them)."""
+    """Refinements of a finished run on its verification's counterexamples, while the harness it ships is
+    refuted (legal rate 1.0 can still be wrong where training never went), until the run holds ``rounds`` of
+    them in all — rounds an earlier, interrupted or resumed call made count, so resuming never grants more;
+    stops early on a budget. Returns the last result and the rounds the run holds (the suite records them, a
+    replay repeats them)."""
     from ..verify import refuted
 
-    used = 0
+    used = _verify_repairs(out_dir)
     while used < rounds and refuted(result.verification) and result.harness_path is not None:
         used += 1
         result = learn(
@@ -150,6 +153,15 @@ def refine_until_verified(
         if result.stop_reason.startswith("budget:"):
             break
     return result, used
+
+
+def _verify_repairs(out_dir: Path) -> int:
+    """How many refinements on verification counterexamples the run in ``out_dir`` holds."""
+    store = RunStore(out_dir, create=False)
+    try:
+        return sum(n.kind.startswith(REFINE_VERIFY) for n in store.nodes())
+    finally:
+        store.close()
 
 
 def _learn(
@@ -360,7 +372,7 @@ class _Loop:
             messages = refine_messages(
                 self.prompts, self.game, self.observation, self.cfg.mode, parent.code or "", feedback
             )
-            kind, refine = "refine_verify", feedback.kind
+            kind, refine = REFINE_VERIFY, feedback.kind
             note = f"refining node {parent.id} on its verification counterexamples"
         elif any(n.code is not None for n in nodes):
             parent = self.store.node(self.scheduler.select([n.as_search_node() for n in nodes], step))
