@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -611,3 +612,38 @@ def test_refine_on_verify_rounds_are_per_game_in_all_not_per_resume(tmp_path):
         assert len(server.requests) == 3  # one more round, not two
         assert more["result"]["learned"]["verify_repairs"] == 2
         assert more["result"]["learned"]["verification"]["passed"] is False
+
+
+def test_variants_of_a_family_with_a_library_harness_run_in_parallel(tmp_path):
+    """Once a family has a library harness its variants start from it at the same time (a variant that does
+    not converge, like a blind one, held the rest of its family back); with none they wait for the first."""
+
+    def suite(name: str, library: Path | None, games: str) -> list[tuple[str, str]]:
+        config = SuiteConfig(
+            games=select_games(games),
+            learn=dataclasses.replace(LEARN, verify_positions=0),
+            llm="fake-model",
+            base_url=server.base_url,
+            eval_agent="none",
+            library=str(library or tmp_path / f"{name}-library"),
+        )
+        events: list[tuple[str, str]] = []
+        executor = LocalExecutor(2)
+        try:
+            run_suite(
+                tmp_path / name, executor, config=config, on_event=lambda g, s, r: events.append((g, s))
+            )
+        finally:
+            executor.close()
+        return events
+
+    with FakeOpenAIServer(scripted_reply) as server:
+        _seeded_library(tmp_path / "lib")
+        seeded = suite("seeded", tmp_path / "lib", "ConnectFour-v0-large,ConnectFour-v0-blind")
+        assert seeded[:2] == [("ConnectFour-v0-blind", "running"), ("ConnectFour-v0-large", "running")]
+        fresh = suite("fresh", None, "ConnectFour-v0,ConnectFour-v0-large")
+        assert fresh[:3] == [
+            ("ConnectFour-v0", "running"),
+            ("ConnectFour-v0", "done"),
+            ("ConnectFour-v0-large", "running"),
+        ]

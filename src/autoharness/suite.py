@@ -21,8 +21,10 @@ running start again (the learner resumes its own run directory), failed games st
      "totals": {...}}
 
 Scheduling: games of one family (``Chess-v0``, ``Chess-v0-long``, ...) run one after another, the base game
-first, so each variant starts from the best harness its family has so far (``autoharness.library``); games
-of different families run in parallel, the costliest families first (``schedule_order``), each worker
+first, until the family has a harness in the library; then each variant starts from the best harness its
+family has so far (``autoharness.library``) and they run in parallel (a variant that does not converge, e.g.
+a blind one, no longer holds the others back); games of different families run in parallel, the costliest
+families first (``schedule_order``), each worker
 calling the LLM on its own — the configured worker count is the LLM concurrency, and the learner's budgets
 (calls, tokens, money, wall time) apply per game.
 A game whose library harness already reaches the target H on the game's own training seeds is not learned
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
@@ -158,9 +161,10 @@ def paper_columns(game: str, eval_agent: str | None, mode: str) -> dict[str, Any
 def schedule_order(games: list[str]) -> list[str]:
     """Family by family, the base game of each family first, the costliest families first.
 
-    A family is a chain (its games run one after another), so a suite ends no sooner than its longest
-    family: starting the longest chains first (LPT scheduling) keeps the workers busy to the end. The cost
-    of a game is the paper's LLM calls to learn it (``paper_learning_steps``), the best estimate we have.
+    A family is a chain until its first harness is learned (its games wait for it), so a suite ends no
+    sooner than its longest family: starting the longest chains first (LPT scheduling) keeps the workers
+    busy to the end. The cost of a game is the paper's LLM calls to learn it (``paper_learning_steps``),
+    the best estimate we have.
     """
     families: dict[str, list[str]] = {}
     for game in games:
@@ -833,7 +837,7 @@ def _run_suite(
     for game in todo:
         manifest.games[game].update(status="pending", result=None, error=None)
     manifest.save()
-    busy_families: dict[str, str] = {}  # family → game running now
+    busy_families: Counter[str] = Counter()  # family → its games running now
     shares: dict[str, Share] = {}  # running game → its part of the suite budget
     manifest.data["budget_spent"] = False
 
@@ -867,11 +871,11 @@ def _run_suite(
                     manifest.save()
                 return
             family = get_spec(game).family
-            if family in busy_families:
-                continue
-            todo.remove(game)
-            busy_families[family] = game
             seed = library.best_for(game, cfg.learn.mode) if library else None
+            if busy_families[family] and seed is None:
+                continue  # its family's first harness is being learned: start from it, not from nothing
+            todo.remove(game)
+            busy_families[family] += 1
             task = GameTask(game, str(manifest.game_dir(game)), cfg, seed, share or None)
             if share:
                 shares[game] = share
@@ -884,7 +888,7 @@ def _run_suite(
     dispatch()
     while executor.pending():
         outcome = executor.next_outcome()
-        busy_families.pop(get_spec(outcome.key).family, None)
+        busy_families[get_spec(outcome.key).family] -= 1
         shares.pop(outcome.key, None)
         _record(manifest, outcome, library, cfg)
         if on_event:
