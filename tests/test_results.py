@@ -115,7 +115,7 @@ def test_totals_are_the_papers_aggregates_over_the_same_games(suites):
     # The evaluation set here: Chopsticks (failed), TowerOfHanoi, Othello; one code version each.
     assert totals["eval_set_games"] == 3 and totals["eval_set_done"] == 2
     assert totals["mean_iterations_eval_set"] == 1.0
-    assert totals["paper_mean_steps_eval_set"] == pytest.approx((15 + 7 + 62) / 3)
+    assert totals["paper_mean_steps_eval_set"] == pytest.approx((7 + 62) / 2)  # the same two (not Chopsticks)
     assert totals["converged_under_10"] == 3 and totals["converged_under_10_reused"] == 1
     assert totals["paper_under_10"] == 3  # Nim 1, Nim-large 2, TowerOfHanoi 7 (Chopsticks 15, Othello 62)
     assert totals["reward_1p_games"] == 1 and totals["reward_1p_done"] == 1
@@ -239,3 +239,29 @@ def test_evaluations_are_labelled_by_the_agent_that_played(suites, tmp_path):
     hanoi = _row(one, "TowerOfHanoi-v0")
     assert hanoi["mean reward"] == "—" and hanoi["notes"] == "not evaluated"
     assert "paper: Harness as policy (same kind)" in one.columns
+
+
+def test_an_unfinished_suite_is_compared_with_the_papers_figures_over_its_finished_games_only(
+    suites, tmp_path
+):
+    """An interrupted suite (games still pending) compared its finished games with the paper's whole table
+    (the campaign's 32 solved of 38 finished beside the paper's 145): the paper's figures are over the same
+    finished games, and the notes say so."""
+    full = SuiteManifest.load(suites[0]).totals()
+    copy = tmp_path / "verifier"
+    shutil.copytree(suites[0], copy)
+    data = json.loads((copy / "suite.json").read_text())
+    for game in ("Othello-v0", "TowerOfHanoi-v0"):  # as a resumable suite holds the games it has not run
+        data["games"][game].update(status="pending", result=None, finished=None)
+    (copy / "suite.json").write_text(json.dumps(data))
+    manifest = SuiteManifest.load(copy)
+    totals = manifest.totals()
+    assert manifest.finished() == sorted(
+        set(data["games"]) - {"Othello-v0", "TowerOfHanoi-v0"}, key=list(data["games"]).index
+    )
+    assert (full["paper_solved"], totals["paper_solved"]) == (5, 3)  # Nim, Nim-large, Chopsticks
+    assert totals["paper_under_10"] == 2 and totals["paper_learning_steps"] == 1 + 2 + 15
+    assert totals["eval_set_done"] == 0 and totals["paper_mean_steps_eval_set"] is None
+    rows = {row[0]: row for row in totals_table([manifest]).rows}
+    solved = rows["games solved (legal rate 1.0 and verified)"]
+    assert solved[3] == "3" and "over the same 3 games (the finished ones)" in solved[4]

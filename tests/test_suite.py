@@ -293,7 +293,7 @@ def test_suite_json_has_the_table_with_paper_columns(learned_suite):
         "eval_set_done": 0,
         "eval_set_reused": 0,
         "mean_iterations_eval_set": None,
-        "paper_mean_steps_eval_set": 62.0,
+        "paper_mean_steps_eval_set": None,  # over the same games as ours: none finished learning
         "converged_under_10": 3,
         "converged_under_10_reused": 1,
         "paper_under_10": 2,  # TicTacToe 4, ConnectFour-large 1 (ConnectFour 10, Othello 62)

@@ -394,6 +394,8 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
         mode = m.config.learn.mode
         suite = f"{mode} ({_games(len(m.games))})"
         unfinished = t["pending"] + t["running"]
+        # the paper's figures are over the finished games only (``SuiteManifest.finished``): say so
+        same = f", over the same {_games(t['done'] + t['failed'])} (the finished ones)" if unfinished else ""
 
         def add(
             figure: str, ours: Any, paper: Any, note: str = "", digits: int = 2, suite: str = suite
@@ -412,7 +414,7 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
             else "games solved (legal rate 1.0 and verified)",
             t["solved"],
             t["paper_solved"],
-            "the paper's: games whose published legal-action rate is 1.0"
+            "the paper's: games whose published legal-action rate is 1.0" + same
             if t["paper_solved"] is not None
             else "",
         )
@@ -420,7 +422,7 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
             "LLM calls to learn (sum)",
             t["llm_calls"],
             t["paper_learning_steps"],
-            "paper: learning steps summed over the same games"
+            "paper: learning steps summed over the same games" + same
             if t["paper_learning_steps"] is not None
             else "",
         )
@@ -430,7 +432,7 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
                 t["mean_iterations_eval_set"],
                 t["paper_mean_steps_eval_set"],
                 f"ours over {t['eval_set_done']} of {_games(t['eval_set_games'])}"
-                + ("; the paper's: mean learning steps over them" if mode == LEARNING_MODE else "")
+                + ("; the paper's: mean learning steps over the same games" if mode == LEARNING_MODE else "")
                 + (f", {t['eval_set_reused']} reused (0 iterations)" if t["eval_set_reused"] else ""),
             )
         if mode != "policy":  # a policy is learned for reward: legal rate 1.0 is not its convergence
@@ -439,6 +441,7 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
                 t["converged_under_10"],
                 t["paper_under_10"],
                 f"legal rate 1.0 reached, of {_games(len(m.games))}"
+                + same.replace(", over", "; the paper's over")
                 + (
                     f"; {t['converged_under_10_reused']} of ours reused (0 iterations)"
                     if t["converged_under_10_reused"]

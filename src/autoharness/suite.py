@@ -577,12 +577,17 @@ class SuiteManifest:
                 cost += part.get("cost_usd") or 0.0
         return int(calls), cost
 
+    def finished(self) -> list[str]:
+        """The games that ran to an end (done or failed): the paper's figures beside ours are over these, so
+        an unfinished suite is never compared with the paper's whole table."""
+        return [g for g, r in self.games.items() if r["status"] in ("done", "failed")]
+
     def totals(self) -> dict[str, Any]:
         records = list(self.games.values())
         statuses = [r["status"] for r in records]
         results = [r["result"] for r in records if r.get("result")]
         learned = [res.get("learned") or {} for res in results]
-        learning = [f for g in self.games if (f := paper_learning(g, self.config.learn.mode))]
+        learning = [f for g in self.finished() if (f := paper_learning(g, self.config.learn.mode))]
         return {
             "games": len(records),
             **{s: statuses.count(s) for s in ("pending", "running", "done", "failed")},
@@ -602,8 +607,10 @@ class SuiteManifest:
 
     def _paper_totals(self) -> dict[str, Any]:
         """The aggregates the paper reports, ours over this suite's games beside the paper's over the same
-        games (never over games we did not run): games solved, mean iterations on the evaluation set, games
-        converged in under ``QUICK_ITERATIONS``, the 1-player mean reward, the 2-player W/D/L by play.
+        games (never over games we did not run or that have not finished; the mean iterations on the
+        evaluation set over exactly the games we have a figure for): games solved, mean iterations on the
+        evaluation set, games converged in under ``QUICK_ITERATIONS``, the 1-player mean reward, the 2-player
+        W/D/L by play.
 
         Ours count finished games only (``*_games`` says how many of how many); a harness reused from its
         family took 0 iterations of its own (``*_reused`` says how many of the counted games were).
@@ -613,7 +620,7 @@ class SuiteManifest:
         learned = {g: res.get("learned") or {} for g, res in done.items()}
         eval_set = [g for g in self.games if get_spec(g).eval_set]
         eval_done = [g for g in eval_set if g in done and learned[g].get("iterations") is not None]
-        steps = {g: f.llm_calls for g in self.games if (f := paper_learning(g, LEARNING_MODE))}
+        steps = {g: f.llm_calls for g in self.finished() if (f := paper_learning(g, LEARNING_MODE))}
         quick = [
             g for g, x in learned.items() if converged(x) and (x.get("iterations") or 0) < QUICK_ITERATIONS
         ]
@@ -643,7 +650,7 @@ class SuiteManifest:
             "eval_set_done": len(eval_done),
             "eval_set_reused": sum(bool(done[g].get("reused")) for g in eval_done),
             "mean_iterations_eval_set": _mean([learned[g]["iterations"] for g in eval_done]),
-            "paper_mean_steps_eval_set": _mean([steps[g] for g in eval_set if g in steps])
+            "paper_mean_steps_eval_set": _mean([steps[g] for g in eval_done if g in steps])
             if verifier
             else None,
             "converged_under_10": len(quick),
