@@ -15,7 +15,8 @@ player: the reward the game passes to ``set_invalid_move`` (its completion fract
 Legal-move oracle (``legal_moves``, the optional ``envs.base.HasLegalMoves``): the moves TextArena lists
 for the player to move, read from this turn's *unstripped* messages (``hints.listed_moves``) — for random
 baselines, training opponents and tests, never part of an observation. 36 of the 145 games have one
-(``ORACLE_GAMES``); the others answer None.
+(``ORACLE_GAMES``); Tak's three variants print none, and their moves are built from the board instead
+(``envs.tak``: candidates from the action text cannot reach them); the others answer None.
 
 Games whose semantics differ, found by playing all 145:
 
@@ -24,6 +25,11 @@ Games whose semantics differ, found by playing all 145:
 * Cryptarithm passes ``add_observation`` its arguments in the wrong order; messages are unscrambled.
 * Othello: a player with no legal placement must pass, and TextArena then accepts *any* action as the pass
   (``legal=True``); the board says "has no valid moves and must skip".
+* Tak: a road win called ``set_winner`` with a keyword it does not take and crashed, so no Tak game ever
+  had a result; the call is repaired on the state instance. TextArena accepts any stone spelled kind +
+  player number (``[C10]``, ``[W21]``) and keeps that label on the board, where later moves must spell it;
+  the rules name six stones (``F0 W0 C0 F1 W1 C1``): a move that leaves any other on the board is illegal
+  here. Tak prints no move list: ``legal_moves`` builds the moves from the board (``envs.tak``).
 * Minesweeper: stepping on a mine is reported through ``set_invalid_move`` but is a lost game, not a rule
   breach: ``legal=True, done=True`` with the game's reward (completion fraction).
 
@@ -94,6 +100,7 @@ from typing import Any, Self
 import textarena as ta
 
 from ..errors import EnvError
+from . import tak
 from .base import StepResult, Turn
 from .hints import listed_moves, strip_move_lists, strips_prompt
 from .registry import GameSpec
@@ -103,6 +110,17 @@ _SIMULTANEOUS_BODIES = {"Snake": "snakes", "Surround": "players"}
 
 _NOT_A_BREACH = {"Minesweeper": re.compile(r"^You hit a mine")}
 """Families that report a lost game through ``set_invalid_move``: the reason text that marks it."""
+
+_BREACH_AFTER_STEP: dict[str, Callable[[Any], str | None]] = {"Tak": tak.made_up_stone}
+"""Families whose game accepts moves its rules forbid: family → what, in the game after an accepted move,
+makes it illegal after all (Tak: a stone the rules do not name)."""
+
+_STATE_REPAIRS: dict[str, Callable[[Any], None]] = {"Tak": tak.repair_winner_call}
+"""Families whose game calls its ``State`` wrongly: family → what makes the call work (on the instance)."""
+
+_MOVE_GENERATORS: dict[str, Callable[[Any], list[str]]] = {"Tak": tak.legal_moves}
+"""Families whose legal moves ``legal_moves`` builds from the game's state, checked by the game's own rules
+code, because candidates built from the text cannot reach them (``envs.tak``)."""
 
 ORACLE_GAMES = frozenset(
     {
@@ -364,6 +382,11 @@ class TextArenaEnv:
             if breach is not None and breach.match(reason):
                 return self._end({player: reward if reward is not None else 0.0}, {"end": reason})
             return self._illegal(player, reason, reward)
+        breach = _BREACH_AFTER_STEP.get(self._family)
+        if breach is not None:
+            found = breach(game)
+            if found is not None:
+                return self._illegal(player, f"{found!r} is not a stone of this game", None)
         if body_key is not None:
             body = game.state.game_state[body_key][player]
             if getattr(body, "death_reason", None) == "invalid move":
@@ -411,8 +434,14 @@ class TextArenaEnv:
         An oracle for baselines, opponents and tests, never shown to the agent: the bracketed moves inside
         the very list segments ``hints.strip_move_lists`` removes, read from the unstripped messages of this
         turn (the last message that holds a list). None when the game is over, when the game is not in
-        ``ORACLE_GAMES``, or when this turn's messages hold no list."""
-        if self._done or self.id not in ORACLE_GAMES:
+        ``ORACLE_GAMES``, or when this turn's messages hold no list. Tak prints no list: its moves are built
+        from the board and checked by the game's own rules code (``envs.tak``)."""
+        if self._done:
+            return None
+        generator = _MOVE_GENERATORS.get(self._family)
+        if generator is not None:
+            return generator(self._game)
+        if self.id not in ORACLE_GAMES:
             return None
         roles = self._game.state.role_mapping
         found = None
@@ -494,6 +523,9 @@ class TextArenaEnv:
             return original(*args, **kwargs)
 
         state.set_invalid_move = set_invalid_move
+        repair = _STATE_REPAIRS.get(self._family)
+        if repair is not None:
+            repair(state)
 
     def _illegal(self, player: int, reason: str, reward: float | None, crash: bool = False) -> StepResult:
         if self.num_players == 2:
