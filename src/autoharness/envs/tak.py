@@ -2,7 +2,7 @@
 
 Why the adapter needs this (found on Tak-v0-hard's failed verification, 2026-11-29):
 
-* **Wins crashed.** A road win raised ``TypeError`` (``repair_winner_call``): no game ever had a result.
+* **Wins crashed.** A road win raised ``TypeError`` (``repair``): no game ever had a result.
 
 * **Made-up stones.** TextArena 0.7.4 checks only a placed stone's first letter (F, W, C) and last character
   (the player's number): ``[place () {(2,4): [C10]}]`` puts a capstone *labelled* "C10" on the board, and
@@ -46,12 +46,16 @@ def made_up_stone(game: Any) -> str | None:
     return None
 
 
-def repair_winner_call(state: Any) -> None:
-    """Make ``state.set_winner`` take the keyword Tak calls it with (installed on the instance).
+def repair(game: Any) -> None:
+    """Make ``game.state.set_winner`` take the keyword Tak calls it with (on the instance; nothing before
+    ``reset``, which makes the state).
 
     TextArena 0.7.4's Tak declares a road win as ``set_winner(player_ids=pid)``, a keyword
     ``TwoPlayerState.set_winner(player_id, reason)`` does not take: every road win raised ``TypeError``
     after the winning move, and the game ended with no result (no Tak match was ever won or lost)."""
+    state = getattr(game, "state", None)
+    if state is None:
+        return
     original = type(state).set_winner.__get__(state)
 
     def set_winner(player_id: int | None = None, reason: str = "", *, player_ids: int | None = None) -> None:
@@ -127,4 +131,4 @@ def _spell(source: tuple[int, int], allocation: dict[tuple[int, int], list[str]]
     return f"[move ({source[0]},{source[1]}) {{{drops}}}]"
 
 
-__all__ = ["legal_moves", "made_up_stone", "repair_winner_call"]
+__all__ = ["legal_moves", "made_up_stone", "repair"]

@@ -30,6 +30,10 @@ Games whose semantics differ, found by playing all 145:
   player number (``[C10]``, ``[W21]``) and keeps that label on the board, where later moves must spell it;
   the rules name six stones (``F0 W0 C0 F1 W1 C1``): a move that leaves any other on the board is illegal
   here. Tak prints no move list: ``legal_moves`` builds the moves from the board (``envs.tak``).
+* Stratego: the board drawn for the player to move went to both players (the one who had just moved saw
+  the opponent's ranks); a Miner's defusal left a stale square in the Bomb owner's piece list, and the win
+  check later crashed on it; Player 0's win by wiping out Player 1's movable pieces was skipped (a dead
+  position followed). All three are repaired (``envs.stratego``).
 * Minesweeper: stepping on a mine is reported through ``set_invalid_move`` but is a lost game, not a rule
   breach: ``legal=True, done=True`` with the game's reward (completion fraction).
 
@@ -100,7 +104,7 @@ from typing import Any, Self
 import textarena as ta
 
 from ..errors import EnvError
-from . import tak
+from . import stratego, tak
 from .base import StepResult, Turn
 from .hints import listed_moves, strip_move_lists, strips_prompt
 from .registry import GameSpec
@@ -115,8 +119,12 @@ _BREACH_AFTER_STEP: dict[str, Callable[[Any], str | None]] = {"Tak": tak.made_up
 """Families whose game accepts moves its rules forbid: family → what, in the game after an accepted move,
 makes it illegal after all (Tak: a stone the rules do not name)."""
 
-_STATE_REPAIRS: dict[str, Callable[[Any], None]] = {"Tak": tak.repair_winner_call}
-"""Families whose game calls its ``State`` wrongly: family → what makes the call work (on the instance)."""
+_REPAIRS: dict[str, Callable[[Any], None]] = {"Tak": tak.repair, "Stratego": stratego.repair}
+"""Families with a defect repaired on the game instance: family → the repair, run on a freshly built game
+before its ``reset`` and again after it and after every copy (a copy would keep the original's)."""
+
+_FINISHES: dict[str, Callable[[Any], bool]] = {"Stratego": stratego.finish}
+"""Families whose game misses one of its own ends: family → what ends it after an accepted move (whether)."""
 
 _MOVE_GENERATORS: dict[str, Callable[[Any], list[str]]] = {"Tak": tak.legal_moves}
 """Families whose legal moves ``legal_moves`` builds from the game's state, checked by the game's own rules
@@ -339,6 +347,9 @@ class TextArenaEnv:
                 game = self._factory()
                 if _adopt_textarena_modules():  # first use of this game's modules: build again, now routed
                     game = self._factory()
+                repair = _REPAIRS.get(self._family)
+                if repair is not None:
+                    repair(game)
                 game.reset(num_players=self.num_players, seed=seed)
             finally:
                 _ROUTER.active = previous
@@ -387,6 +398,9 @@ class TextArenaEnv:
             found = breach(game)
             if found is not None:
                 return self._illegal(player, f"{found!r} is not a stone of this game", None)
+        finish = _FINISHES.get(self._family)
+        if finish is not None and not done:
+            done = finish(game)
         if body_key is not None:
             body = game.state.game_state[body_key][player]
             if getattr(body, "death_reason", None) == "invalid move":
@@ -523,9 +537,9 @@ class TextArenaEnv:
             return original(*args, **kwargs)
 
         state.set_invalid_move = set_invalid_move
-        repair = _STATE_REPAIRS.get(self._family)
+        repair = _REPAIRS.get(self._family)
         if repair is not None:
-            repair(state)
+            repair(self._game)
 
     def _illegal(self, player: int, reason: str, reward: float | None, crash: bool = False) -> StepResult:
         if self.num_players == 2:
