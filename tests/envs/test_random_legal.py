@@ -14,12 +14,7 @@ from autoharness.envs import list_games, make, random_legal_action
 PLIES = 3
 SEEDS = {"Sokoban-v0-medium": (0, 7), "Sudoku-v0-hard": (1, 3)}
 """Seeds whose TextArena generator is fast for these two games (some take 5-30 s); (1, 2) elsewhere."""
-NOT_FOUND = {
-    "SantoriniBaseFixed-v0": (
-        "a move names a worker, its square, a destination and a build square ([N1C1C2B2]): four coupled "
-        "slots of ~35 values each, of which ~1 in 10,000 is legal; the probe budget finds none"
-    )
-}
+NOT_FOUND: dict[str, str] = {}
 """Games whose legal moves the candidates do not reach within the probe budget, with the reason."""
 
 

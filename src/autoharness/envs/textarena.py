@@ -15,8 +15,9 @@ player: the reward the game passes to ``set_invalid_move`` (its completion fract
 Legal-move oracle (``legal_moves``, the optional ``envs.base.HasLegalMoves``): the moves TextArena lists
 for the player to move, read from this turn's *unstripped* messages (``hints.listed_moves``) — for random
 baselines, training opponents and tests, never part of an observation. 36 of the 145 games have one
-(``ORACLE_GAMES``); Tak's three variants print none, and their moves are built from the board instead
-(``envs.tak``: candidates from the action text cannot reach them); the others answer None.
+(``ORACLE_GAMES``); Tak's three variants and SantoriniBaseFixed print none after the start, and their moves
+are built from the game's state instead (``_MOVE_GENERATORS``: candidates from the action text cannot reach
+them); the others answer None.
 
 Games whose semantics differ, found by playing all 145:
 
@@ -126,9 +127,20 @@ before its ``reset`` and again after it and after every copy (a copy would keep 
 _FINISHES: dict[str, Callable[[Any], bool]] = {"Stratego": stratego.finish}
 """Families whose game misses one of its own ends: family → what ends it after an accepted move (whether)."""
 
-_MOVE_GENERATORS: dict[str, Callable[[Any], list[str]]] = {"Tak": tak.legal_moves}
+
+def _santorini_moves(game: Any) -> list[str]:
+    """SantoriniBaseFixed's own list of the mover's moves (``_get_valid_moves``: what its prompt shows at the
+    start, and what ``step`` checks), computed for the position now."""
+    return [move for move in game._get_valid_moves(game.state.current_player_id).split(", ") if move]
+
+
+_MOVE_GENERATORS: dict[str, Callable[[Any], list[str]]] = {
+    "Tak": tak.legal_moves,
+    "SantoriniBaseFixed": _santorini_moves,
+}
 """Families whose legal moves ``legal_moves`` builds from the game's state, checked by the game's own rules
-code, because candidates built from the text cannot reach them (``envs.tak``)."""
+code, because candidates built from the text cannot reach them: Tak's (``envs.tak``), and Santorini's
+``[N1C1C2B2]`` (worker, source, destination, build: ~1 in 10,000 candidates is legal)."""
 
 ORACLE_GAMES = frozenset(
     {
@@ -149,7 +161,7 @@ is accepted). Not in it: the games that print no list (TowerOfHanoi, Checkers, S
 Othello-v0-hard, ...), and the ones whose list is not the legal moves: FrozenLake (every direction, even
 off the board), Sokoban (``up, down, left, right``, unbracketed), Golf and IndianPoker (templates such as
 ``[swap X Y]``, ``[bet X]``), SantoriniBaseFixed (only in the opening prompt, stale by the second player's
-turn)."""
+turn: ``legal_moves`` asks the game's own move generator instead, as it builds Tak's)."""
 
 _PROGRESS_METHODS = ("_get_percentage_completion", "_progress", "_calculate_progress")
 """One-player TextArena games' own completion measures, the reward they give at their turn limit."""
@@ -448,8 +460,8 @@ class TextArenaEnv:
         An oracle for baselines, opponents and tests, never shown to the agent: the bracketed moves inside
         the very list segments ``hints.strip_move_lists`` removes, read from the unstripped messages of this
         turn (the last message that holds a list). None when the game is over, when the game is not in
-        ``ORACLE_GAMES``, or when this turn's messages hold no list. Tak prints no list: its moves are built
-        from the board and checked by the game's own rules code (``envs.tak``)."""
+        ``ORACLE_GAMES``, or when this turn's messages hold no list. Tak and SantoriniBaseFixed print no list:
+        their moves are built from the game's state (``_MOVE_GENERATORS``)."""
         if self._done:
             return None
         generator = _MOVE_GENERATORS.get(self._family)
