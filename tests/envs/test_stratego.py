@@ -86,3 +86,12 @@ def test_player_0_wins_when_player_1_has_no_movable_piece_left() -> None:
     result = env.step("[D0 E0]")  # Player 1 is left with a Bomb and the Flag: TextArena skipped winner 0
     assert result.legal and result.done and result.rewards == {0: 1.0, 1: -1.0}
     assert "no more movable pieces" in str(result.info.get("end"))
+
+
+def test_capturing_the_flag_wins_with_the_reason_as_text() -> None:
+    env = make("Stratego-v0")
+    env.reset(0)
+    _set_up(env, {(3, 0): (0, "Scout"), (0, 9): (0, "Flag"), (4, 0): (1, "Flag"), (9, 0): (1, "Marshal")})
+    result = env.step("[D0 E0]")
+    assert result.legal and result.done and result.rewards == {0: 1.0, 1: -1.0}
+    assert result.info["end"] == "Player 0 has captured the opponent's flag!"  # TextArena gives a list

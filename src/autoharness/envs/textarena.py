@@ -422,6 +422,8 @@ class TextArenaEnv:
             if rewards is None:  # TextArena ended the game without an outcome: its fault, not the mover's
                 return self._broken("TextArena ended the game without a result")
             reason = game.state.game_info.get(player, {}).get("reason")
+            if isinstance(reason, list):  # Stratego's flag capture gives its reason as a one-line list
+                reason = " ".join(map(str, reason))
             return self._end({pid: float(r) for pid, r in rewards.items()}, {"end": reason} if reason else {})
         self._history.append(action)
         turn = self._turn()
