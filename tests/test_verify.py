@@ -233,3 +233,23 @@ def test_a_time_budget_stops_early_and_says_so() -> None:
     report = verify_harness("TicTacToe-v0", GOOD, positions=2000, max_seconds=0.01)
     assert 0 < report.positions < 2000 and report.passed
     assert "time budget spent" in report.headline() and report.to_dict()["stopped"]
+
+
+def test_reusing_legal_move_sets_of_positions_met_again_changes_nothing(monkeypatch) -> None:
+    """TowerOfHanoi-v0 has no move list: each checked position's legal moves are probed, and its games
+    meet the same positions again and again. With the memo (``envs.actions._KNOWN``) the report is the
+    very same as with every position probed afresh: positions, games, actions, counterexamples."""
+    from autoharness.envs import actions
+
+    source = bundled_code("TowerOfHanoi-v0-verifier")
+    drop = {"seconds", "positions_per_second"}
+    reports = []
+    for size in (0, 4096):
+        monkeypatch.setattr(actions, "KNOWN_SIZE", size)
+        monkeypatch.setattr(actions, "_WORKED", {})  # the spaces random play tries first: as in a new process
+        reports.append(verify_harness("TowerOfHanoi-v0", source, positions=25, seed=3).to_dict())
+    fresh, reused = reports
+    assert fresh["positions"] == 25 and fresh["games"] > 5
+    assert {k: v for k, v in reused.items() if k not in drop} == {
+        k: v for k, v in fresh.items() if k not in drop
+    }

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from autoharness.envs import (
+    actions,
     find_legal_actions,
     is_dead,
     legal_actions,
@@ -107,3 +108,65 @@ def test_games_without_a_move_list_get_legal_random_moves(game):
         if result.done:
             break
         turn = result.next
+
+
+def _counting_probes(monkeypatch) -> list[str]:
+    """Every action ``envs.actions`` plays on a copy from now on (the real ``_successor``, counted)."""
+    played: list[str] = []
+    real = actions._successor
+
+    def counted(env, action):
+        played.append(action)
+        return real(env, action)
+
+    monkeypatch.setattr(actions, "_successor", counted)
+    return played
+
+
+def test_a_position_met_again_is_not_probed_again_and_gives_what_probing_gives(monkeypatch):
+    """TowerOfHanoi-v0 starts alike on every seed: the second game's legal moves come from the memo, equal
+    to a fresh enumeration (memo off) move for move, with the same probe count and sources."""
+    played = _counting_probes(monkeypatch)
+    first, second = make("TowerOfHanoi-v0"), make("TowerOfHanoi-v0")
+    found = find_legal_actions(first, first.reset(11).observation)
+    assert played and found.actions
+    played.clear()
+    again = find_legal_actions(second, second.reset(12).observation)
+    assert played == []
+    monkeypatch.setattr(actions, "KNOWN_SIZE", 0)
+    fresh = find_legal_actions(second, second.current_observation())
+    assert len(played) == fresh.probes > 0
+    for result in (found, again):
+        assert (result.actions, result.exact, result.probes, result.sources) == (
+            fresh.actions,
+            fresh.exact,
+            fresh.probes,
+            fresh.sources,
+        )
+
+
+def test_the_memo_keeps_apart_states_that_look_alike_but_play_differently(monkeypatch):
+    """Same board, later turn (TowerOfHanoi's turn limit): another state. A game whose moves draw from its
+    generator (2048 spawns a tile): the same board with the generator elsewhere is probed afresh."""
+    hanoi = make("TowerOfHanoi-v0")
+    turn = hanoi.reset(3)
+    start = hanoi.state_key()
+    there = legal_actions(hanoi, turn.observation)[0]
+    back = "[" + " ".join(reversed(there[1:-1].split())) + "]"
+    assert hanoi.step(there).legal and hanoi.step(back).legal
+    assert hanoi.state_key() is not None and hanoi.state_key() != start  # turn count differs
+    assert hanoi.position_key() != start  # (position_key is another digest altogether)
+
+    played = _counting_probes(monkeypatch)
+    tiles = make("2048-v0")
+    turn = tiles.reset(5)
+    find_legal_actions(tiles, turn.observation)
+    elsewhere = tiles.clone()
+    elsewhere._rng.random()  # the same board, the generator one draw further
+    assert elsewhere.state_key(generator=False) == tiles.state_key(generator=False)
+    assert elsewhere.state_key() != tiles.state_key()
+    played.clear()
+    find_legal_actions(tiles.clone(), turn.observation)  # same state, same generator: reused
+    assert played == []
+    find_legal_actions(elsewhere, turn.observation)
+    assert played  # probed again: its moves may spawn other tiles

@@ -33,6 +33,11 @@ API (all read-only on the env passed in: every move is tried on a fresh ``env.cl
 
 Which spaces produced legal moves is remembered per game id (``_WORKED``), so later turns try those first.
 
+Positions met again are not probed again: ``find_legal_actions`` and the listing behind
+``random_legal_action`` are memoized per process (``_KNOWN``) by the env's ``state_key`` (TextArena: a hash
+of the game's entire state) and the observation — the same answer probing would give, found once.
+Verification meets the same positions over and over (openings; TowerOfHanoi-v0 has 27 boards).
+
 Cost (measured on this machine; clone + step ≈ 0.15–0.4 ms, Stratego 1.3 ms): a random move in the games
 without an oracle takes ~1–100 ms; a full ``legal_actions`` up to ~1–3 s in the games with large spaces
 (Checkers 4,096 candidates, Breakthrough ~4,000), and is capped at ``FULL_LIMIT`` probes per space and
@@ -41,14 +46,18 @@ without an oracle takes ~1–100 ms; a full ``legal_actions`` up to ~1–3 s in 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import random
 import re
-from collections.abc import Hashable, Iterator, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from .base import Env, legal_moves_of
+from .base import Env, StepResult, legal_moves_of
 
 FULL_LIMIT = 6000
 """Candidates of one space tried by a full enumeration (``legal_actions``, ``is_dead``)."""
@@ -107,12 +116,17 @@ def _scratch(env: Env) -> Env:
 
 def successor_key(env: Env, action: str) -> Hashable | None:
     """The position ``action`` leads to, as a key; None when the game rejects it (on a clone)."""
+    return _successor(env, action)[0]
+
+
+def _successor(env: Env, action: str) -> tuple[Hashable | None, Env, StepResult]:
+    """``successor_key``, with the clone the action was played on and the step's result."""
     clone = _scratch(env)
     result = clone.step(action)
     if not result.legal:
-        return None
+        return None, clone, result
     rewards = tuple(sorted(result.rewards.items())) if result.rewards is not None else None
-    return (result.done, rewards, _position(clone, result, action))
+    return (result.done, rewards, _position(clone, result, action)), clone, result
 
 
 def same_move(env: Env, a: str, b: str) -> bool:
@@ -380,11 +394,20 @@ def _observation(env: Env) -> str:
 
 
 def find_legal_actions(env: Env, observation: str | None = None) -> LegalActions:
-    """Every legal move of the player to move (see ``legal_actions``), with how it was found."""
+    """Every legal move of the player to move (see ``legal_actions``), with how it was found.
+
+    Remembered per game state (``_KNOWN``): the same position met again costs no probing."""
     oracle = legal_moves_of(env)
     if oracle:
         return LegalActions(list(dict.fromkeys(oracle)), exact=True, sources=["oracle"])
     text = observation if observation is not None else _observation(env)
+    found = _memoized(env, ("all", text), lambda probe: _probe_all(probe, text))
+    return LegalActions(list(found.actions), found.exact, found.probes, list(found.sources))
+
+
+def _probe_all(probe: _Probe, text: str) -> tuple[LegalActions, list[str]]:
+    """``find_legal_actions`` the long way: every candidate of ``text`` tried on a copy of the env; and the
+    spaces to ``_remember``."""
     by_position: dict[Hashable, str] = {}
     probes, exact, sources = 0, True, []
     tried: set[str] = set()
@@ -398,14 +421,80 @@ def find_legal_actions(env: Env, observation: str | None = None) -> LegalActions
                 continue
             tried.add(action)
             probes += 1
-            key = successor_key(env, action)
+            key = probe(action)
             if key is not None and key not in by_position:
                 found = True
                 by_position[key] = action
         if found:
             sources.append(space.name)
-            _remember(env, space.name)
-    return LegalActions(list(by_position.values()), exact=exact, probes=probes, sources=sources)
+    return LegalActions(list(by_position.values()), exact, probes, sources), sources
+
+
+class _Probe:
+    """``successor_key`` on one env, noting whether any step crashed (the crash check replays the game's
+    own history, so such a result is not reused for another game in the same state) and whether any step
+    drew from the env's random generator (then the result holds only for that generator state)."""
+
+    __slots__ = ("drew", "env", "reusable")
+
+    def __init__(self, env: Env) -> None:
+        self.env, self.reusable, self.drew = env, True, False
+
+    def __call__(self, action: str) -> Hashable | None:
+        key, clone, result = _successor(self.env, action)
+        if result.info.get("crash"):
+            self.reusable = False
+        if not self.drew:
+            used = getattr(clone, "used_generator", None)
+            self.drew = not callable(used) or used()
+        return key
+
+
+_KNOWN: OrderedDict[tuple[Hashable, ...], tuple[Any, tuple[str, ...], bytes | None]] = OrderedDict()
+"""Probing results by (game id, what was asked — ``find_legal_actions`` or ``_listed`` — and of which
+observation, the env's ``state_key`` without its generator, the limits) → the result, the spaces it
+remembers (``_remember``) and, when finding it drew from the env's generator, the ``state_key`` with it
+(then only an env in that generator state reuses it). Exact: equal keys mean an equal game state and equal
+candidates, so the probes would find the same moves in the same order. Verification meets the same
+positions again and again (every game of a board game starts alike; TowerOfHanoi-v0 has 27 boards); the
+process keeps the ``KNOWN_SIZE`` most recent (0: nothing is kept)."""
+KNOWN_SIZE = 4096
+_KNOWN_LOCK = threading.Lock()
+
+
+def _memoized[T](
+    env: Env, question: tuple[Hashable, ...], compute: Callable[[_Probe], tuple[T, list[str]]]
+) -> T:
+    """``compute(probe)`` (its value and the spaces it found moves in), or the value it had for an env in
+    the same state; the spaces are remembered (``_remember``) either way, as the computation would."""
+    key = None
+    state_key = getattr(env, "state_key", None)
+    if KNOWN_SIZE and callable(state_key):
+        state = state_key(generator=False)
+        if state is not None:
+            text = repr(question).encode()
+            key = (env.id, hashlib.blake2b(text, digest_size=32).digest(), state, FULL_LIMIT, TOTAL_LIMIT)
+    entry = None
+    if key is not None:
+        with _KNOWN_LOCK:
+            entry = _KNOWN.get(key)
+            if entry is not None:
+                _KNOWN.move_to_end(key)
+    if entry is not None and entry[2] is not None and entry[2] != state_key(generator=True):
+        entry = None  # found with the generator in another state
+    if entry is None:
+        probe = _Probe(env)
+        value, remembered = compute(probe)
+        generator = state_key(generator=True) if key is not None and probe.drew else None
+        entry = (value, tuple(remembered), generator)
+        if key is not None and probe.reusable and (generator is not None or not probe.drew):
+            with _KNOWN_LOCK:
+                _KNOWN[key] = entry
+                while len(_KNOWN) > KNOWN_SIZE:
+                    _KNOWN.popitem(last=False)
+    for name in entry[1]:
+        _remember(env, name)
+    return entry[0]
 
 
 def legal_actions(env: Env, observation: str | None = None) -> list[str]:
@@ -448,7 +537,7 @@ def random_legal_action(env: Env, rng: random.Random, observation: str | None = 
     known = [s for s in spaces if counts.get(s.name)]
     for group in [known, spaces] if known else [spaces]:
         if sum(len(s) for s in group) <= LIST_LIMIT:  # few candidates: list the moves, pick uniformly
-            moves = _listed(env, group)
+            moves = _listed(env, group, text)
         else:
             move = _sample(env, group, rng, SAMPLE_LIMIT)
             moves = [move] if move is not None else []
@@ -464,19 +553,26 @@ def random_legal_action(env: Env, rng: random.Random, observation: str | None = 
     return None
 
 
-def _listed(env: Env, spaces: list[CandidateSpace]) -> list[str]:
-    """The distinct legal moves among every candidate of ``spaces`` (small ones: no caps)."""
+def _listed(env: Env, spaces: list[CandidateSpace], text: str) -> list[str]:
+    """The distinct legal moves among every candidate of ``spaces`` (small ones: no caps), of the
+    observation ``text`` (memoized like ``find_legal_actions``)."""
+    names = tuple(space.name for space in spaces)
+    return list(_memoized(env, ("listed", text, *names), lambda probe: _list_moves(probe, spaces)))
+
+
+def _list_moves(probe: _Probe, spaces: list[CandidateSpace]) -> tuple[list[str], list[str]]:
     by_position: dict[Hashable, str] = {}
+    remembered = []
     for space in spaces:
         found = False
         for action in space:
-            key = successor_key(env, action)
+            key = probe(action)
             if key is not None and key not in by_position:
                 found = True
                 by_position[key] = action
         if found:  # a space that only respells moves found already is not worth trying again
-            _remember(env, space.name)
-    return list(by_position.values())
+            remembered.append(space.name)
+    return list(by_position.values()), remembered
 
 
 def _sample(env: Env, spaces: list[CandidateSpace], rng: random.Random, budget: int) -> str | None:

@@ -75,6 +75,11 @@ logs, step info, the invalid-move flags, our hook) — so two spellings of one m
 ``[col 03]``) lead to equal keys and different moves to different ones (``envs.actions`` compares moves
 by it).
 
+States (``state_key``): stricter than a position — a hash of the game's entire Python state (message
+queues, turn counters, generator states; dicts and sets in iteration order, values typed), so equal keys
+mean every move plays out the same; ``envs.actions`` reuses a position's probed legal moves by it.
+``used_generator`` says whether the game drew from this env's generator since it was copied.
+
 ``StepResult.info`` carries ``end``: TextArena's own reason text when a game ends normally. Slow resets
 are cached per (game, seed). The debug lines some games ``print`` are silenced (``print`` is rebound in
 game modules, so threads and the caller's stdout are untouched): ``autoharness show`` prints exactly the
@@ -92,13 +97,14 @@ import copy
 import copyreg
 import dataclasses
 import functools
+import hashlib
 import random
 import re
 import sys
 import threading
 import time
 import types
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -234,15 +240,20 @@ def _keep(text: str) -> str:
 
 
 class _Routes(dict[str, Any]):
-    """One generator's methods by name, looked up once (bound methods are rebuilt on every access)."""
+    """One generator's methods by name, looked up once (bound methods are rebuilt on every access).
 
-    __slots__ = ("rng",)
+    ``used``: whether the game has asked for anything of ``random`` through these routes (a fresh set per
+    reset and per copy: ``TextArenaEnv.used_generator``)."""
+
+    __slots__ = ("rng", "used")
 
     def __init__(self, rng: random.Random) -> None:
         super().__init__()
         self.rng = rng
+        self.used = False
 
     def __missing__(self, name: str) -> Any:
+        self.used = True
         rng = self.rng
         if name[0] != "_" and hasattr(rng, name):
             self[name] = method = getattr(rng, name)
@@ -451,6 +462,34 @@ class TextArenaEnv:
         """A hashable digest of the current position (see the module docstring): equal for two games in
         the same state whatever moves and spellings led there; None before ``reset``."""
         return None if self._game is None else _digest(self._game, {})
+
+    def state_key(self, generator: bool = True) -> bytes | None:
+        """A key equal for two envs only when every action plays out the same on both (``envs.actions``
+        memoizes legal-move sets by it): a hash of the game's *entire* state — message queues and flags
+        included, values typed, dicts and sets in their iteration order, ``random.Random`` objects by their
+        state — and the player to move; with ``generator`` also this env's own generator. None when the
+        game is over or its state holds something that cannot be compared exactly (``_exact``).
+
+        Stricter than ``position_key`` (which says when two moves reach the same position): equal keys
+        mean the same Python state, up to what no step reads (TextArena's message log ``State.logs``, read
+        by no game; our ``set_invalid_move`` hook, the same code on every env; how the position was reached,
+        which only the crash check's replay uses — ``envs.actions`` does not reuse work where a step
+        crashed)."""
+        if self._game is None or self._done:
+            return None
+        try:
+            digest = _exact(self._game, {})
+        except _Inexact:
+            return None
+        if generator:  # taken afresh, not ``_rng_state``: a key must never be stale
+            digest = (digest, self._rng.getstate())
+        text = repr((self.id, self._player, digest)).encode()
+        return hashlib.blake2b(text, digest_size=32).digest()
+
+    def used_generator(self) -> bool:
+        """Whether the game asked this env's random generator for anything since this env was reset or
+        copied (on a ``scratch`` copy: during the moves tried on it)."""
+        return self._routes.used
 
     def normalized_reward(self, rewards: dict[int, float], player: int) -> float:
         low, high = self.reward_range
@@ -796,6 +835,74 @@ def _digest(value: Any, seen: dict[int, int]) -> Any:
             *((name, _digest(item, seen)) for name, item in attrs.items() if name not in skip),
         )
     return (cls.__name__, repr(value))
+
+
+class _Inexact(Exception):
+    """A value ``_exact`` cannot render so that equal renderings imply equal behaviour."""
+
+
+_EXACT_SKIP = {"logs", "set_invalid_move"}
+"""``State`` attributes left out of ``state_key``: the message log (read by no game) and our hook."""
+_CODE = (type, types.FunctionType, types.ModuleType, _RandomRouter)
+"""Values that are code, the same objects for every env (by identity within the process)."""
+
+
+def _exact(value: Any, seen: dict[int, int]) -> Any:
+    """``value`` rendered for ``state_key``: a tuple of atomic values whose ``repr`` is equal for two game
+    states only if they are equal as Python states — shared references and cycles by first-visit order,
+    dicts and sets in iteration order (a game may depend on it), objects of pure-Python classes by their
+    ``__dict__`` and slots. Anything else (C objects, closures, bound builtins, object arrays) raises
+    ``_Inexact``: nothing is reused for that game."""
+    cls = type(value)
+    if cls in _ATOMIC:
+        return value
+    if value is _MISSING:
+        return ("<unset>",)
+    marker = seen.get(id(value))
+    if marker is not None:
+        return ("<ref>", marker)
+    seen[id(value)] = len(seen)
+    if cls is list or cls is tuple or cls is set or cls is frozenset:
+        return (cls.__name__, *(_exact(item, seen) for item in value))
+    if cls is dict or cls is defaultdict or cls is OrderedDict:
+        factory = _exact(getattr(value, "default_factory", None), seen)
+        return (cls.__name__, factory, *((_exact(k, seen), _exact(v, seen)) for k, v in value.items()))
+    if cls is random.Random:
+        return ("Random", value.getstate())
+    if isinstance(value, _CODE):
+        if isinstance(value, types.FunctionType) and value.__closure__:
+            raise _Inexact(value)
+        return ("code", repr(value))
+    if cls is types.MethodType:
+        return ("method", repr(value.__func__), _exact(value.__self__, seen))
+    if cls is re.Pattern:
+        return ("re", value.pattern, value.flags)
+    module = cls.__module__
+    if module == "numpy" and hasattr(value, "dtype"):
+        if value.dtype.hasobject:
+            raise _Inexact(value)
+        return (cls.__name__, value.dtype.str, getattr(value, "shape", ()), value.tobytes())
+    if all(base.__flags__ & _HEAPTYPE for base in cls.__mro__[:-1]) and not issubclass(cls, BaseException):
+        slots = [
+            name
+            for base in cls.__mro__[:-1]
+            for name in _slot_names(base)
+            if name not in ("__dict__", "__weakref__")
+        ]
+        attrs = getattr(value, "__dict__", {})
+        skip = _EXACT_SKIP if isinstance(value, ta.State) else ()
+        return (
+            module,
+            cls.__qualname__,
+            *((name, _exact(getattr(value, name, _MISSING), seen)) for name in slots),
+            *((name, _exact(item, seen)) for name, item in attrs.items() if name not in skip),
+        )
+    raise _Inexact(value)
+
+
+def _slot_names(cls: type) -> tuple[str, ...]:
+    slots = cls.__dict__.get("__slots__", ())
+    return (slots,) if isinstance(slots, str) else tuple(slots)
 
 
 def _unpack(message: tuple[Any, Any, Any]) -> tuple[int, str, ta.ObservationType]:
