@@ -38,7 +38,7 @@ def test_connect_four_lists_each_column_once_whatever_the_parser_tolerates():
 
 
 def test_probing_never_touches_the_env_it_is_given():
-    env = make("Checkers-v0")
+    env = make("Breakthrough-v0-small")
     turn = env.reset(2)
     before = env.position_key()
     moves = legal_actions(env, turn.observation)
@@ -48,7 +48,8 @@ def test_probing_never_touches_the_env_it_is_given():
 
 
 def test_checkers_opening_has_exactly_the_seven_forward_moves():
-    """Red's men on row 5 each step diagonally forward to row 4: 7 moves (the edge man has one)."""
+    """Red's men on row 5 each step diagonally forward to row 4: 7 moves (the edge man has one), from the
+    game's own move check (``envs.checkers``)."""
     env = make("Checkers-v0")
     turn = env.reset(0)
     moves = legal_actions(env, turn.observation)

@@ -1,7 +1,8 @@
 """The legal-move oracle (``TextArenaEnv.legal_moves``) on all 145 games: the 36 ``ORACLE_GAMES`` list the
-mover's moves every turn and Tak's moves are built from its board (``envs.tak``), and the game accepts each
-of them; every other game answers None — and reading its turns anyway finds no list, or a list that is not
-the legal moves (a template, a stale or static list). The oracle never changes what the agent sees."""
+mover's moves every turn and Tak's, Santorini's and Checkers' are built from the game's state
+(``_MOVE_GENERATORS``), and the game accepts each of them; every other game answers None — and reading its
+turns anyway finds no list, or a list that is not the legal moves (a template, a stale or static list). The
+oracle never changes what the agent sees."""
 
 from __future__ import annotations
 

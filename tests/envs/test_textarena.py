@@ -8,10 +8,12 @@ import socket
 
 import pytest
 import textarena as ta
+from textarena.envs.TicTacToe.env import TicTacToeEnv
 
-from autoharness.envs import StepResult, Turn, make
+from autoharness.envs import StepResult, Turn, get_spec, make
 from autoharness.envs import textarena as adapter
 from autoharness.envs.hints import strip_move_lists
+from autoharness.envs.textarena import TextArenaEnv
 from autoharness.errors import EnvError
 
 from .conftest import NetworkUsed
@@ -106,19 +108,44 @@ def test_an_action_that_crashes_the_game_is_an_illegal_move() -> None:
     assert "InvalidMoveError" in (result.reason or "") and result.rewards == {0: -1.0, 1: 1.0}
 
 
+class _BreaksOnAWin(TicTacToeEnv):
+    """TicTacToe whose win check breaks once the winning mark is on the board, as Checkers' ``set_winners``
+    call and Stratego's win check did in TextArena 0.7.4 (both repaired since)."""
+
+    def _check_winner(self) -> bool:
+        if super()._check_winner():
+            raise TypeError("set_winners() got an unexpected keyword argument 'player_id'")
+        return False
+
+
 def test_a_bug_inside_the_game_is_not_blamed_on_the_move() -> None:
-    env = make("Checkers-v0")
+    env = TextArenaEnv(get_spec("TicTacToe-v0"), factory=_BreaksOnAWin)
     env.reset(0)
-    board = [["."] * 8 for _ in range(8)]  # Red's last piece moves to where it is stuck: Red has no moves,
-    board[2][1], board[0][1], board[0][5] = (
-        "r",
-        "b",
-        "b",
-    )  # and TextArena 0.7.4 then calls set_winners wrongly
-    env._game.state.game_state["board"] = board
-    result = env.step("[2 1 1 0]")
+    for move in ("[0]", "[3]", "[1]", "[4]"):
+        assert env.step(move).legal
+    result = env.step("[2]")  # the winning move is applied, then the game raises
     assert result.legal and result.done and result.rewards is None and result.info["crash"] is True
     assert "set_winners" in str(result.info["end"])
+
+
+def _checkers(pieces: dict[tuple[int, int], str]) -> TextArenaEnv:
+    env = make("Checkers-v0")
+    env.reset(0)
+    board = [["."] * 8 for _ in range(8)]
+    for (row, col), piece in pieces.items():
+        board[row][col] = piece
+    env._game.state.game_state["board"] = board
+    return env
+
+
+def test_checkers_player_left_without_a_move_loses() -> None:
+    # Red's last piece moves to where it is stuck: TextArena 0.7.4 then called set_winners wrongly (a crash)
+    result = _checkers({(2, 1): "r", (0, 1): "b", (0, 5): "b"}).step("[2 1 1 0]")
+    assert result.legal and result.done and result.rewards == {1: 1.0, 0: -1.0} and "crash" not in result.info
+    # Red's move leaves Black's only piece stuck: TextArena did not check Black, who was asked to move anyway
+    result = _checkers({(5, 2): "r", (6, 1): "b", (7, 0): "r", (7, 2): "r"}).step("[5 2 4 1]")
+    assert result.legal and result.done and result.rewards == {0: 1.0, 1: -1.0}
+    assert "Player 1 has no moves left" in str(result.info["end"])
 
 
 def test_normalized_reward_maps_each_family_to_unit_interval() -> None:

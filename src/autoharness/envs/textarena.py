@@ -15,9 +15,10 @@ player: the reward the game passes to ``set_invalid_move`` (its completion fract
 Legal-move oracle (``legal_moves``, the optional ``envs.base.HasLegalMoves``): the moves TextArena lists
 for the player to move, read from this turn's *unstripped* messages (``hints.listed_moves``) — for random
 baselines, training opponents and tests, never part of an observation. 36 of the 145 games have one
-(``ORACLE_GAMES``); Tak's three variants and SantoriniBaseFixed print none after the start, and their moves
-are built from the game's state instead (``_MOVE_GENERATORS``: candidates from the action text cannot reach
-them); the others answer None.
+(``ORACLE_GAMES``); Tak's three variants, SantoriniBaseFixed and Checkers print none (after the start), and
+their moves are built from the game's state and its own move checks instead (``_MOVE_GENERATORS``:
+candidates from the action text cannot reach them, or only at seconds per position); the others answer
+None.
 
 Games whose semantics differ, found by playing all 145:
 
@@ -35,6 +36,9 @@ Games whose semantics differ, found by playing all 145:
   the opponent's ranks); a Miner's defusal left a stale square in the Bomb owner's piece list, and the win
   check later crashed on it; Player 0's win by wiping out Player 1's movable pieces was skipped (a dead
   position followed). All three are repaired (``envs.stratego``).
+* Checkers: "a player with no legal move loses" crashed (``set_winners`` called with a keyword it does not
+  take) when the mover was stuck, and was not checked at all for the player to move next (a dead position);
+  both are repaired (``envs.checkers``).
 * Minesweeper: stepping on a mine is reported through ``set_invalid_move`` but is a lost game, not a rule
   breach: ``legal=True, done=True`` with the game's reward (completion fraction).
 
@@ -65,9 +69,9 @@ position before the move is rebuilt by replaying the game's accepted moves from 
 * Unchanged: the game could not read the move (Chess: python-chess's ``InvalidMoveError`` on ``[e1e1]``;
   Stratego: ``TypeError`` on a move whose source square is a lake, ``[F3 G1]``-style). The move is illegal,
   the exception text the reason, ``info["crash"] = True``.
-* Changed: the game broke after applying a legal move (Checkers: ``TypeError`` in ``set_winners`` on a
-  winning move). Not the mover's fault: the move counts as legal and the game ends with no result
-  (``done``, ``rewards`` None, ``info["crash"]``).
+* Changed: the game broke after applying a legal move (Checkers' ``set_winners`` and Stratego's win check
+  did, before their repairs above). Not the mover's fault: the move counts as legal and the game ends with
+  no result (``done``, ``rewards`` None, ``info["crash"]``).
 
 Positions (``position_key``): a hashable digest of the game's whole state — every attribute of the
 TextArena env and its ``State`` except the message log and bookkeeping of the last step (observations,
@@ -111,7 +115,7 @@ from typing import Any, Self
 import textarena as ta
 
 from ..errors import EnvError
-from . import stratego, tak
+from . import checkers, stratego, tak
 from .base import StepResult, Turn
 from .hints import listed_moves, strip_move_lists, strips_prompt
 from .registry import GameSpec
@@ -126,11 +130,15 @@ _BREACH_AFTER_STEP: dict[str, Callable[[Any], str | None]] = {"Tak": tak.made_up
 """Families whose game accepts moves its rules forbid: family → what, in the game after an accepted move,
 makes it illegal after all (Tak: a stone the rules do not name)."""
 
-_REPAIRS: dict[str, Callable[[Any], None]] = {"Tak": tak.repair, "Stratego": stratego.repair}
+_REPAIRS: dict[str, Callable[[Any], None]] = {
+    "Tak": tak.repair,
+    "Stratego": stratego.repair,
+    "Checkers": checkers.repair,
+}
 """Families with a defect repaired on the game instance: family → the repair, run on a freshly built game
 before its ``reset`` and again after it and after every copy (a copy would keep the original's)."""
 
-_FINISHES: dict[str, Callable[[Any], bool]] = {"Stratego": stratego.finish}
+_FINISHES: dict[str, Callable[[Any], bool]] = {"Stratego": stratego.finish, "Checkers": checkers.finish}
 """Families whose game misses one of its own ends: family → what ends it after an accepted move (whether)."""
 
 
@@ -143,10 +151,12 @@ def _santorini_moves(game: Any) -> list[str]:
 _MOVE_GENERATORS: dict[str, Callable[[Any], list[str]]] = {
     "Tak": tak.legal_moves,
     "SantoriniBaseFixed": _santorini_moves,
+    "Checkers": checkers.legal_moves,
 }
 """Families whose legal moves ``legal_moves`` builds from the game's state, checked by the game's own rules
 code, because candidates built from the text cannot reach them: Tak's (``envs.tak``), and Santorini's
-``[N1C1C2B2]`` (worker, source, destination, build: ~1 in 10,000 candidates is legal)."""
+``[N1C1C2B2]`` (worker, source, destination, build: ~1 in 10,000 candidates is legal); or reach them only
+slowly: Checkers' 4,096 candidates probed on copies took seconds a position (``envs.checkers``)."""
 
 ORACLE_GAMES = frozenset(
     {
@@ -501,8 +511,8 @@ class TextArenaEnv:
         An oracle for baselines, opponents and tests, never shown to the agent: the bracketed moves inside
         the very list segments ``hints.strip_move_lists`` removes, read from the unstripped messages of this
         turn (the last message that holds a list). None when the game is over, when the game is not in
-        ``ORACLE_GAMES``, or when this turn's messages hold no list. Tak and SantoriniBaseFixed print no list:
-        their moves are built from the game's state (``_MOVE_GENERATORS``)."""
+        ``ORACLE_GAMES``, or when this turn's messages hold no list. Tak, SantoriniBaseFixed and Checkers
+        print no list: their moves are built from the game's state (``_MOVE_GENERATORS``)."""
         if self._done:
             return None
         generator = _MOVE_GENERATORS.get(self._family)
@@ -611,7 +621,7 @@ class TextArenaEnv:
             return self._illegal(
                 player, f"the game could not process this action ({exc!r})", None, crash=True
             )
-        # The game changed its state and then broke (Checkers' set_winners on a winning move): TextArena's
+        # The game changed its state and then broke (a bug in its end-of-move checks, say): TextArena's
         # fault, not the mover's. The game ends with no outcome and the move is not called illegal.
         return self._broken(f"TextArena crashed after this move ({exc!r}); the game ends without a result")
 
