@@ -148,6 +148,17 @@ def test_checkers_player_left_without_a_move_loses() -> None:
     assert "Player 1 has no moves left" in str(result.info["end"])
 
 
+def test_ultimate_tic_tac_toe_with_every_square_taken_is_a_draw() -> None:
+    env = make("UltimateTicTacToe-v0")
+    env.reset(0)
+    drawn = [["X", "O", "X"], ["X", "O", "O"], ["O", "X", "X"]]  # full, no three in a row
+    boards = [[row[:] for row in drawn] for _ in range(9)]
+    boards[4] = [["X", "O", "X"], [" ", "X", "O"], ["O", "X", "O"]]  # one square left; O there wins nothing
+    env._game.state.game_state.update(board=boards, next_micro_board=None)
+    result = env.step("[4 3]")  # TextArena 0.7.4 went on: no legal move left, a dead position
+    assert result.legal and result.done and result.rewards == {0: 0.0, 1: 0.0}
+
+
 def test_normalized_reward_maps_each_family_to_unit_interval() -> None:
     two, one = make("TicTacToe-v0"), make("2048-v0")
     assert [two.normalized_reward({0: 1.0, 1: -1.0}, p) for p in (0, 1)] == [1.0, 0.0]

@@ -39,6 +39,8 @@ Games whose semantics differ, found by playing all 145:
 * Checkers: "a player with no legal move loses" crashed (``set_winners`` called with a keyword it does not
   take) when the mover was stuck, and was not checked at all for the player to move next (a dead position);
   both are repaired (``envs.checkers``).
+* UltimateTicTacToe: a mini-board filled without a winner never counts as closed, so a full board was not
+  a draw and play went on with no legal move; the adapter ends it as a draw (``envs.ultimatetictactoe``).
 * Minesweeper: stepping on a mine is reported through ``set_invalid_move`` but is a lost game, not a rule
   breach: ``legal=True, done=True`` with the game's reward (completion fraction).
 
@@ -115,7 +117,7 @@ from typing import Any, Self
 import textarena as ta
 
 from ..errors import EnvError
-from . import checkers, stratego, tak
+from . import checkers, stratego, tak, ultimatetictactoe
 from .base import StepResult, Turn
 from .hints import listed_moves, strip_move_lists, strips_prompt
 from .registry import GameSpec
@@ -138,7 +140,11 @@ _REPAIRS: dict[str, Callable[[Any], None]] = {
 """Families with a defect repaired on the game instance: family → the repair, run on a freshly built game
 before its ``reset`` and again after it and after every copy (a copy would keep the original's)."""
 
-_FINISHES: dict[str, Callable[[Any], bool]] = {"Stratego": stratego.finish, "Checkers": checkers.finish}
+_FINISHES: dict[str, Callable[[Any], bool]] = {
+    "Stratego": stratego.finish,
+    "Checkers": checkers.finish,
+    "UltimateTicTacToe": ultimatetictactoe.finish,
+}
 """Families whose game misses one of its own ends: family → what ends it after an accepted move (whether)."""
 
 
