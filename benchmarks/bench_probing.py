@@ -1,17 +1,19 @@
 """CPU cost of ``autoharness verify`` in games without a move list, the old way against the new, in one run.
 
-    .venv/bin/python benchmarks/bench_probing.py [--games TowerOfHanoi-v0 Tak-v0] [--positions 60]
+    .venv/bin/python benchmarks/bench_probing.py [--games TowerOfHanoi-v0 Breakthrough-v0] [--positions 60]
 
 In the games TextArena gives no move list for, every checked position's legal moves are found by trying
 hundreds to thousands of candidate moves on copies of the game (``envs.actions``), and that is where a
 verification's CPU goes. For each game the built-in library's verifier harness is verified twice on the same
-seed and position count: the old way (``envs.actions.KNOWN_SIZE = 0``: every position probed afresh) and the
-new way (positions met again reuse what probing found for an equal game state). Both start as a fresh process
-would (no remembered spaces, nothing memoized). Time is this process's CPU time (``time.process_time``: the
-sandbox worker answering the harness calls is another process and does the same work both ways), so other
-jobs on a shared machine hardly move it. Printed per game: CPU seconds per verified position each way, the
-ratio old/new, and whether the two reports are identical (every figure and counterexample, times aside).
-Exit status 1 when a report differs: the new way must change the cost, never a verdict.
+seed and position count: the old way (every position probed afresh, each move on a deep copy of the game:
+``envs.actions.KNOWN_SIZE = SCRATCHES_FROM = 0``) and the new way (a position met again reuses what probing
+found for an equal game state; the moves of one position are tried on copies unpickled from one pickle of
+the game). Both start as a fresh process would (no remembered spaces, nothing memoized). Time is this
+process's CPU time (``time.process_time``: the sandbox worker answering the harness calls is another process
+and does the same work both ways), so other jobs on a shared machine hardly move it. Printed per game: CPU
+seconds per verified position each way, the ratio old/new, and whether the two reports are identical (every
+figure and counterexample, times aside). Exit status 1 when a report differs: the new way must change the
+cost, never a verdict.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from autoharness.envs import actions
 from autoharness.verify import verify_harness
 
 GAMES = ("TowerOfHanoi-v0", "Breakthrough-v0", "Battleship-v0-extreme")
-WAYS = {"old": {"KNOWN_SIZE": 0}, "new": {"KNOWN_SIZE": actions.KNOWN_SIZE}}
+WAYS = {
+    "old": {"KNOWN_SIZE": 0, "SCRATCHES_FROM": 0},
+    "new": {"KNOWN_SIZE": actions.KNOWN_SIZE, "SCRATCHES_FROM": actions.SCRATCHES_FROM},
+}
 """``envs.actions`` settings of each way."""
 
 

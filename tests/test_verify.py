@@ -237,15 +237,17 @@ def test_a_time_budget_stops_early_and_says_so() -> None:
 
 def test_reusing_legal_move_sets_of_positions_met_again_changes_nothing(monkeypatch) -> None:
     """TowerOfHanoi-v0 has no move list: each checked position's legal moves are probed, and its games
-    meet the same positions again and again. With the memo (``envs.actions._KNOWN``) the report is the
-    very same as with every position probed afresh: positions, games, actions, counterexamples."""
+    meet the same positions again and again. With the memo (``envs.actions._KNOWN``) and moves tried on
+    pickled copies (``scratches``) the report is the very same as with every position probed afresh on deep
+    copies: positions, games, actions, counterexamples."""
     from autoharness.envs import actions
 
     source = bundled_code("TowerOfHanoi-v0-verifier")
     drop = {"seconds", "positions_per_second"}
     reports = []
-    for size in (0, 4096):
+    for size, scratches_from in ((0, 0), (4096, 16)):  # the old way, then the new (pickled copies too)
         monkeypatch.setattr(actions, "KNOWN_SIZE", size)
+        monkeypatch.setattr(actions, "SCRATCHES_FROM", scratches_from)
         monkeypatch.setattr(actions, "_WORKED", {})  # the spaces random play tries first: as in a new process
         reports.append(verify_harness("TowerOfHanoi-v0", source, positions=25, seed=3).to_dict())
     fresh, reused = reports

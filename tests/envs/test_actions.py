@@ -116,9 +116,9 @@ def _counting_probes(monkeypatch) -> list[str]:
     played: list[str] = []
     real = actions._successor
 
-    def counted(env, action):
+    def counted(env, action, *rest):
         played.append(action)
-        return real(env, action)
+        return real(env, action, *rest)
 
     monkeypatch.setattr(actions, "_successor", counted)
     return played
@@ -171,3 +171,45 @@ def test_the_memo_keeps_apart_states_that_look_alike_but_play_differently(monkey
     assert played == []
     find_legal_actions(elsewhere, turn.observation)
     assert played  # probed again: its moves may spawn other tiles
+
+
+@pytest.mark.parametrize(
+    ("game", "plies"), [("Battleship-v0", 6), ("TowerOfHanoi-v0", 3), ("Breakthrough-v0", 5)]
+)
+def test_moves_play_out_on_pickled_copies_exactly_as_on_deep_copies(game, plies):
+    """``scratches()`` (the game pickled once, each copy unpickled) against ``scratch()``: every candidate
+    of the position gives the same result, observation, position and whole state afterwards."""
+    env = make(game)
+    turn = env.reset(4)
+    rng = random.Random(4)
+    for _ in range(plies):
+        turn = env.step(random_legal_action(env, rng, turn.observation)).next
+    fast = env.scratches()
+    assert fast != env.scratch  # these games pickle exactly
+    compared = 0
+    for space in candidate_spaces(turn.observation):
+        for action in list(space)[:200]:
+            deep, pickled = env.scratch(), fast()
+            a, b = deep.step(action), pickled.step(action)
+            assert (a.legal, a.done, a.reason, a.rewards, a.next, a.info) == (
+                b.legal,
+                b.done,
+                b.reason,
+                b.rewards,
+                b.next,
+                b.info,
+            )
+            assert deep.state_key() == pickled.state_key() and deep.position_key() == pickled.position_key()
+            compared += 1
+    assert compared > 100
+    assert env.position_key() is not None and env.current_observation() == turn.observation  # untouched
+
+
+def test_a_state_that_cannot_be_keyed_exactly_is_neither_memoized_nor_pickled():
+    """A closure in the game's state (its captured values are invisible): no ``state_key``, deep copies."""
+    env = make("TowerOfHanoi-v0")
+    env.reset(1)
+    hidden = [0]
+    env._game.state.game_state["peek"] = lambda: hidden[0]
+    assert env.state_key() is None and env.scratches() == env.scratch
+    assert legal_actions(env, env.current_observation())  # probing still works, the long way

@@ -36,7 +36,9 @@ Which spaces produced legal moves is remembered per game id (``_WORKED``), so la
 Positions met again are not probed again: ``find_legal_actions`` and the listing behind
 ``random_legal_action`` are memoized per process (``_KNOWN``) by the env's ``state_key`` (TextArena: a hash
 of the game's entire state) and the observation — the same answer probing would give, found once.
-Verification meets the same positions over and over (openings; TowerOfHanoi-v0 has 27 boards).
+Verification meets the same positions over and over (openings; TowerOfHanoi-v0 has 27 boards). The many
+moves of one enumeration are tried on copies from the env's ``scratches()`` where it has it (TextArena: the
+game pickled once, each copy unpickled; used only where that copy is exactly the game).
 
 Cost (measured on this machine; clone + step ≈ 0.15–0.4 ms, Stratego 1.3 ms): a random move in the games
 without an oracle takes ~1–100 ms; a full ``legal_actions`` up to ~1–3 s in the games with large spaces
@@ -119,9 +121,12 @@ def successor_key(env: Env, action: str) -> Hashable | None:
     return _successor(env, action)[0]
 
 
-def _successor(env: Env, action: str) -> tuple[Hashable | None, Env, StepResult]:
-    """``successor_key``, with the clone the action was played on and the step's result."""
-    clone = _scratch(env)
+def _successor(
+    env: Env, action: str, scratch: Callable[[], Env] | None = None
+) -> tuple[Hashable | None, Env, StepResult]:
+    """``successor_key``, with the clone the action was played on and the step's result; ``scratch`` makes
+    the copy (default ``_scratch(env)``)."""
+    clone = scratch() if scratch is not None else _scratch(env)
     result = clone.step(action)
     if not result.legal:
         return None, clone, result
@@ -435,13 +440,19 @@ class _Probe:
     own history, so such a result is not reused for another game in the same state) and whether any step
     drew from the env's random generator (then the result holds only for that generator state)."""
 
-    __slots__ = ("drew", "env", "reusable")
+    __slots__ = ("calls", "drew", "env", "reusable", "scratch")
 
     def __init__(self, env: Env) -> None:
         self.env, self.reusable, self.drew = env, True, False
+        self.calls = 0
+        self.scratch: Callable[[], Env] | None = None
 
     def __call__(self, action: str) -> Hashable | None:
-        key, clone, result = _successor(self.env, action)
+        self.calls += 1
+        if self.calls == SCRATCHES_FROM:  # many moves from one position: the env's cheaper copies
+            scratches = getattr(self.env, "scratches", None)
+            self.scratch = scratches() if callable(scratches) else None
+        key, clone, result = _successor(self.env, action, self.scratch)
         if result.info.get("crash"):
             self.reusable = False
         if not self.drew:
@@ -459,6 +470,9 @@ candidates, so the probes would find the same moves in the same order. Verificat
 positions again and again (every game of a board game starts alike; TowerOfHanoi-v0 has 27 boards); the
 process keeps the ``KNOWN_SIZE`` most recent (0: nothing is kept)."""
 KNOWN_SIZE = 4096
+SCRATCHES_FROM = 16
+"""From this probe of one enumeration on, copies come from the env's ``scratches()`` where it has it
+(TextArena: the game pickled once, each copy unpickled; setting it up costs a few copies' worth). 0: never."""
 _KNOWN_LOCK = threading.Lock()
 
 

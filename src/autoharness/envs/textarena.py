@@ -94,7 +94,9 @@ observation.
 Speed (``benchmarks/bench_envs.py``). Each message is rendered and stripped once per process (``_BLOCKS``),
 ``Turn``/``StepResult`` are built through their slots, and the generator router caches bound methods: a
 step costs ~2-4 µs over TextArena's. ``clone()`` copies with ``_copy`` rather than ``deepcopy``: the same
-independent copy, 4-6x faster, and the copy steps as fast as the original.
+independent copy, 4-6x faster, and the copy steps as fast as the original. ``scratches()`` makes many copies
+of one position from one pickle of the game (~2x cheaper again on large boards), where the unpickled game is
+exactly the game.
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ import copyreg
 import dataclasses
 import functools
 import hashlib
+import io
+import pickle
 import random
 import re
 import sys
@@ -469,6 +473,31 @@ class TextArenaEnv:
         state = self._game.state
         memo: dict[int, Any] = {id(state.logs): []}
         return copy.deepcopy(self, memo)
+
+    def scratches(self) -> Callable[[], Self]:
+        """A maker of ``scratch`` copies of the current position, for trying many moves from it
+        (``envs.actions`` enumerations): the game is pickled once and each copy unpickled, ~2x cheaper
+        than a deep copy on large boards (Battleship-v0-extreme, Tak-v0). Only when the unpickled game is
+        the game exactly (equal ``_exact`` renderings: pickling and deep copying may differ for a class
+        with its own copy hooks); otherwise the maker is ``scratch`` itself."""
+        game = self._game
+        if game is None:
+            return self.scratch
+        state = game.state
+        buffer = io.BytesIO()
+        try:
+            _Pickler(buffer, {id(state.logs): "logs", id(state.set_invalid_move): "hook"}).dump(game)
+            blob = buffer.getvalue()
+            exact = _exact(_unpickle(blob), {}) == _exact(game, {})
+        except Exception:  # anything pickle or _exact refuses: deep copies, as ever
+            exact = False
+        if not exact:
+            return self.scratch
+
+        def scratch() -> Self:
+            return copy.deepcopy(self, {id(game): _unpickle(blob)})  # __deepcopy__ hooks the copy
+
+        return scratch
 
     def current_observation(self) -> str:
         """What the player to move sees now: the last ``Turn.observation`` this env returned."""
@@ -851,6 +880,28 @@ def _digest(value: Any, seen: dict[int, int]) -> Any:
             *((name, _digest(item, seen)) for name, item in attrs.items() if name not in skip),
         )
     return (cls.__name__, repr(value))
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a game without the objects in ``left_out`` (by id → a name): our ``set_invalid_move`` hook,
+    which cannot be pickled and is set again on each copy, and the message log, which a scratch copy
+    starts empty (``TextArenaEnv.scratch``)."""
+
+    def __init__(self, file: io.BytesIO, left_out: dict[int, str]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._left_out = left_out
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return self._left_out.get(id(obj))
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> Any:
+        return [] if pid == "logs" else None  # the hook's place, until ``_hook_invalid_moves``
+
+
+def _unpickle(blob: bytes) -> Any:
+    return _Unpickler(io.BytesIO(blob)).load()
 
 
 class _Inexact(Exception):
