@@ -23,6 +23,7 @@ from autoharness.suite import (
     SuiteConfig,
     SuiteManifest,
     paper_columns,
+    read_summary,
     run_suite,
     schedule_order,
     select_games,
@@ -647,3 +648,65 @@ def test_variants_of_a_family_with_a_library_harness_run_in_parallel(tmp_path):
             ("ConnectFour-v0", "done"),
             ("ConnectFour-v0-large", "running"),
         ]
+
+
+def test_rerun_learns_exactly_the_named_games_again(tmp_path, capsys, monkeypatch):
+    """``suite --resume --rerun``: the named game's record, directory and library entry go, the game is
+    learned again (its shared-cache replies reused, so the endpoint is not asked again); the others stay."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out, library = tmp_path / "s", Library(tmp_path / "lib")
+    with FakeOpenAIServer(scripted_reply) as server:
+        config = SuiteConfig(
+            games=["TicTacToe-v0", "Nim-v0"],
+            learn=LEARN,
+            llm="fake-model",
+            base_url=server.base_url,
+            eval_agent="none",
+            library=str(library.root),
+            cache=str(tmp_path / "shared_cache.sqlite"),
+        )
+        executor = LocalExecutor(1)
+        try:
+            before = run_suite(out, executor, config=config)
+        finally:
+            executor.close()
+        assert {g: r["status"] for g, r in before.games.items()} == {"TicTacToe-v0": "done", "Nim-v0": "done"}
+        asked = len(server.requests)
+        nim_dir, ttt_dir = out / "games" / "Nim-v0", out / "games" / "TicTacToe-v0"
+        (nim_dir / "note.txt").write_text("from the first run")
+        (ttt_dir / "note.txt").write_text("from the first run")
+        run_ids = {
+            g: read_summary(out / "games" / g / "learn" / "summary.json")["run_id"]
+            for g in ("Nim-v0", "TicTacToe-v0")
+        }
+        nim_entry = library.get("Nim-v0", "verifier")
+        assert nim_entry is not None and nim_entry.source == str(nim_dir)
+        suite_json = json.loads((out / "suite.json").read_text())
+
+        common = ["suite", "--out", str(out), "--workers", "1"]
+        assert main([*common, "--resume", "--rerun", "Nim-v0,Chezz-v0"]) == 2  # unknown: nothing touched
+        assert main([*common, "--rerun", "Nim-v0"]) == 2  # without --resume
+        err = capsys.readouterr().err.strip().splitlines()
+        assert (
+            len(err) == 2 and "not in the suite" in err[0] and "Chezz-v0" in err[0] and "--resume" in err[1]
+        )
+        assert json.loads((out / "suite.json").read_text())["games"] == suite_json["games"]
+        assert (nim_dir / "note.txt").is_file()
+
+        assert main([*common, "--resume", "--rerun", "Nim-v0"]) == 0
+    after = SuiteManifest.load(out)
+    nim, ttt = after.games["Nim-v0"], after.games["TicTacToe-v0"]
+    assert ttt == suite_json["games"]["TicTacToe-v0"]  # untouched: same record, same directory
+    assert (ttt_dir / "note.txt").is_file()
+    assert read_summary(ttt_dir / "learn" / "summary.json")["run_id"] == run_ids["TicTacToe-v0"]
+    # Nim: a new run from nothing (not reused from its old library entry), a fresh record and directory.
+    assert (
+        nim["status"] == "done"
+        and nim["attempts"] == 1
+        and nim["started"] > suite_json["games"]["Nim-v0"]["finished"]
+    )
+    assert nim["result"]["reused"] is False and nim["result"]["learned"]["llm_calls"] >= 1
+    assert not (nim_dir / "note.txt").exists()
+    assert read_summary(nim_dir / "learn" / "summary.json")["run_id"] != run_ids["Nim-v0"]
+    assert library.get("Nim-v0", "verifier").created > nim_entry.created  # stored again by the new run
+    assert len(server.requests) == asked  # the shared cache answered the same requests

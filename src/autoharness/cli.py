@@ -280,6 +280,11 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     config = None
     if args.retry_failed and not args.resume:
         raise ConfigError("--retry-failed only applies with --resume")
+    rerun = [g.strip() for g in args.rerun.split(",") if g.strip()] if args.rerun is not None else None
+    if rerun is not None and not args.resume:
+        raise ConfigError("--rerun applies to a suite that exists: add --resume")
+    if rerun is not None and not rerun:
+        raise ConfigError("--rerun needs game ids, e.g. --rerun Chess-v0,IndianPoker-v0")
     if args.resume:
         if given or args.no_library or args.no_cache:
             dropped = given or ["no_library" if args.no_library else "no_cache"]
@@ -323,6 +328,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
             resume=args.resume,
             retry_failed=args.retry_failed,
             refine_on_verify=args.refine_on_verify,
+            rerun=rerun,
             on_event=progress,
         )
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: running games stop; finished ones are kept
@@ -754,6 +760,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--resume", action="store_true", help="continue the suite in --out (its stored config)")
     p.add_argument("--retry-failed", action="store_true", help="with --resume: run failed games again")
+    p.add_argument(
+        "--rerun",
+        metavar="GAME[,GAME...]",
+        help="with --resume: learn these games of the suite again from nothing, discarding their result in "
+        "suite.json, their games/GAME/ directory (run store, its reply record, harness, eval) and the "
+        "library entry this suite stored for them; the shared LLM cache is kept",
+    )
     p.add_argument(
         "--refine-on-verify",
         type=nonnegative_int,

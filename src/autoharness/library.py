@@ -191,6 +191,20 @@ class Library:
             atomic_write(json_path, json.dumps(entry.to_dict(), indent=2) + "\n")
             return True
 
+    def discard(self, game: str, mode: str, source: str) -> bool:
+        """Remove the entry of ``game`` in ``mode`` if it came from ``source`` (a suite's game directory:
+        ``suite --rerun`` drops what that suite stored, never an entry another run or an import made);
+        True when removed."""
+        if not self.root.is_dir():
+            return False
+        with self._locked():
+            current = self.get(game, mode)
+            if current is None or current.source != source:
+                return False
+            self._path(game, mode, ".json").unlink()
+            self._path(game, mode, ".py").unlink(missing_ok=True)
+            return True
+
     def export(self, path: Path, games: list[str] | None = None) -> int:
         """Write every entry (or those of ``games``) to one JSON bundle; returns how many."""
         if path.is_dir() or not path.parent.is_dir():

@@ -11,7 +11,11 @@ A suite directory holds::
 ``suite.json`` (format ``autoharness-suite``, version 1) is rewritten atomically after every state change,
 so a suite killed at any moment resumes from it (``--resume``): finished games are kept, games that were
 running start again (the learner resumes its own run directory), failed games stay failed unless
-``--retry-failed``. Its shape::
+``--retry-failed``. ``--rerun GAME,...`` learns the named games again from nothing: their record in
+``suite.json``, their directory ``games/<game>/`` (run store, the run's own reply record
+``learn/llm_cache.sqlite``, harness, evaluation) and the library entry this suite stored for them are
+discarded first; the shared LLM cache (``config.cache``) is kept, so a request asked before is answered
+from it. Its shape::
 
     {"format": "autoharness-suite", "version": 1, "created": ISO, "updated": ISO,
      "config": {games, mode, llm, base_url, learn: {LearnConfig}, eval_agent, matches, game_timeout, library},
@@ -37,6 +41,7 @@ the harness its recorded run started from (not the library's) with its recorded 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -462,14 +467,13 @@ class SuiteManifest:
         if (directory / SUITE_FILE).exists():
             raise ConfigError(f"{directory} already holds a suite: pass --resume, or choose another --out")
         directory.mkdir(parents=True, exist_ok=True)
-        blank = {"status": "pending", "attempts": 0, "started": None, "finished": None}
         data = {
             "format": SUITE_FORMAT,
             "version": SUITE_VERSION,
             "created": _now(),
             "updated": _now(),
             "config": config.to_dict(),
-            "games": {g: {**blank, "result": None, "error": None} for g in config.games},
+            "games": {g: _fresh_record() for g in config.games},
         }
         manifest = cls(directory, data)
         manifest.save()
@@ -798,6 +802,7 @@ def run_suite(
     resume: bool = False,
     retry_failed: bool = False,
     refine_on_verify: int | None = None,
+    rerun: list[str] | None = None,
     on_event: Event | None = None,
 ) -> SuiteManifest:
     """Run every not-yet-finished game of the suite in ``directory`` on ``executor``; returns the manifest.
@@ -805,14 +810,20 @@ def run_suite(
     A new suite needs ``config``; ``resume`` continues the stored one (its config wins over ``config``).
     One game's failure is recorded in the manifest and never stops the others. ``refine_on_verify`` given
     with ``resume`` replaces the stored rounds (a budget, like ``retry_failed``): finished games whose
-    harness failed verification then run again.
+    harness failed verification then run again. ``rerun`` (with ``resume``): games of the suite to learn
+    again from nothing (module docstring); a name not in the suite is a ``ConfigError`` before anything
+    is touched.
     """
+    if rerun and not resume:
+        raise ConfigError("--rerun applies to a suite that exists: add --resume")
     if not resume:
         if config is None:
             raise ConfigError("a new suite needs a config")
         directory.mkdir(parents=True, exist_ok=True)
     with dir_lock(directory, "suite"):  # two processes on one suite would run every game twice
-        return _run_suite(directory, executor, config, resume, retry_failed, refine_on_verify, on_event)
+        return _run_suite(
+            directory, executor, config, resume, retry_failed, refine_on_verify, rerun or [], on_event
+        )
 
 
 def _run_suite(
@@ -822,6 +833,7 @@ def _run_suite(
     resume: bool,
     retry_failed: bool,
     refine_on_verify: int | None,
+    rerun: list[str],
     on_event: Event | None,
 ) -> SuiteManifest:
     if resume:
@@ -834,6 +846,8 @@ def _run_suite(
         manifest = SuiteManifest.create(directory, config)
     cfg = manifest.config
     library = Library(cfg.library) if cfg.library else None
+    if rerun:
+        _forget(manifest, rerun, library)
     again = {"pending", "running", *(["failed"] if retry_failed else [])}
     todo = [
         g
@@ -902,6 +916,37 @@ def _run_suite(
             on_event(outcome.key, manifest.games[outcome.key]["status"], manifest.games[outcome.key])
         dispatch()
     return manifest
+
+
+def _fresh_record() -> dict[str, Any]:
+    """A game's record before its first attempt."""
+    return {
+        "status": "pending",
+        "attempts": 0,
+        "started": None,
+        "finished": None,
+        "result": None,
+        "error": None,
+    }
+
+
+def _forget(manifest: SuiteManifest, games: list[str], library: Library | None) -> None:
+    """Discard what the suite holds of ``games`` so they are learned again (``run_suite``'s ``rerun``):
+    the record, the game's directory, the library entry that directory stored. The shared LLM cache stays."""
+    unknown = [g for g in dict.fromkeys(games) if g not in manifest.games]
+    if unknown:
+        raise ConfigError(
+            f"not in the suite in {manifest.directory}: {', '.join(unknown)} "
+            f"(it has {len(manifest.games)} games; see its suite.json)"
+        )
+    for game in dict.fromkeys(games):
+        game_dir = manifest.game_dir(game)
+        if game_dir.exists():
+            shutil.rmtree(game_dir)
+        if library is not None:
+            library.discard(game, manifest.config.learn.mode, str(game_dir))
+        manifest.games[game] = _fresh_record()
+    manifest.save()
 
 
 def _record(manifest: SuiteManifest, outcome: Outcome, library: Library | None, cfg: SuiteConfig) -> None:

@@ -3,7 +3,16 @@
 What the agent sees each turn: the game's opening prompt (rules and action format), then every message that
 reached this player since their previous turn (opponent's move, the board, ...), one ``[SENDER] text`` block
 per message as in TextArena's own ``LLMObservationWrapper``, with move lists stripped (``hints``). Prompt +
-news rather than the whole history keeps observations bounded over 1,000-step rollouts.
+news rather than the whole history keeps observations bounded over 1,000-step rollouts, and most games
+re-send all that decides legality (the board, the hand, the bet to call) before every turn.
+
+History games (``HISTORY_GAMES``, 19 of the 145, each with its reason): games whose legal moves depend on
+messages the player received *before* their previous turn — the blind variants (Chess, Breakthrough,
+ConnectFour: the board is never shown), Chess's castling rights, IndianPoker's bankroll, MemoryGame's
+matched cards, Mastermind's and GuessTheNumber's no-repeat rule, HighSociety's hand after a tied auction.
+There prompt + news cannot decide legality, so their observation is the prompt plus *every* message the
+player received since ``reset``, rendered and stripped the same way (the news of each turn appended to the
+last one's). Observations then grow with the game: Chess-v0-long reaches ~200 kB by its 250-turn limit.
 
 Illegal moves. TextArena signals one by calling ``state.set_invalid_move(reason)``, but resets
 ``made_invalid_move`` inside ``step`` and often returns an empty ``info``; so each game's state gets its
@@ -189,6 +198,50 @@ off the board), Sokoban (``up, down, left, right``, unbracketed), Golf and India
 ``[swap X Y]``, ``[bet X]``), SantoriniBaseFixed (only in the opening prompt, stale by the second player's
 turn: ``legal_moves`` asks the game's own move generator instead, as it builds Tak's)."""
 
+_CHESS_CASTLING = (
+    "castling rights: whether [e1g1]/[e8c8]... is legal depends on whether that king or rook ever moved, "
+    "and the board shown each turn (no FEN) cannot tell"
+)
+_BLIND = "blind: the board is never shown; which squares are occupied follows only from every earlier move"
+_INDIAN_POKER = (
+    "'Insufficient chips': a bet or raise must not cost more than the mover's bankroll, which is only "
+    "announced when a round ends ('Bankrolls P0:..'; not at all after a tied showdown), and the round's "
+    "earlier bets are announced once, to the turn right after each"
+)
+_MEMORY = (
+    "a matched card may not be picked again; the board showing matched cards is sent only when a match is "
+    "made, so a match made before the player's previous turn is out of view"
+)
+_NO_REPEATS = "a guess may not repeat an earlier one ('already guessed'); each turn shows only the last guess"
+HISTORY_GAMES: dict[str, str] = {
+    "Chess-v0": _CHESS_CASTLING,
+    "Chess-v0-long": _CHESS_CASTLING,
+    "Chess-v0-blind": _BLIND,
+    "Breakthrough-v0-blind": _BLIND,
+    "ConnectFour-v0-blind": _BLIND + " (a column is full after 6 drops into it)",
+    **dict.fromkeys(
+        ("IndianPoker-v0", "IndianPoker-v0-short", "IndianPoker-v0-medium", "IndianPoker-v0-long"),
+        _INDIAN_POKER,
+    ),
+    "IndianPoker-v0-extreme": _INDIAN_POKER,
+    **dict.fromkeys(("MemoryGame-v0", "MemoryGame-v0-medium", "MemoryGame-v0-hard"), _MEMORY),
+    **dict.fromkeys(("Mastermind-v0", "Mastermind-v0-hard", "Mastermind-v0-extreme"), _NO_REPEATS),
+    **dict.fromkeys(("GuessTheNumber-v0", "GuessTheNumber-v0-hardcore"), _NO_REPEATS),
+    "HighSociety-v0": (
+        "after a tied auction ('Tie - bids returned. Rebid!') the player's remaining money cards, which "
+        "decide which bids are legal, were last shown before their previous turn"
+    ),
+}
+"""Games whose legal moves depend on messages the player received *before* their previous turn → why.
+
+Their observation is the opening prompt plus every message the player received since ``reset`` (module
+docstring); every other game's is prompt + news. Found by reading each game's ``set_invalid_move`` conditions
+in TextArena 0.7.4 against what its messages show, and by playing: for each entry,
+``tests/envs/test_history.py`` plays two games whose prompt + news observations are equal but whose legal
+moves differ. Not in it, although a stand-in model suspected them: Poker (every turn's news ends with the
+table: pot, current bet, each player's chips and bet, all that ``[Check]``/``[Bet N]``/``[Raise N]`` depend
+on)."""
+
 _PROGRESS_METHODS = ("_get_percentage_completion", "_progress", "_calculate_progress")
 """One-player TextArena games' own completion measures, the reward they give at their turn limit."""
 
@@ -341,10 +394,13 @@ class TextArenaEnv:
         keep_move_lists: bool = False,
         factory: Callable[[], Any] | None = None,
         module: Any = None,
+        history: bool | None = None,
     ) -> None:
         """``factory`` builds the TextArena game (default: ``ta.make`` of the id's ``-raw`` variant): a
         user's ``textarena.Env`` subclass or factory (``envs.user``), whose ``module`` then draws from this
-        env's seeded generator too, like TextArena's own modules."""
+        env's seeded generator too, like TextArena's own modules. ``history``: whether observations carry
+        every message since ``reset`` rather than prompt + news; None = the game's entry in
+        ``HISTORY_GAMES``."""
         self.id = spec.id
         self._factory = factory or functools.partial(ta.make, f"{spec.id}-raw")
         if module is not None and getattr(module, "random", None) is random:
@@ -373,6 +429,10 @@ class TextArenaEnv:
         self._history: list[str] = []
         """The moves this game accepted since ``reset(_seed)``: replayed to rebuild the position before a
         crash (see the module docstring)."""
+        self._history_games = spec.id in HISTORY_GAMES if history is None else history
+        self._received: dict[int, str] = {}
+        """History games: player → every message they received since ``reset``, rendered and stripped
+        (the observation minus the prompt)."""
 
     # -- protocol -------------------------------------------------------------------------------------
 
@@ -407,6 +467,7 @@ class TextArenaEnv:
             self._rng_state = None
         self._game = game
         self._prompts = {}
+        self._received = {}
         self._done = False
         self._seed = seed
         self._history = []
@@ -663,7 +724,9 @@ class TextArenaEnv:
     def _position_before_crash(self) -> Any:
         """The position before the move that crashed: the accepted moves replayed from the seed on a fresh
         env (a crash is rare; a snapshot before every step would slow every game down)."""
-        replay = TextArenaEnv(self._spec, keep_move_lists=self._keep_move_lists, factory=self._factory)
+        replay = TextArenaEnv(
+            self._spec, keep_move_lists=self._keep_move_lists, factory=self._factory, history=False
+        )
         replay.reset(self._seed)
         for move in self._history:
             if replay.step(move).done:
@@ -706,18 +769,21 @@ class TextArenaEnv:
                 if piece is None:
                     piece = _strip_block(key)
                     if piece is None:
-                        return self._turn_slowly(player, messages, roles)
+                        pieces = [self._news_slowly(player, messages, roles)]
+                        break
                 pieces.append(piece)
             else:
                 pieces.append(f"\n[{name}] {text}")
         news = "".join(pieces)  # empty, or starts with the newline that joins it to the rules
+        if self._history_games:  # everything received since reset, not only since the previous turn
+            news = self._received[player] = self._received.get(player, "") + news
         rules = self._prompts.get(player)
         if rules is None:
             return _make_turn(player, news[1:])
         return _make_turn(player, f"[GAME] {rules}{news}" if news else f"[GAME] {rules}\n")
 
-    def _turn_slowly(self, player: int, messages: list[Any], roles: dict[int, str]) -> Turn:
-        """``_turn`` stripping the joined news at once (for text whose ``lower()`` changes length)."""
+    def _news_slowly(self, player: int, messages: list[Any], roles: dict[int, str]) -> str:
+        """``_turn``'s news stripped as one joined text (for text whose ``lower()`` changes length)."""
         news = []
         for message in messages:
             sender, text, kind = _unpack(message)
@@ -725,9 +791,7 @@ class TextArenaEnv:
                 self._prompts[player] = self._rules_from(text)
             else:
                 news.append(f"[{'GAME' if sender == _GAME_ID else roles.get(sender, sender)}] {text}")
-        text = self._strip("\n".join(news))
-        rules = self._prompts.get(player)
-        return _make_turn(player, text if rules is None else f"[GAME] {rules}\n{text}")
+        return "\n" + self._strip("\n".join(news)) if news else ""
 
 
 def _strip_block(key: tuple[Any, str]) -> str | None:
@@ -981,4 +1045,4 @@ def _unpack(message: tuple[Any, Any, Any]) -> tuple[int, str, ta.ObservationType
     return fields.get(int, ta.GAME_ID), str(fields.get(str, "")), fields.get(ta.ObservationType, kind)
 
 
-__all__ = ["ORACLE_GAMES", "TextArenaEnv"]
+__all__ = ["HISTORY_GAMES", "ORACLE_GAMES", "TextArenaEnv"]
