@@ -213,3 +213,16 @@ def test_a_state_that_cannot_be_keyed_exactly_is_neither_memoized_nor_pickled():
     env._game.state.game_state["peek"] = lambda: hidden[0]
     assert env.state_key() is None and env.scratches() == env.scratch
     assert legal_actions(env, env.current_observation())  # probing still works, the long way
+
+
+def test_a_game_message_that_reads_as_a_range_does_not_hide_moves():
+    """Chopsticks says "it goes from 1 to 2" after an attack: read as a stated range, it left 0 out of every
+    number slot, and positions whose moves all need a 0 looked dead (15 in Chopsticks-v0's verification)."""
+    env = make("Chopsticks-v0")
+    env.reset(0)
+    turn = env.step("[attack 0 1]").next
+    assert "from 1 to 2" in turn.observation
+    found = set(legal_actions(env, turn.observation))
+    assert {"[attack 0 0]", "[attack 0 1]", "[attack 1 0]", "[attack 1 1]", "[split 2 1]"} <= found
+    assert all(env.clone().step(move).legal for move in found)
+    # still out of reach: [split 0 3] and [split 3 0] (a 3 the text never shows, in brackets or as a range)

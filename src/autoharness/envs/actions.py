@@ -217,8 +217,10 @@ class _Vocabulary:
     """What a template's varying parts may take, read once per observation."""
 
     numbers: tuple[str, ...]
-    """Plain number slots: the ranges the text states (``0 to 14``, ``1-11``, ``between 1 and 20``) and
-    its board labels; with no range stated, also the span of the small numbers it shows (counts)."""
+    """Plain number slots: the ranges the text states (``0 to 14``, ``1-11``, ``between 1 and 20``), its
+    board labels and the small numbers of its bracketed strings (moves, examples: a game's message may read
+    as a range, Chopsticks' "it goes from 2 to 3"); with no range stated, also the span of the small numbers
+    it shows (counts)."""
     board_numbers: tuple[str, ...]
     """Ranks of board squares: the board's number labels, else its stated size (``8x8``), else 1-8."""
     lower: tuple[str, ...]
@@ -263,6 +265,8 @@ def _vocabulary(text: str) -> _Vocabulary:
         board = set(range(1, 9))
     small = _span({n for n in map(int, _INT.findall(text)) if n <= MAX_SMALL})
     numbers = stated | labels if stated else stated | labels | small | {n for n in board if sizes}
+    if stated:  # a game's message can read as a range ("it goes from 2 to 3"): keep the actions' own numbers
+        numbers |= {n for b in bracketed(text) for n in map(int, _INT.findall(b)) if n <= MAX_SMALL}
     if not numbers:
         numbers = set(range(10))
     letters = list(dict.fromkeys(_LETTER.findall(text)))
