@@ -462,9 +462,9 @@ class _Probe:
             pickled = scratches() if callable(scratches) else None
             if pickled is not None and pickled != getattr(self.env, "scratch", None):
                 self._kinds.append(pickled)
-        if len(self._kinds) == 1:
-            key, clone, result = _successor(self.env, action)
-        else:  # the cheaper kind so far, the other one probe in SCRATCH_EXPLORE (timed: this thread's CPU)
+        if len(self._kinds) == 1 or self.calls % (SCRATCH_EXPLORE // 2):
+            key, clone, result = _successor(self.env, action, self._kinds[self._best])
+        else:  # timed (this thread's CPU; reading it costs µs): the cheaper kind so far, or the other
             kind = self._best if self.calls % SCRATCH_EXPLORE else 1 - self._best
             started = time.thread_time()
             key, clone, result = _successor(self.env, action, self._kinds[kind])
@@ -496,8 +496,8 @@ SCRATCHES_FROM = 16
 (TextArena: the game pickled once, each copy unpickled; setting it up costs a few copies' worth). 0: never.
 Both kinds of copy play every move the same; which is cheaper depends on the game (Battleship-v0-extreme:
 pickled ~1.8x; Minesweeper-v0: its steps are slower on unpickled objects, ~0.8x) and on the moves tried, so
-from then on each probe is timed and made with the kind cheaper so far, one in ``SCRATCH_EXPLORE`` with the
-other."""
+from then on probes are made with the kind cheaper so far, one in ``SCRATCH_EXPLORE`` with the other; those
+and as many of the others are timed (only they: reading a thread's CPU clock costs µs)."""
 SCRATCH_EXPLORE = 16
 _KNOWN_LOCK = threading.Lock()
 
