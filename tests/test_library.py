@@ -117,7 +117,8 @@ def test_default_root_honours_env_and_xdg(monkeypatch, tmp_path):
     assert default_root() == tmp_path / "xdg" / "autoharness" / "library"
 
 
-def test_cli_list_show_export_import(tmp_path, capsys):
+def test_cli_list_show_export_import(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AUTOHARNESS_BUILTIN_DIR", str(tmp_path / "no-builtin"))  # Chess-v0-long ships
     lib = tmp_path / "lib"
     Library(lib).put(entry("Chess-v0-long", 1.0, model="gpt-x", llm_calls=4))
     assert main(["library", "list", "--library", str(lib)]) == 0

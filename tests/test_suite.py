@@ -346,7 +346,9 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def test_suite_killed_with_sigkill_resumes_without_redoing_finished_games(tmp_path):
+def test_suite_killed_with_sigkill_resumes_without_redoing_finished_games(tmp_path, monkeypatch):
+    # with no model a suite replays shipped runs (ConnectFour-v0 ships one): this test is about the library
+    monkeypatch.setenv("AUTOHARNESS_BUILTIN_DIR", str(tmp_path / "no-builtin"))
     _seeded_library(tmp_path / "lib")
     out = tmp_path / "s"
     common = ["--out", str(out), "--workers", "1"]
