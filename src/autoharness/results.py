@@ -395,7 +395,8 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
         suite = f"{mode} ({_games(len(m.games))})"
         unfinished = t["pending"] + t["running"]
         # the paper's figures are over the finished games only (``SuiteManifest.finished``): say so
-        same = f", over the same {_games(t['done'] + t['failed'])} (the finished ones)" if unfinished else ""
+        finished = f"the same {_games(t['done'] + t['failed'])} (the finished ones)"
+        same = f", over {finished}" if unfinished else ""
 
         def add(
             figure: str, ours: Any, paper: Any, note: str = "", digits: int = 2, suite: str = suite
@@ -441,7 +442,7 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
                 t["converged_under_10"],
                 t["paper_under_10"],
                 f"legal rate 1.0 reached, of {_games(len(m.games))}"
-                + same.replace(", over", "; the paper's over")
+                + (f"; the paper's over {finished}" if unfinished else "")
                 + (
                     f"; {t['converged_under_10_reused']} of ours reused (0 iterations)"
                     if t["converged_under_10_reused"]

@@ -591,7 +591,6 @@ class SuiteManifest:
         statuses = [r["status"] for r in records]
         results = [r["result"] for r in records if r.get("result")]
         learned = [res.get("learned") or {} for res in results]
-        learning = [f for g in self.finished() if (f := paper_learning(g, self.config.learn.mode))]
         return {
             "games": len(records),
             **{s: statuses.count(s) for s in ("pending", "running", "done", "failed")},
@@ -602,10 +601,6 @@ class SuiteManifest:
             "eval_cost_usd": sum((res.get("eval") or {}).get("cost_usd") or 0.0 for res in results),
             "eval_llm_calls": sum((res.get("eval") or {}).get("llm_calls") or 0 for res in results),
             "budget_spent": bool(self.data.get("budget_spent")),  # games left pending: suite budget spent
-            # verifier suites only (the paper's learning figures); games outside the paper add nothing
-            "paper_learning_steps": sum(f.llm_calls for f in learning)
-            if self.config.learn.mode == LEARNING_MODE
-            else None,
             **self._paper_totals(),
         }
 
@@ -646,6 +641,8 @@ class SuiteManifest:
         two = [g for g in eval_set if get_spec(g).players == 2]
         evals2 = [ev for g in two if g in done and (ev := done[g].get("eval") or {}).get("matches")]
         return {
+            # verifier suites only (the paper's learning figures); games outside the paper add nothing
+            "paper_learning_steps": sum(steps.values()) if verifier else None,
             "solved": sum(solved(x) for x in learned.values()),
             "paper_solved": sum(f.legal_rate >= 1.0 for g in steps if (f := paper_learning(g, LEARNING_MODE)))
             if verifier
