@@ -145,3 +145,23 @@ def test_ray_address_nobody_listens_on_fails_fast():
     with pytest.raises(ConfigError, match=r"cannot reach a Ray cluster at 127\.0\.0\.1:1"):
         make_executor("ray", 1, "127.0.0.1:1")
     assert time.perf_counter() - start < 10
+
+
+def test_workers_see_the_owners_environment_as_it_is_now_not_as_the_fork_server_started(monkeypatch):
+    """The fork server starts once per process: a variable set later (a test's or a user's
+    ``$AUTOHARNESS_BUILTIN_DIR``) never reached the workers, which then used the shipped harnesses."""
+    monkeypatch.setenv("AUTOHARNESS_TEST_OLD", "1")
+    first = LocalExecutor(1)
+    try:
+        assert [o.value for o in map_unordered(first, os.getenv, [("a", "AUTOHARNESS_TEST_OLD")])] == ["1"]
+    finally:
+        first.close()  # the fork server stays up, with the environment above
+    monkeypatch.setenv("AUTOHARNESS_TEST_NEW", "2")
+    monkeypatch.delenv("AUTOHARNESS_TEST_OLD")
+    second = LocalExecutor(1)
+    try:
+        names = [("new", "AUTOHARNESS_TEST_NEW"), ("old", "AUTOHARNESS_TEST_OLD")]
+        seen = {o.key: o.value for o in map_unordered(second, os.getenv, names)}
+    finally:
+        second.close()
+    assert seen == {"new": "2", "old": None}

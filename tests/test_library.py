@@ -144,8 +144,9 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     assert "did you mean" in err[1]
 
 
-def test_list_and_show_escape_terminal_codes_from_an_imported_bundle(tmp_path, capsys):
+def test_list_and_show_escape_terminal_codes_from_an_imported_bundle(tmp_path, capsys, monkeypatch):
     """An imported bundle's text reached the terminal raw: it could retitle the window or clear it."""
+    monkeypatch.setenv("AUTOHARNESS_BUILTIN_DIR", str(tmp_path / "no-builtin"))  # TicTacToe-v0 ships built in
     evil = "\x1b]0;pwned\x07\x1b[2J\x1b[31m"
     src = Library(tmp_path / "src")
     src.put(entry("TicTacToe-v0", 1.0, model=f"gpt{evil}", source=evil, code=CODE + f"# {evil}\n"))

@@ -121,13 +121,18 @@ def guarded_call(fn: Callable[[Any], Any], arg: Any, timeout: float | None) -> t
             signal.signal(signal.SIGALRM, previous)
 
 
-def _exit_when_orphaned(owner: int, poll_seconds: float = 1.0) -> None:
-    """Pool-worker initializer: end this worker when the process that owns the pool dies (``kill -9``).
+def _start_worker(owner: int, environ: dict[str, str], poll_seconds: float = 1.0) -> None:
+    """Pool-worker initializer: take the owner's environment, and end when the owner dies (``kill -9``).
 
-    Otherwise an orphaned worker would keep learning its game and write into the run directory that a
+    The fork server is started once per process and keeps the environment it started with: without
+    ``environ`` a worker would not see a variable the owner set since (``$AUTOHARNESS_BUILTIN_DIR``,
+    ``$OPENAI_API_KEY``: which harnesses and which model a suite game uses).
+    An orphaned worker would keep learning its game and write into the run directory that a
     ``--resume`` is about to continue. The owner is watched by pid, not as our parent: a forkserver
     worker's parent is the fork server, which itself stays up while any worker lives.
     """
+    os.environ.clear()
+    os.environ.update(environ)
 
     def watch() -> None:
         while _alive(owner):
@@ -217,8 +222,8 @@ class LocalExecutor:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=self._ctx,
-                initializer=_exit_when_orphaned,
-                initargs=(os.getpid(),),
+                initializer=_start_worker,
+                initargs=(os.getpid(), dict(os.environ)),
             )
         future = self._pool.submit(guarded_call, task.fn, task.arg, task.timeout)
         self._running[future] = task

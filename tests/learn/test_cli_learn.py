@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from autoharness.builtin import shipped_transcript
 from autoharness.cli import main
 from autoharness.learn import command
 from autoharness.learn.config import LearnConfig
@@ -114,7 +115,8 @@ def test_without_llm_the_bundled_transcript_is_replayed_and_says_so(monkeypatch,
     out = tmp_path / "run"
     assert main(["learn", "TicTacToe-v0", "--out", str(out)]) == 0  # the README's first command
     captured = capsys.readouterr()
-    assert command.REPLAY_BANNER in captured.err and "TicTacToe-v0-verifier.jsonl" in captured.err
+    shipped = shipped_transcript("TicTacToe-v0", "verifier")  # the campaign's run, else the hand-recorded one
+    assert shipped is not None and command.REPLAY_BANNER in captured.err and shipped.name in captured.err
     assert "its replies were manual:" in captured.err  # who answered, from the transcript itself
     assert "legal rate 1.000" in captured.out
     summary = json.loads((out / "summary.json").read_text())

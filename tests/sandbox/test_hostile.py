@@ -37,15 +37,17 @@ def run(pool: WorkerPool, body: str, obs: str = "") -> str | HarnessFailure:
 
 
 def our_processes() -> set[int]:
-    """Every live descendant of this test process (sandboxed processes included: pid namespaces nest)."""
+    """Every live descendant of this test process (sandboxed processes included: pid namespaces nest), but
+    not multiprocessing's fork server and resource tracker, which an earlier test may have left up."""
     parent = {}
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
+            helper = b"from multiprocessing." in Path(f"/proc/{entry}/cmdline").read_bytes()
         except (OSError, ValueError):
             continue
         fields = stat.rpartition(")")[2].split()
-        if fields[0] != "Z":
+        if fields[0] != "Z" and not helper:
             parent[int(entry)] = int(fields[1])
     found, frontier = set(), {os.getpid()}
     while frontier:
