@@ -249,6 +249,17 @@ class _Child:
         problem = self.check(function, value)
         return {"failure": problem} if problem else {"value": value}
 
+    def start(self, source, mode, confinement):
+        """Confine this process, then serve; a confinement step that fails (the sandbox's own failure, e.g.
+        the process limit of the harness uid) is reported as the load's failure and nothing runs."""
+        try:
+            _limit_self(self.cfg, *confinement)
+        except _Unconfined as exc:
+            failure = _failure("killed", f"sandbox could not confine the harness process: {exc}")
+            _send(self.fd, {"id": 0, "failure": failure, "pid": os.getpid()})
+            _exit(_UNCONFINED)
+        self.serve(source, mode)
+
     def serve(self, source, mode):
         """Load, report, then answer calls until the parent closes the session socket (EOF: exit).
 
@@ -328,21 +339,36 @@ def _install_ipc_filter(prog):
     return libc.prctl(22, 2, ctypes.addressof(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
 
 
+class _Unconfined(Exception):
+    """A confinement step of a fresh harness process failed (the message names it); no harness code ran."""
+
+
+_UNCONFINED = 71
+"""Exit status of a harness process that could not be confined."""
+
+
 def _limit_self(cfg, uid, tmp, ipc_filter):
     """Drop to a throw-away uid (when the zygote may), apply every rlimit, refuse IPC; no way back."""
-    os.setpgid(0, 0)
-    if tmp != "/tmp":  # no bwrap: a private directory stands in for the private tmpfs
-        os.environ["TMPDIR"] = os.environ["HOME"] = tmp
-        os.chdir(tmp)
-    if uid is not None:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    for name, soft in cfg["rlimits"].items():
-        which = getattr(resource, name)
-        # CPU: the soft limit is a per-call budget that each call moves on (see _Child.new_cpu_budget)
-        hard = resource.RLIM_INFINITY if name == "RLIMIT_CPU" else soft
-        resource.setrlimit(which, _capped(which, soft, hard))
+    step = "setpgid"
+    try:
+        os.setpgid(0, 0)
+        if tmp != "/tmp":  # no bwrap: a private directory stands in for the private tmpfs
+            step = "entering its private tmp directory"
+            os.environ["TMPDIR"] = os.environ["HOME"] = tmp
+            os.chdir(tmp)
+        if uid is not None:
+            step = "switching to its own uid"
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        for name, soft in cfg["rlimits"].items():
+            step = f"setting {name}"
+            which = getattr(resource, name)
+            # CPU: the soft limit is a per-call budget that each call moves on (see _Child.new_cpu_budget)
+            hard = resource.RLIM_INFINITY if name == "RLIMIT_CPU" else soft
+            resource.setrlimit(which, _capped(which, soft, hard))
+    except (OSError, ValueError) as exc:
+        raise _Unconfined(f"{step} failed ({getattr(exc, 'strerror', None) or exc})") from None
     _install_ipc_filter(ipc_filter)
 
 
@@ -357,6 +383,8 @@ def _describe(status):
         }.get(name, "")
         return f"harness process killed by {name}{hint}"
     code = os.WEXITSTATUS(status)
+    if code == _UNCONFINED:
+        return "sandbox could not confine the harness process (no harness code ran)"
     if code == 70:
         return "harness process broke the sandbox worker's own code (tampered with the interpreter)"
     return f"harness process exited with status {code}"
@@ -372,10 +400,6 @@ def _proc_field(pid, name):
     except OSError:
         return None
     return None
-
-
-def _processes():
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
 
 def _rmtree_contents(top):
@@ -421,30 +445,61 @@ class _Zygote:
         self.child = self.uid = None
         self.tmp = "/tmp"
         self.status = "no harness process ran yet"
+        self.broken = None  # why the sandbox can no longer be promised clean for the next harness
         self.ipc_filter = _ipc_filter()
         self.own_namespaces = cfg["pid_namespace"]  # under bwrap: own pid, IPC and mount namespaces
 
     def load(self, msg):
+        """Fork a harness process for ``msg`` and pass its session socket to the parent, or refuse.
+
+        Our own work here can fail (out of file descriptors, a full or unwritable /tmp, the process limit):
+        that is the sandbox's failure, not the harness's, and never ends the zygote. It answers with a
+        refusal naming the cause (``retire`` when it cannot promise the next harness a clean sandbox, so the
+        parent replaces this worker) and undoes whatever it had made.
+        """
         self.end(0.0)
-        ours, theirs = socket.socketpair()
-        self.uid = 1_000_000 + int.from_bytes(os.urandom(3), "big") if self.cfg["drop_uid"] else None
-        if not self.own_namespaces:  # no private tmpfs: a private directory instead, removed afterwards
-            # a fresh name (mode 0o700), never a reused one: a pid recurs, and a directory left behind
-            # made mkdir fail, which ended the zygote mid-load ("expected a session socket")
-            self.tmp = tempfile.mkdtemp(prefix=f"autoharness-{os.getpid()}-", dir="/tmp")
-        child = os.fork()
-        if child == 0:
-            try:
-                self.ctl.close()  # from here on, the control channel is out of reach
-                ours.close()
-                _limit_self(self.cfg, self.uid, self.tmp, self.ipc_filter)
-                _Child(theirs.fileno(), self.cfg).serve(msg["source"], msg["mode"])
-            finally:
-                _exit(70)
-        self.child = child
-        theirs.close()
-        socket.send_fds(self.ctl, [b"S"], [ours.fileno()])  # the parent talks to this child directly
+        if self.broken:
+            return self._refuse(self.broken, retire=True)
+        step, sockets, child = "socketpair", (), None
+        try:
+            ours, theirs = sockets = socket.socketpair()
+            self.uid = 1_000_000 + int.from_bytes(os.urandom(3), "big") if self.cfg["drop_uid"] else None
+            if not self.own_namespaces:  # no private tmpfs: a private directory instead, removed afterwards
+                # a fresh name (mode 0o700), never a reused one: a pid recurs, and a directory left behind
+                # made mkdir fail, which ended the zygote mid-load ("expected a session socket")
+                step = "creating its private tmp directory"
+                self.tmp = tempfile.mkdtemp(prefix=f"autoharness-{os.getpid()}-", dir="/tmp")
+            step = "fork"
+            child = os.fork()
+            if child == 0:
+                try:
+                    self.ctl.close()  # from here on, the control channel is out of reach
+                    ours.close()
+                    confinement = self.uid, self.tmp, self.ipc_filter
+                    _Child(theirs.fileno(), self.cfg).start(msg["source"], msg["mode"], confinement)
+                finally:
+                    _exit(70)
+            self.child = child
+            theirs.close()
+            step = "passing the session socket"
+            socket.send_fds(self.ctl, [b"S"], [ours.fileno()])  # the parent talks to this child directly
+        except OSError as exc:
+            for sock in sockets:
+                sock.close()
+            if child is None:
+                self._remove_tmp()
+            else:
+                self.end(0.0)  # forked, but the parent never got its socket: nothing may outlive the load
+            return self._refuse(f"{step} failed ({exc.strerror or exc})", retire=bool(self.broken))
         ours.close()
+
+    def _refuse(self, cause, retire):
+        """A load that produced no harness process: a marker byte without a socket, then the reason."""
+        self.ctl.sendall(b"F")
+        _send(
+            self.ctl.fileno(),
+            {"refused": f"sandbox could not start the harness process: {cause}", "retire": retire},
+        )
 
     def _wait(self, timeout):
         """Reap the child, waiting up to ``timeout`` s for it to exit by itself; then it is killed."""
@@ -475,13 +530,20 @@ class _Zygote:
         """End the current child (if any) and sweep; how it ended."""
         if self.child is None:
             return self.status
-        self.status = self._wait(wait)
+        return self._ended(self._wait(wait))
+
+    def _ended(self, status):
+        self.status = status
         self._sweep()
         self.child = None
         return self.status
 
     def _sweep(self):
-        """Kill whatever the child left behind, remove its IPC objects and its files: nothing outlives it."""
+        """Kill whatever the child left behind, remove its IPC objects and its files: nothing outlives it.
+
+        What cannot be swept (the sweeper could not be forked, files would not go) marks the sandbox broken:
+        the next load is refused with ``retire`` and the parent starts a fresh sandbox instead.
+        """
         if self.own_namespaces and os.getpid() <= 3:  # surely our own pid namespace (bwrap's init is 1)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(-1, signal.SIGKILL)  # everything in it but us and its init
@@ -493,11 +555,21 @@ class _Zygote:
                 pass
         except ChildProcessError:
             pass
+        if os.path.islink(self.tmp) or not os.path.isdir(self.tmp):  # the fallback's dir, replaced or gone
+            with contextlib.suppress(OSError):
+                os.unlink(self.tmp)
+            return
         ipc = _ipc_ids() if self.own_namespaces else []  # the host's IPC objects are not ours to remove
-        if not ipc and not os.listdir(self.tmp):
+        left = _listed(self.tmp)
+        if not ipc and left == []:
             self._remove_tmp()
             return
-        sweeper = os.fork()  # as the child's uid: it owns what it left (and dirs it locked itself out of)
+        try:
+            sweeper = os.fork()  # as the child's uid: it owns what it left (and dirs it locked itself out of)
+        except OSError as exc:
+            self.broken = f"could not clean up after the last harness: fork failed ({exc.strerror})"
+            self._remove_tmp()
+            return
         if sweeper == 0:
             try:
                 if self.uid is not None:
@@ -509,6 +581,10 @@ class _Zygote:
             finally:
                 _exit(0)
         os.waitpid(sweeper, 0)
+        left = _listed(self.tmp)
+        if self.own_namespaces and left != []:  # the next harness would find them in its /tmp
+            what = f"cannot list /tmp ({left})" if _type(left) is _str else f"{_len(left)} files would not go"
+            self.broken = f"could not clean up after the last harness: {what}"
         self._remove_tmp()
 
     def _remove_tmp(self):
@@ -530,18 +606,30 @@ class _Zygote:
             while (_proc_field(child, "State") or "T")[0] not in "TtXZ" and _monotonic() < deadline:
                 time.sleep(0.0001)
             state = _proc_field(child, "State") or "X"
-            alone = _proc_field(child, "Threads") == "1" and _len(_processes()) <= 3
-            if state[0] in "Tt" and alone:
+            processes = _listed("/proc")
+            alone = _proc_field(child, "Threads") == "1" and _type(processes) is _list
+            if state[0] in "Tt" and alone and _len([p for p in processes if p.isdigit()]) <= 3:
                 return True
         self.end(0.0)
         return False
 
     def resume(self):
-        if self.child is None or os.waitpid(self.child, os.WNOHANG)[0]:
-            self.end(0.0)
+        if self.child is None:
+            return False
+        pid, status = os.waitpid(self.child, os.WNOHANG)
+        if pid:  # it died while kept (e.g. the OOM killer): reaped here, so say how and sweep now
+            self._ended(_describe(status))
             return False
         os.kill(self.child, signal.SIGCONT)
         return True
+
+
+def _listed(path):
+    """The names in ``path``, or the reason it cannot be read (a str: e.g. out of file descriptors)."""
+    try:
+        return os.listdir(path)
+    except OSError as exc:
+        return _str(exc.strerror or exc)
 
 
 def _forget_privileges_to_tracers(cfg):

@@ -13,7 +13,9 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"  # per-call wall-clock limit hit; the worker was killed and replaced
     BAD_RETURN = "bad_return"  # wrong return type (e.g. propose_action returned None)
     OVERSIZED = "oversized"  # return value or captured output over the size limit
-    KILLED = "killed"  # the worker died (memory/CPU/process limit, os._exit, signal, ...)
+    # the worker died (memory/CPU/process limit, os._exit, signal, ...), or the sandbox could not start or
+    # confine a harness process at all (its own fork, socket or tmp dir failed: the message says so)
+    KILLED = "killed"
 
 
 @dataclass(frozen=True, slots=True)

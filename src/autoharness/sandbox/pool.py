@@ -22,7 +22,7 @@ from ..errors import ConfigError, SandboxError
 from .contract import MAX_ACTION_CHARS, MAX_LISTED_ACTIONS, MAX_SOURCE_CHARS, MODES, REQUIRED_FUNCTIONS, Mode
 from .failures import FailureKind, HarnessFailure
 from .isolation import Isolation, SandboxLimits, detect, rlimits
-from .worker import Channel, Worker, WorkerLost
+from .worker import Channel, LoadRefused, Worker, WorkerLost
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +146,8 @@ class HarnessSession:
         try:
             self._channel = self._worker.start(self.source, self.mode, timeout)
             reply = self._channel.recv(timeout)
+        except LoadRefused as exc:  # the sandbox's own failure, before any harness code ran
+            return HarnessFailure(FailureKind.KILLED, str(exc))
         except WorkerLost as exc:
             return self._lost(exc, None)
         if reply.get("id") != 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import select
@@ -25,6 +26,7 @@ from ..errors import SandboxError
 from .isolation import Isolation, SandboxLimits, bwrap_args, clean_env, python_args, worker_config
 
 _HEADER = struct.Struct(">I")
+_log = logging.getLogger(__name__)
 MAX_CONTAINERS = 64
 """Most ``[``/``{`` a frame may hold outside strings: ours hold a handful (a reply, a failure, one list)."""
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -67,6 +69,16 @@ class WorkerLost(Exception):
         self.timeout = timeout
         self.oversized = oversized
         self.ended = ended  # the other end closed: for a session, the harness process died
+
+
+class LoadRefused(Exception):
+    """The zygote could not start a harness process (its own socket, tmp directory or fork failed): the
+    sandbox's failure, not the harness's. The message is one line naming the cause. ``retire``: the zygote
+    cannot promise the next harness a clean sandbox, so this worker must be replaced."""
+
+    def __init__(self, message: str, *, retire: bool) -> None:
+        super().__init__(message)
+        self.retire = retire
 
 
 SPIN_SECONDS = 100e-6
@@ -135,14 +147,28 @@ class Channel:
         return decode_frame(payload)
 
     def recv_socket(self, timeout: float) -> socket.socket:
-        """A socket passed over this (Unix) socket with SCM_RIGHTS."""
-        self.wait_readable(time.monotonic() + timeout)
+        """A socket passed over this (Unix) socket with SCM_RIGHTS (marker byte ``S``), or the zygote's
+        refusal (marker ``F`` and then a frame naming the cause): ``LoadRefused``."""
+        deadline = time.monotonic() + timeout
+        self.wait_readable(deadline)
         try:
-            _, fds, _, _ = socket.recv_fds(self.sock, 1, 1)
+            marker, fds, flags, _ = socket.recv_fds(self.sock, 1, 1)
         except OSError as exc:
             raise WorkerLost(f"process gone ({exc.strerror})", ended=True) from exc
-        if len(fds) != 1:
-            raise WorkerLost("expected a session socket", ended=not fds)
+        if marker == b"F" and not fds:
+            refusal = self.recv(max(0.0, deadline - time.monotonic()))
+            cause, retire = refusal.get("refused"), refusal.get("retire")
+            if not isinstance(cause, str) or type(retire) is not bool:
+                raise WorkerLost("protocol violation: malformed refusal")
+            raise LoadRefused(cause[:2000], retire=retire)
+        for fd in fds[1:]:
+            os.close(fd)
+        if marker != b"S" or len(fds) != 1:
+            if flags & socket.MSG_CTRUNC:  # it was sent, but this process had no descriptor left for it
+                raise WorkerLost(
+                    "the session socket did not arrive (this process is out of file descriptors)"
+                )
+            raise WorkerLost("expected a session socket", ended=not marker)
         return socket.socket(fileno=fds[0])
 
     def close(self) -> None:
@@ -186,6 +212,7 @@ class Worker:
         self.max_frame = 2 * max(limits.max_return, limits.max_output) + 65536
         self.spawns = 0
         self.child_pid: int | None = None  # the harness process, reported by itself (used without bwrap)
+        self.retired: list[str] = []  # why earlier sandboxes of this worker were replaced
 
     @property
     def alive(self) -> bool:
@@ -299,16 +326,30 @@ class Worker:
         return warm[2]
 
     def start(self, source: str, mode: str, timeout: float) -> Channel:
-        """A fresh harness process loading ``source``; its load report is the channel's first frame."""
-        self.ensure()
-        assert self._ctl is not None
-        if self.warm is not None:
-            self.warm[2].close()
-            self.warm = None
-        self.child_pid = None
-        self._drain()  # the session socket must be the next thing on the control channel
-        self._ctl.send({"op": "load", "id": self.spawns, "source": source, "mode": mode}, timeout)
-        return Channel(self._ctl.recv_socket(timeout), self.max_frame)
+        """A fresh harness process loading ``source``; its load report is the channel's first frame.
+
+        ``LoadRefused`` when the zygote could not start one. A zygote that could not sweep up after the last
+        harness is replaced (``retired`` says why) and the load asked of a fresh one, once.
+        """
+        for fresh in (False, True):
+            self.ensure()
+            assert self._ctl is not None
+            if self.warm is not None:
+                self.warm[2].close()
+                self.warm = None
+            self.child_pid = None
+            self._drain()  # the session socket must be the next thing on the control channel
+            self._ctl.send({"op": "load", "id": self.spawns, "source": source, "mode": mode}, timeout)
+            try:
+                return Channel(self._ctl.recv_socket(timeout), self.max_frame)
+            except LoadRefused as exc:
+                if exc.retire:  # it could not sweep up after the last harness: never reused
+                    self.kill()
+                    self.retired.append(str(exc))
+                    _log.warning("sandbox worker replaced: %s", exc)
+                if not exc.retire or fresh:
+                    raise  # a zygote that is not retired keeps serving: the cause (e.g. a full /tmp) may pass
+        raise AssertionError("unreachable")
 
     def exit_status(self, wait: float = 2.0) -> str:
         """The zygote's account of how the current harness process ended (after ``wait`` s it is ended)."""
@@ -340,4 +381,4 @@ class Worker:
             proc.stderr.close()
 
 
-__all__ = ["Channel", "Worker", "WorkerLost", "decode_frame"]
+__all__ = ["Channel", "LoadRefused", "Worker", "WorkerLost", "decode_frame"]
