@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -165,3 +169,55 @@ def test_workers_see_the_owners_environment_as_it_is_now_not_as_the_fork_server_
     finally:
         second.close()
     assert seen == {"new": "2", "old": None}
+
+
+_OWNER = """
+import sys
+from autoharness.cli import sigterm_interrupts
+from autoharness.executors import LocalExecutor
+
+executor = LocalExecutor(2, preload=("textarena",))
+try:
+    with sigterm_interrupts():
+        executor.submit("a", abs, -1)
+        print(executor.next_outcome().value)
+except KeyboardInterrupt as exc:
+    print(f"interrupted by {type(exc).__name__}", file=sys.stderr)
+finally:
+    executor.close()
+"""
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids += [int(k) for k in f.read().split()]
+    return kids
+
+
+def test_sigterm_while_the_first_worker_is_launched_stops_it_too():
+    """SIGTERM while the owner waited for the fork server (still importing ``preload``) to fork the first
+    worker: the worker was forked anyway, known to nobody, and once the owner had exited it died on the
+    pool's vanished semaphores with a traceback (FileNotFoundError in SemLock._rebuild) after
+    'interrupted'."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _OWNER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    server = None
+    deadline = time.monotonic() + 60
+    while server is None and time.monotonic() < deadline and proc.poll() is None:
+        for kid in _children(proc.pid):
+            with contextlib.suppress(OSError), open(f"/proc/{kid}/cmdline", "rb") as f:
+                server = kid if b"forkserver" in f.read() else None
+        time.sleep(0.002)
+    assert server is not None, "the fork server never started"
+    proc.send_signal(signal.SIGTERM)  # the owner now waits for the server's first fork
+    out, err = proc.communicate(timeout=60)
+    assert (out, err) == ("", "interrupted by Terminated\n")
+    for _ in range(500):  # the fork server exits with its owner; it has no worker left to wait for
+        if not os.path.exists(f"/proc/{server}"):
+            break
+        time.sleep(0.01)
+    assert not os.path.exists(f"/proc/{server}")

@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -157,6 +158,43 @@ def _alive(pid: int) -> bool:
         return True
 
 
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """SIGTERM and SIGINT arriving in the block take effect (through their own handlers) right after it.
+
+    Launching a forkserver worker sends the fork server the worker's start-up state, then waits for its pid
+    (seconds, the first time: the server is still importing ``preload``). Interrupted in that wait, the
+    worker was forked all the same but known to nobody: never stopped, it later failed to unpickle the
+    pool's semaphores (gone with their owner) and printed a traceback after "interrupted". A second signal
+    during the block acts at once, as it would without the deferral.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: handler for sig, handler in previous.items() if handler is not None}
+    caught: list[int] = []
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def defer(signum: int, frame: object) -> None:
+        if caught:
+            restore()
+            signal.raise_signal(caught[0])
+        caught.append(signum)
+
+    for sig in previous:
+        signal.signal(sig, defer)
+    try:
+        yield
+    finally:
+        restore()
+        if caught:
+            signal.raise_signal(caught[0])
+
+
 @dataclass(slots=True)
 class _Task:
     key: str
@@ -225,8 +263,9 @@ class LocalExecutor:
                 initializer=_start_worker,
                 initargs=(os.getpid(), dict(os.environ)),
             )
-        future = self._pool.submit(guarded_call, task.fn, task.arg, task.timeout)
-        self._running[future] = task
+        with _interrupts_deferred():  # a worker launched is a worker registered (and so stopped by close)
+            future = self._pool.submit(guarded_call, task.fn, task.arg, task.timeout)
+            self._running[future] = task
 
     def _collect(self, done: Iterable[Future[tuple[Any, TaskError | None]]]) -> None:
         lost: list[_Task] = []
