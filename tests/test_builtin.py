@@ -277,3 +277,30 @@ def test_a_damaged_shipped_file_is_a_one_line_error(offline, capsys, tmp_path):
     broken.write_bytes(b"\xfd7zXZ\x00garbage")
     with pytest.raises(ConfigError, match="damaged compressed file"):
         read_transcript(broken)
+
+
+def test_a_shipped_campaign_run_replays_to_the_figures_it_ships(monkeypatch, tmp_path):
+    """The real shipped layer, not a scripted campaign: ``learn`` with no model replays Othello-v0's
+    campaign run (a refinement; a game with a move list, so its verification is exact) and gets back what
+    ships — iterations, LLM calls, legal rate, H, the verification figures (on the run's recorded 300
+    positions, not this suite's ``$AUTOHARNESS_VERIFY_POSITIONS`` of 0) and the harness itself, all but its
+    date and run id. Expected figures are read from the shipped library: a re-ship that changes this run,
+    or code that stops replaying it, fails here."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv(BUILTIN_ENV, raising=False)
+    monkeypatch.setenv("AUTOHARNESS_LIBRARY", str(tmp_path / "my-library"))
+    game = "Othello-v0"
+    shipped = BuiltinLibrary().get(game, "verifier")
+    assert shipped is not None and shipped.llm_calls >= 2 and shipped.verification is not None
+    out = tmp_path / "replay"
+    assert main(["learn", game, "--out", str(out), "--no-cache"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("iterations", "llm_calls", "legal_rate", "h"):
+        assert summary[key] == getattr(shipped, key), key
+    for key in ("positions", "disagreements", "dead_positions", "false_accepts", "false_rejects", "passed"):
+        assert summary["verification"][key] == shipped.verification[key], key
+
+    def body(code: str) -> list[str]:
+        return [line for line in code.splitlines() if not line.startswith(("# date:", "# run id:"))]
+
+    assert body((out / "harness.py").read_text()) == body(shipped.code)

@@ -255,3 +255,47 @@ def test_reusing_legal_move_sets_of_positions_met_again_changes_nothing(monkeypa
     assert {k: v for k, v in reused.items() if k not in drop} == {
         k: v for k, v in fresh.items() if k not in drop
     }
+
+
+def test_what_the_process_played_before_does_not_change_the_result(monkeypatch) -> None:
+    """In games without a move list random play probes candidates, trying first the kinds that produced
+    moves before in this process (``envs.actions._WORKED``), which steered the pick: the campaign's
+    Chopsticks-v0 verification and a replay's (other games in each worker) differed in games and actions
+    checked, so the counterexample prompt built from them did too and the replay stopped with a
+    ``ReplayMiss``. Each verification game now starts with no record: training before, the games another
+    worker played, or one worker instead of two change nothing."""
+    from autoharness.envs import actions
+
+    game, source = "Chopsticks-v0", _ACCEPT_ALL
+    drop = {"seconds", "positions_per_second", "workers"}
+    monkeypatch.setattr(actions, "_WORKED", {})
+    fresh = verify_harness(game, source, positions=30).to_dict()
+    rng = random.Random(1)
+    for seed in range(4):  # random play first, as training's rollouts and earlier games would
+        env = make(game)
+        turn = env.reset(seed)
+        for _ in range(40):
+            move = actions.random_legal_action(env, rng, turn.observation)
+            step = env.step(move) if move is not None else None
+            if step is None or step.done or step.next is None:
+                break
+            turn = step.next
+    assert actions._WORKED[game]  # the record a later game would have been steered by
+    primed = actions._WORKED[game].copy()
+    after = verify_harness(game, source, positions=30).to_dict()
+    assert fresh["positions"] == 30 and fresh["games"] >= 2
+    expected = {k: v for k, v in fresh.items() if k not in drop}
+    assert {k: v for k, v in after.items() if k not in drop} == expected
+    assert actions._WORKED[game] == primed  # what the process learned is put back
+    two = verify_harness(game, source, positions=30, workers=2).to_dict()
+    assert {k: v for k, v in two.items() if k not in drop} == expected
+
+
+_ACCEPT_ALL = """
+def propose_action(obs):
+    return "[attack 0 0]"
+
+
+def is_legal_action(obs, action):
+    return True
+"""

@@ -490,7 +490,7 @@ def play_game(task: GameTask, pool: WorkerPool) -> list[PositionResult]:
     """Play game ``task.index`` in its style and check sampled positions; a load failure is raised as
     ``_LoadFailed`` (the parent reports it once)."""
     from .envs import make
-    from .envs.actions import random_legal_action
+    from .envs.actions import fresh_record, random_legal_action
 
     env = make(task.game)
     rng = random.Random(f"verify:{task.seed}:{task.style}")
@@ -506,7 +506,9 @@ def play_game(task: GameTask, pool: WorkerPool) -> list[PositionResult]:
     check_probability = rng.choice(CHECK_PROBABILITIES)
     seen: dict[str, None] = {}
     results: list[PositionResult] = []
-    with _loaded_session(pool, task) as session:
+    # No record of earlier games (``fresh_record``): the same game whichever worker plays it, after whatever
+    # this process played before (training, other games), so figures depend on seed and positions alone.
+    with fresh_record(env.id), _loaded_session(pool, task) as session:
         for ply in range(MAX_PLIES):
             harness_moves = turn.player in harness_seats and ply >= random_plies
             where = {"seed": task.seed, "ply": ply, "style": task.style}

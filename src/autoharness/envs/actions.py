@@ -32,6 +32,9 @@ API (all read-only on the env passed in: every move is tried on a fresh ``env.cl
   ``pairs`` (two short tokens: ``[A C]``). Spaces are lazy: a template of 4 slots is never materialised.
 
 Which spaces produced legal moves is remembered per game id (``_WORKED``), so later turns try those first.
+That record steers ``random_legal_action``'s pick (it lists the moves of the remembered spaces first), so
+the moves it picks depend on what the process played before; ``fresh_record`` sets it aside for work that
+must not (verification: the same game whichever worker plays it, after whatever training).
 
 Positions met again are not probed again: ``find_legal_actions`` and the listing behind
 ``random_legal_action`` are memoized per process (``_KNOWN``) by the env's ``state_key`` (TextArena: a hash
@@ -57,6 +60,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -381,6 +385,20 @@ _WORKED: dict[str, dict[str, int]] = {}
 for templates, the example it was built from: the same across turns."""
 
 
+@contextmanager
+def fresh_record(game_id: str) -> Iterator[None]:
+    """Inside: ``game_id`` played as if by a fresh process (no record of which spaces produced moves), so
+    ``random_legal_action`` picks from the position and the RNG alone. The record is put back after: what
+    the process learned before (training) goes on as if this never ran."""
+    saved = _WORKED.pop(game_id, None)
+    try:
+        yield
+    finally:
+        _WORKED.pop(game_id, None)
+        if saved is not None:
+            _WORKED[game_id] = saved
+
+
 def _accepted(env: Env, action: str) -> bool:
     return _scratch(env).step(action).legal
 
@@ -645,6 +663,7 @@ __all__ = [
     "bracketed",
     "candidate_spaces",
     "find_legal_actions",
+    "fresh_record",
     "is_dead",
     "legal_actions",
     "random_legal_action",
