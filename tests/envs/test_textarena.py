@@ -308,3 +308,24 @@ def test_observation_with_non_ascii_news_matches_whole_text_stripping() -> None:
     turn = env._turn()
     news = strip_move_lists("\n".join(f"[GAME] {text}" for text in texts))
     assert turn.observation == f"[GAME] {env.rules(0)}\n{news}"
+
+
+def test_games_reset_in_parallel_threads_are_the_games_reset_one_at_a_time(monkeypatch):
+    """Sokoban's room generator keeps its search in module globals (the best room so far): rollout
+    threads (``--parallelism 2``) resetting at once handed each other's rooms over, so a training
+    evaluation showed boards that were not the game's and differed from run to run (the shipped
+    Sokoban-v0 run stopped with a ``ReplayMiss``). Every game is now reset as if alone."""
+    from collections import OrderedDict
+    from concurrent.futures import ThreadPoolExecutor
+
+    def reset(seed: int) -> tuple[str, bytes | None]:
+        env = make("Sokoban-v0")
+        return env.reset(seed).observation, env.state_key()
+
+    seeds = range(12)
+    monkeypatch.setattr(adapter, "_RESET_CACHE", OrderedDict())  # generate, not copy a cached reset
+    alone = [reset(seed) for seed in seeds]
+    monkeypatch.setattr(adapter, "_RESET_CACHE", OrderedDict())
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        together = list(threads.map(reset, seeds))
+    assert together == alone

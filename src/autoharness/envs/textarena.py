@@ -379,6 +379,11 @@ with ``_copy``, which unlike ``deepcopy`` leaves the game stepping as fast as a 
 _SLOW_RESET = 0.05  # seconds
 _RESET_CACHE_SIZE = 256
 _CACHE_LOCK = threading.Lock()
+_GENERATE_LOCK = threading.Lock()
+"""Held while a game is built and reset: TextArena's generators may keep their search in module globals
+(Sokoban's ``reverse_playing``: the explored states and the best room so far), so two rollout threads
+resetting at once handed each other's rooms over, a board shown that was not the game's (a Sokoban training
+evaluation differed from run to run). One reset at a time; a cached reset takes no lock."""
 
 
 _SHARED_ATTRIBUTES = frozenset({"_spec", "_factory", "_strip"})
@@ -445,16 +450,17 @@ class TextArenaEnv:
             self._rng = random.Random(seed)
             self._routes = _Routes(self._rng)
             self._rng_state = None
-            started = time.perf_counter()
             previous, _ROUTER.active = _ROUTER.active, self._routes
             try:
-                game = self._factory()
-                if _adopt_textarena_modules():  # first use of this game's modules: build again, now routed
+                with _GENERATE_LOCK:  # one generation at a time (see _GENERATE_LOCK)
+                    started = time.perf_counter()  # the generation's own time, not the wait
                     game = self._factory()
-                repair = _REPAIRS.get(self._family)
-                if repair is not None:
-                    repair(game)
-                game.reset(num_players=self.num_players, seed=seed)
+                    if _adopt_textarena_modules():  # first use of its modules: build again, now routed
+                        game = self._factory()
+                    repair = _REPAIRS.get(self._family)
+                    if repair is not None:
+                        repair(game)
+                    game.reset(num_players=self.num_players, seed=seed)
             finally:
                 _ROUTER.active = previous
             if time.perf_counter() - started > _SLOW_RESET:
