@@ -22,6 +22,7 @@ from autoharness.executors import (
     make_executor,
     map_unordered,
 )
+from tests.processes import children
 
 CANDIDATES = [f"[{i}]" for i in range(10)]
 
@@ -188,15 +189,6 @@ finally:
 """
 
 
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    with contextlib.suppress(OSError):
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                kids += [int(k) for k in f.read().split()]
-    return kids
-
-
 def test_sigterm_while_the_first_worker_is_launched_stops_it_too():
     """SIGTERM while the owner waited for the fork server (still importing ``preload``) to fork the first
     worker: the worker was forked anyway, known to nobody, and once the owner had exited it died on the
@@ -208,7 +200,7 @@ def test_sigterm_while_the_first_worker_is_launched_stops_it_too():
     server = None
     deadline = time.monotonic() + 60
     while server is None and time.monotonic() < deadline and proc.poll() is None:
-        for kid in _children(proc.pid):
+        for kid in children(proc.pid):
             with contextlib.suppress(OSError), open(f"/proc/{kid}/cmdline", "rb") as f:
                 server = kid if b"forkserver" in f.read() else None
         time.sleep(0.002)

@@ -22,19 +22,11 @@ import pytest
 from autoharness.sandbox import FailureKind, SandboxLimits, WorkerPool
 from autoharness.sandbox.isolation import Isolation, detect
 from autoharness.sandbox.worker import Worker
+from tests.processes import children
 
 from .conftest import GOOD, TEST_LIMITS, assert_pool_works
 
 PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
-
-
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    with contextlib.suppress(OSError):
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                kids += [int(k) for k in f.read().split()]
-    return kids
 
 
 def _zygote(worker: Worker) -> int:
@@ -48,7 +40,7 @@ def _zygote(worker: Worker) -> int:
             argv = f.read().split(b"\0")
         if b"python" in os.path.basename(argv[0]) and argv[1:4] == [b"-I", b"-S", b"-B"]:
             return pid
-        todo += _children(pid)
+        todo += children(pid)
     raise AssertionError("no zygote found")
 
 
@@ -81,7 +73,7 @@ def test_a_zygote_out_of_file_descriptors_refuses_the_load_and_keeps_serving(fre
             == "sandbox could not start the harness process: socketpair failed (Too many open files)"
         )
         assert s.propose_action("x") is failure  # every call says so; nothing was run
-    assert _children(zygote) == []  # the kept process was ended, no harness process started
+    assert children(zygote) == []  # the kept process was ended, no harness process started
     _limit_files(zygote, 1024)  # the condition passes: the same zygote serves again
     assert_pool_works(fresh_pool)
     assert worker.spawns == 1 and worker.retired == [] and _zygote(worker) == zygote
@@ -107,7 +99,7 @@ def test_a_kept_process_that_died_while_frozen_is_replaced_in_the_same_zygote(fr
     worker = _only_worker(fresh_pool)
     if not worker.isolation.bwrap:
         pytest.skip("processes are only kept under bwrap")
-    (kept,) = _children(_zygote(worker))
+    (kept,) = children(_zygote(worker))
     for _ in range(200):  # the zygote freezes it after the session closed
         with open(f"/proc/{kept}/stat") as f:
             if f.read().rsplit(")", 1)[1].split()[0] == "T":
@@ -179,7 +171,7 @@ def test_a_zygote_at_its_process_limit_refuses_the_load_and_keeps_serving(fresh_
                 "sandbox could not start the harness process: fork failed (Resource temporarily unavailable)"
             )
             assert failure.message == expected
-        assert _children(zygote) == []
+        assert children(zygote) == []
         (group / "pids.max").write_text("max")
         assert_pool_works(fresh_pool)
     assert worker.spawns == 1 and worker.retired == []
