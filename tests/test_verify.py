@@ -229,6 +229,21 @@ def test_a_hanging_checker_costs_one_time_limit_per_position_and_stops_verificat
     assert "stopped early" in report.headline()
 
 
+def test_a_sleeping_proposer_is_bounded_by_a_count_of_timeouts_not_by_a_clock() -> None:
+    """Without a wall-time budget (learn, suite), a harness that sleeps stops verification after
+    MAX_TIMEOUTS hangs, wherever it hangs: at checked positions or at plies only played through."""
+    import time
+
+    from autoharness.sandbox import SandboxLimits
+
+    header = "def propose_action(obs):"
+    sleeping = "import time\n" + GOOD.replace(header, header + "\n    time.sleep(60)")
+    started = time.monotonic()
+    report = verify_harness("TicTacToe-v0", sleeping, positions=300, limits=SandboxLimits(call_timeout=0.3))
+    assert report.timeouts == 3 and "stopped early" in report.headline() and not report.passed
+    assert time.monotonic() - started < 60
+
+
 def test_a_time_budget_stops_early_and_says_so() -> None:
     report = verify_harness("TicTacToe-v0", GOOD, positions=2000, max_seconds=0.01)
     assert 0 < report.positions < 2000 and report.passed

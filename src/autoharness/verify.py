@@ -56,9 +56,6 @@ s * SEED_STRIDE + g``: evaluation seeds, away from the ones ``autoharness eval``
 SEED_STRIDE = 100_000
 
 DEFAULT_POSITIONS = 2000
-LEARN_SECONDS = 600.0
-"""Wall-time budget of the verification ``learn`` and ``suite`` run: in games without a move list each
-checked position's legal moves are enumerated on clones (seconds each); the figures say how many."""
 CHECK_PROBABILITIES = (0.15, 0.5, 1.0)
 """Chance that a ply's position is checked (the others are only played through), drawn per game: some games
 are checked densely from the first move, others sparsely deep into the middle and end game."""
@@ -69,9 +66,10 @@ ILLEGAL_PER_POSITION = {"elsewhere": 5, "variant": 5, "malformed": 2}
 """Illegal candidates per position, by origin (each costs one game step on a clone)."""
 MAX_COUNTEREXAMPLES = 10
 MAX_TIMEOUTS = 3
+"""A harness that hangs at this many positions is not verified further (each costs seconds). With the
+sandbox's per-call time limit this bounds what a hanging harness costs by a count, not by a clock."""
 GIVE_UP_GAMES = 5
 """Games played without one checkable position before verification gives up (says so, checks nothing)."""
-"""A harness that hangs at this many positions is not verified further (each costs seconds)."""
 STYLES = ("random", "harness", "mixed", "seat0", "seat1")
 MAX_GAMES_FACTOR = 50
 """Stop after ``positions * MAX_GAMES_FACTOR / POSITIONS_PER_GAME + 100`` games (games that end at once)."""
@@ -104,6 +102,7 @@ class PositionResult:
     failures: int = 0
     timeouts: int = 0  # of ``failures``: calls that ran over the sandbox's time limit
     counterexamples: list[dict[str, Any]] = field(default_factory=list)
+    checked: bool = True  # False: a ply only played through, where the proposal hung (a timeout, no check)
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,6 +522,9 @@ def play_game(task: GameTask, pool: WorkerPool) -> list[PositionResult]:
                 legal, proposal = [], None
                 if harness_moves:
                     proposed = session.propose_action(turn.observation)
+                    if isinstance(proposed, HarnessFailure) and proposed.kind is FailureKind.TIMEOUT:
+                        results.append(PositionResult("", timeouts=1, checked=False))
+                        break  # it hung here: counted towards MAX_TIMEOUTS like a checked position
                     if isinstance(proposed, str) and env.clone().step(proposed).legal:
                         proposal = proposed
             seen.update(dict.fromkeys(legal))
@@ -605,7 +607,11 @@ def verify_harness(
 
     ``workers`` > 1 plays games in that many processes. ``progress(done, positions)`` is called as
     positions are merged. ``limits``: the sandbox's (default ``SandboxLimits()``). ``max_seconds``: stop
-    after the game that passes this much wall time (fewer positions; ``stopped`` says so).
+    after the game that passes this much wall time (fewer positions; ``stopped`` says so) — only for
+    ``autoharness verify --max-seconds``: a cut depends on the machine's speed and load, so ``learn`` and
+    ``suite`` never pass it, and their figures depend on ``seed`` and ``positions`` alone. Without it the
+    work is still bounded by counts: positions, ``POSITIONS_PER_GAME``, ``MAX_PLIES``, the games cap, and
+    a hanging harness by ``MAX_TIMEOUTS`` times the sandbox's per-call time limit.
     """
     from .envs import get_spec
     from .sandbox import MODES
@@ -703,7 +709,7 @@ class _Merger:
         r.seeds = (r.seeds[0] if r.seeds else task.seed, task.seed)
         for pos in outcome:
             r.timeouts += pos.timeouts > 0  # counted even for a position seen before: each cost seconds
-            if pos.digest in self.digests:
+            if not pos.checked or pos.digest in self.digests:
                 continue
             self.digests.add(pos.digest)
             if pos.dead:

@@ -133,3 +133,53 @@ def test_cli_last_line_says_the_harness_failed_verification(tmp_path, capsys, mo
         assert last == "verified on 300 held-out positions: 0 disagreements"
     assert main(["learn", "TicTacToe-v0", "--out", str(out), "--refine-on-verify"]) == 2
     assert "only applies with --resume" in capsys.readouterr().err
+
+
+class _SlowMachine:
+    """verify's clock on a machine where every game takes 1,000 s: any wall-time budget is spent at once."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 1000.0
+        return self.now
+
+
+def test_learn_and_suite_verify_every_position_however_slow_the_machine(tmp_path, monkeypatch) -> None:
+    """The positions figure of a learned run (and the repair prompt built on it) must replay anywhere: on a
+    machine slow enough to spend any time budget after one game, learn and the suite's check of a reused
+    harness still verify all their positions, with the same figures as on a fast one."""
+    import autoharness.verify as verify
+    from autoharness.suite import _verify_reused
+
+    config = LearnConfig(**BLIND | {"verify_positions": 60})
+    fast = learn("TicTacToe-v0", config, ScriptedLLM(lambda m: GOOD), tmp_path / "fast").verification
+    reused_fast = _verify_reused("TicTacToe-v0", config, extract_code(GOOD))
+    monkeypatch.setattr(verify, "time", _SlowMachine())
+    slow = learn("TicTacToe-v0", config, ScriptedLLM(lambda m: GOOD), tmp_path / "slow").verification
+    assert fast is not None and slow is not None
+    assert slow["positions"] == fast["positions"] == 60 and slow["stopped"] is None
+    drop = ("seconds", "positions_per_second", "node")
+    figures = [{k: v for k, v in run.items() if k not in drop} for run in (fast, slow)]
+    assert figures[0] == figures[1]
+    assert _verify_reused("TicTacToe-v0", config, extract_code(GOOD)) == reused_fast
+    assert reused_fast is not None and reused_fast["positions"] == 60
+
+
+def test_resuming_a_run_whose_verification_the_old_time_budget_cut_verifies_it_again(tmp_path) -> None:
+    """Runs recorded while learn cut verification at 10 minutes stay readable; resumed, a cut node is
+    verified again to its configured positions (a cut figure depends on the machine that ran it)."""
+    from autoharness.learn.store import RunStore
+
+    config = LearnConfig(**BLIND | {"verify_positions": 60})
+    learn("TicTacToe-v0", config, ScriptedLLM(lambda m: GOOD), tmp_path)
+    store = RunStore(tmp_path, create=False)
+    stored = store.meta()["verifications"]
+    (key,) = stored
+    stored[key] |= {"positions": 6, "stopped": "time budget spent after 6 of 60 positions"}
+    store.set_meta(verifications=stored)
+    store.close()
+    result = learn("TicTacToe-v0", config, ScriptedLLM(lambda m: GOOD), tmp_path, resume=True)
+    assert result.verification is not None
+    assert result.verification["positions"] == 60 and result.verification["stopped"] is None

@@ -431,11 +431,11 @@ MAX_VERIFIED_ALTERNATIVES = 2
 def _verification(store: RunStore, game: str, config: LearnConfig, node: NodeRow) -> dict[str, Any]:
     """``node``'s verification: stored in the run (meta ``verifications``) once made, so resuming, finishing
     again or refining does not pay for it twice."""
-    from ..verify import LEARN_SECONDS, verify_harness
+    from ..verify import verify_harness
 
     stored = store.meta().get("verifications", {})
     key = f"{node.id}:{config.verify_positions}:{config.seed}"
-    if key not in stored:
+    if key not in stored or _cut_by_clock(stored[key]):
         workers = config.parallelism if config.verify_positions >= PARALLEL_VERIFY_FROM else 1
         report = verify_harness(
             game,
@@ -444,11 +444,16 @@ def _verification(store: RunStore, game: str, config: LearnConfig, node: NodeRow
             positions=config.verify_positions,
             seed=config.seed,
             workers=workers,
-            max_seconds=LEARN_SECONDS,
-        )
+        )  # no wall-time budget: the figures (and a refinement's prompt built on them) must replay anywhere
         stored[key] = report.to_dict() | {"node": node.id}
         store.set_meta(verifications=stored)
     return stored[key]
+
+
+def _cut_by_clock(verification: dict[str, Any]) -> bool:
+    """A verification recorded before learn stopped cutting it at 10 minutes of wall time, and cut there:
+    its figures depend on the machine that ran it, so resuming the run verifies that node again."""
+    return str(verification.get("stopped") or "").startswith("time budget spent")
 
 
 PARALLEL_VERIFY_FROM = 200
