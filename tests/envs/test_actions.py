@@ -29,6 +29,16 @@ def test_spellings_of_one_move_lead_to_one_position_and_other_moves_do_not():
     assert not same_move(env, "[col 99]", "[col 99]")
 
 
+def test_rush_hour_tells_a_respelling_from_another_move():
+    """RushHour's cars are slotted objects (no ``__dict__``): the position is read from their slots, not
+    from a ``repr`` holding each copy's memory address, which made every move look like another."""
+    env = make("RushHour-v0")
+    env.reset(0)
+    assert same_move(env, "[A+]", "[a+]")
+    assert not same_move(env, "[A+]", "[B+]")
+    assert legal_actions(env) == ["[A+]", "[B+]", "[F+]", "[X-]", "[C-]", "[G-]", "[H-]", "[F-]"]
+
+
 def test_connect_four_lists_each_column_once_whatever_the_parser_tolerates():
     env = make("ConnectFour-v0-large")
     turn = env.reset(1)

@@ -4,6 +4,7 @@ clone independence. Legal moves for play come from ``moves`` (test-side probing 
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -17,6 +18,8 @@ SEEDS = {"Sokoban-v0-medium": (0, 7, 9), "Sudoku-v0-hard": (1, 3, 6)}
 """TextArena's generators take 5-25 s on some seeds of these two games; these seeds take < 1 s."""
 PLIES = 8
 GARBAGE = "zz garbage %%"
+ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
+"""A memory address, as the default ``repr`` of an object shows it."""
 MUST_PASS = "has no valid moves and must skip"
 """Othello: a player who cannot place must pass, and TextArena accepts any action as the pass."""
 
@@ -47,6 +50,25 @@ def test_reset_is_deterministic_and_isolated(game_id: str) -> None:
     other.step("[4]")
     assert make(game_id).reset(first) == turns[first]
     assert random.getstate() == outer, "a game touched the process-global random"
+
+
+@pytest.mark.parametrize("game_id", GAMES)
+def test_a_clone_has_the_same_position_key_and_no_key_holds_an_address(game_id: str) -> None:
+    """``position_key`` compares positions across copies (``envs.actions.successor_key`` plays each move
+    on a clone): it must not depend on which copy holds the state, as a ``repr`` with ``0x…`` would."""
+    seed = seeds(game_id)[0]
+    rng = random.Random(seed)
+    env, twin = make(game_id), make(game_id, keep_move_lists=True)
+    turn, twin_turn = env.reset(seed), twin.reset(seed)
+    for ply in range(3):
+        key = env.position_key()
+        assert env.clone().position_key() == key, f"ply {ply}: a clone's key differs"
+        assert not ADDRESS.search(repr(key)), f"ply {ply}: {ADDRESS.search(repr(key))} in the key"
+        action = legal_move(env, game_id, turn.observation, twin_turn.observation, rng)
+        result, twin_result = env.step(action), twin.step(action)
+        if result.done:
+            return
+        turn, twin_turn = result.next, twin_result.next
 
 
 @pytest.mark.parametrize("game_id", GAMES)

@@ -87,7 +87,8 @@ position before the move is rebuilt by replaying the game's accepted moves from 
 
 Positions (``position_key``): a hashable digest of the game's whole state — every attribute of the
 TextArena env and its ``State`` except the message log and bookkeeping of the last step (observations,
-logs, step info, the invalid-move flags, our hook) — so two spellings of one move (``[col 3]``,
+logs, step info, the invalid-move flags, our hook), objects by their ``__dict__`` and slots (never by a
+``repr`` that shows a memory address: RushHour's slotted cars) — so two spellings of one move (``[col 3]``,
 ``[col 03]``) lead to equal keys and different moves to different ones (``envs.actions`` compares moves
 by it).
 
@@ -925,11 +926,13 @@ _NOT_STATE = (
 
 def _digest(value: Any, seen: dict[int, int]) -> Any:
     """A hashable, order-independent-where-Python-is rendering of a game object's state (for
-    ``position_key``): containers and plain objects recursively, generators and functions skipped, other
-    values by ``repr``. ``seen`` breaks reference cycles."""
+    ``position_key``): containers and plain objects (``__dict__`` and slots) recursively, generators and
+    functions skipped, other values by ``repr``. ``seen`` breaks reference cycles."""
     cls = type(value)
     if cls in _ATOMIC:
         return value
+    if value is _MISSING:  # an empty slot
+        return ("<unset>",)
     marker = seen.get(id(value))
     if marker is not None:
         return ("<ref>", marker)
@@ -943,12 +946,14 @@ def _digest(value: Any, seen: dict[int, int]) -> Any:
         return ("set", *sorted((_digest(item, seen) for item in value), key=repr))
     if isinstance(value, _NOT_STATE):
         return None
+    slots = _slots_of(cls)
     attrs = getattr(value, "__dict__", None)
-    if attrs is not None:
+    if attrs is not None or slots:
         skip = _NOT_POSITION if isinstance(value, ta.State) else ()
         return (
             cls.__name__,
-            *((name, _digest(item, seen)) for name, item in attrs.items() if name not in skip),
+            *((name, _digest(getattr(value, name, _MISSING), seen)) for name in slots),
+            *((name, _digest(item, seen)) for name, item in (attrs or {}).items() if name not in skip),
         )
     return (cls.__name__, repr(value))
 
@@ -1021,12 +1026,7 @@ def _exact(value: Any, seen: dict[int, int]) -> Any:
             raise _Inexact(value)
         return (cls.__name__, value.dtype.str, getattr(value, "shape", ()), value.tobytes())
     if all(base.__flags__ & _HEAPTYPE for base in cls.__mro__[:-1]) and not issubclass(cls, BaseException):
-        slots = [
-            name
-            for base in cls.__mro__[:-1]
-            for name in _slot_names(base)
-            if name not in ("__dict__", "__weakref__")
-        ]
+        slots = _slots_of(cls)
         attrs = getattr(value, "__dict__", {})
         skip = _EXACT_SKIP if isinstance(value, ta.State) else ()
         return (
@@ -1038,9 +1038,15 @@ def _exact(value: Any, seen: dict[int, int]) -> Any:
     raise _Inexact(value)
 
 
-def _slot_names(cls: type) -> tuple[str, ...]:
-    slots = cls.__dict__.get("__slots__", ())
-    return (slots,) if isinstance(slots, str) else tuple(slots)
+@functools.cache
+def _slots_of(cls: type) -> tuple[str, ...]:
+    """The slot attributes an instance of ``cls`` holds (every Python base's ``__slots__``): state kept
+    outside ``__dict__`` (RushHour's ``_Vehicle``), which ``repr`` would render by its address."""
+    names = []
+    for base in cls.__mro__[:-1]:
+        slots = base.__dict__.get("__slots__", ())
+        names += [slots] if isinstance(slots, str) else slots
+    return tuple(name for name in names if name not in ("__dict__", "__weakref__"))
 
 
 def _unpack(message: tuple[Any, Any, Any]) -> tuple[int, str, ta.ObservationType]:
