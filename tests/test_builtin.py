@@ -9,6 +9,7 @@ import io
 import json
 import lzma
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -195,6 +196,93 @@ def test_suite_without_a_model_replays_the_shipped_campaign(offline, tmp_path):
         assert record["result"]["reused"] == original["reused"], game
         for key in ("llm_calls", "iterations", "legal_rate"):
             assert record["result"]["learned"][key] == original["learned"][key], (game, key)
+    # The skeptic's check: every replayed game equals what ships, field by field and harness by harness.
+    # ConnectFour-v0-large ships its family's harness reused unchanged: it must be scored and verified with
+    # the campaign's settings (12 positions), not this suite's (verification off here).
+    assert replayed.games["ConnectFour-v0-large"]["result"]["reused"]
+    check = subprocess.run([*command[:3], "library", "check", str(tmp_path / "s")], **RUN)
+    assert check.returncode == 0, check.stdout + check.stderr
+    rows = {line.split()[0]: line.split(None, 3)[2:] for line in check.stdout.splitlines()[:-1]}
+    assert {game: rows[game][0] for game in games.split(",")} == dict.fromkeys(games.split(","), "same")
+    assert rows["Othello-v0"][0] == "not" and "4 same" in check.stdout  # shipped (failed), not replayed here
+
+
+def test_library_check_names_what_differs_and_fails(offline, capsys, tmp_path):
+    """``library check`` on learn run directories: equal to what ships but for the date and run id is
+    "same" (exit 0); a changed figure, verification figure or harness line is named (exit 1); a run that
+    stopped without its summary, and a suite game that hit a ``ReplayMiss``, fail as such."""
+    run = tmp_path / "TicTacToe-v0"
+    assert main(["learn", "TicTacToe-v0", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["library", "check", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:3] == [
+        "ConnectFour-v0",
+        "verifier",
+        "not",
+    ]  # one row per shipped game
+    assert "TicTacToe-v0                 verifier same" in out and "1 same" in out
+
+    def copy(name: str) -> Path:
+        target = tmp_path / name
+        target.mkdir()
+        for f in ("summary.json", "harness.py"):
+            (target / f).write_bytes((run / f).read_bytes())
+        return target
+
+    code = (run / "harness.py").read_text()
+    redated = copy("redated")
+    lines = [("# date: 1999-01-01" if x.startswith("# date:") else x) for x in code.splitlines()]
+    (redated / "harness.py").write_text("\n".join(lines) + "\n")
+    assert main(["library", "check", str(redated)]) == 0
+    capsys.readouterr()
+    changed = copy("changed")
+    summary = json.loads((run / "summary.json").read_text())
+    summary["h"] = 0.5
+    summary["verification"]["disagreements"] = 3
+    (changed / "summary.json").write_text(json.dumps(summary))
+    body = code.splitlines()
+    first = next(i for i, line in enumerate(body) if line and not line.startswith("#"))
+    body[first] += "  # edited"
+    (changed / "harness.py").write_text("\n".join(body) + "\n")
+    assert main(["library", "check", str(changed), "--games", "TicTacToe-v0"]) == 1
+    row = capsys.readouterr().out.splitlines()[0]  # the one game asked for
+    assert row.split()[:3] == ["TicTacToe-v0", "verifier", "differs"], row
+    assert f"h 1.0000 → 0.5000; verification disagreements 0 → 3; harness code from line {first + 1}" in row
+    (run / "summary.json").unlink()  # the run as a ReplayMiss or a kill leaves it: no summary
+    assert main(["library", "check", str(run), "--json"]) == 1
+    found = {r["game"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert found["TicTacToe-v0"]["verdict"] == "stopped"
+    assert main(["library", "check", str(run), str(changed)]) == 2  # the same game twice: which one?
+    assert "replayed in both" in capsys.readouterr().err
+    assert main(["library", "check", str(tmp_path / "nowhere")]) == 2
+    # A transcript that is not the run's (TicTacToe-v0's replaced by ConnectFour-v0's): a ReplayMiss.
+    swapped = tmp_path / "builtin"
+    shutil.copytree(offline[0] / "builtin", swapped)
+    transcripts = swapped / "transcripts"
+    shutil.copy(
+        transcripts / "ConnectFour-v0.verifier.jsonl.xz", transcripts / "TicTacToe-v0.verifier.jsonl.xz"
+    )
+    argv = [
+        "suite",
+        "--games",
+        "TicTacToe-v0",
+        "--out",
+        str(tmp_path / "s"),
+        "--no-library",
+        "--workers",
+        "1",
+    ]
+    command = [sys.executable, "-m", "autoharness.cli", *argv, "--eval-agent", "none"]
+    env = dict(os.environ, **{BUILTIN_ENV: str(swapped)})
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    check = [sys.executable, "-m", "autoharness.cli", "library", "check", str(tmp_path / "s")]
+    done = subprocess.run(check, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert any(
+        line.split()[:3] == ["TicTacToe-v0", "verifier", "ReplayMiss"] for line in done.stdout.splitlines()
+    )
 
 
 def test_library_list_shows_every_game_with_its_origin_and_verification(offline, capsys):

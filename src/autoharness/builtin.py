@@ -153,6 +153,24 @@ class BuiltinLibrary:
         self._load()
         return self._runs.get((game, mode))
 
+    def runs(self, mode: str | None = None) -> list[ShippedRun]:
+        """Every shipped run (in ``mode``), sorted by game: finished, reused and failed ones."""
+        self._load()
+        return sorted((r for r in self._runs.values() if mode in (None, r.mode)), key=lambda r: r.game)
+
+    def learning_config(self, game: str, mode: str) -> dict[str, Any] | None:
+        """The learning config a replay of ``game``'s shipped run must use: the run's own, or, for a harness
+        reused unchanged (no learning run of its own), that of the family run it was reused from — the same
+        suite's settings (training seeds, verification positions), which its H and verification were
+        measured with. None: nothing recorded (the replay keeps the caller's config)."""
+        run = self.run(game, mode)
+        if run is None:
+            return None
+        if run.config is None and run.reused and run.seed_game is not None and run.seed_game != game:
+            family = self.run(run.seed_game, mode)
+            return family.config if family is not None else None
+        return run.config
+
     @property
     def not_shipped(self) -> list[dict[str, Any]]:
         """Games of the shipped suites that have no harness here: ``{game, mode, status, reason}``."""

@@ -414,6 +414,8 @@ def _cmd_library(args: argparse.Namespace) -> int:
     from .learn.config import MODES
     from .library import Library
 
+    if args.action == "check":
+        return _library_check(args)
     library = Library(args.library)
     if args.action == "list":
         from .builtin import LayeredLibrary, verification_text
@@ -487,6 +489,40 @@ def _cmd_library(args: argparse.Namespace) -> int:
     stored, kept = library.import_bundle(Path(args.file))
     print(f"{stored} stored, {kept} kept (the library already had one at least as good) in {library.root}")
     return 0
+
+
+def _library_check(args: argparse.Namespace) -> int:
+    """``library check``: one line per game (same / differs: which field / ReplayMiss / not run); exit 1
+    when any replayed game differs from what ships."""
+    import json
+    from collections import Counter
+    from pathlib import Path
+
+    from ._terminal import printable
+    from .replaycheck import check
+
+    games = None
+    if args.games:
+        from .suite import select_games
+
+        games = select_games(args.games)
+    rows = check([Path(d) for d in args.dirs], games)
+    required = games is not None
+    bad = [r for r in rows if not r.ok(required)]
+    if args.json:
+        found = [{"game": r.game, "mode": r.mode, "verdict": r.verdict, "detail": r.detail} for r in rows]
+        print(json.dumps({"rows": found, "ok": not bad}, indent=2))
+        return 1 if bad else 0
+    for r in rows:
+        print(f"{printable(r.game):<28} {r.mode:<8} {r.verdict:<11} {printable(r.detail)}".rstrip())
+    counts = Counter(r.verdict for r in rows)
+    print(
+        ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
+        + " (against the built-in library)"
+    )
+    if bad:
+        print(f"{len(bad)} of {len(rows)} games do not replay to what ships", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def _cmd_rollout(args: argparse.Namespace) -> int:
@@ -830,6 +866,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--games", help="all | eval32 | FILE | ID,ID,... (default: everything)")
     a = actions.add_parser("import", parents=[common], help="merge a JSON bundle (better entries win)")
     a.add_argument("file")
+    a = actions.add_parser(
+        "check",
+        help="compare replays (suite or learn run dirs, no model) with the built-in library, game by game",
+    )
+    a.add_argument("dirs", nargs="+", metavar="DIR", help="suite directories or learn run directories")
+    a.add_argument("--games", help="only these: all | eval32 | FILE | ID,ID,... (a game not replayed fails)")
+    a.add_argument("--json", action="store_true")
     p.set_defaults(handler=_cmd_library)
 
     return parser

@@ -277,13 +277,15 @@ def run_game(task: GameTask) -> dict[str, Any]:
     start = time.perf_counter()
     cfg = task.config
     seed = task.seed
-    if replaying_shipped(cfg.llm) and (shipped := BuiltinLibrary().run(task.game, cfg.learn.mode)):
+    builtin = BuiltinLibrary()
+    if replaying_shipped(cfg.llm) and (shipped := builtin.run(task.game, cfg.learn.mode)):
         # Replaying the campaign: start where its run started (not from the library), learn with its
-        # recorded config and repair rounds, or the replay would ask other prompts.
+        # recorded config and repair rounds, or the replay would ask other prompts (and a reused harness
+        # would be scored and verified on other seeds and positions than it shipped with).
         seed = shipped.seed_entry()
         cfg = replace(cfg, refine_on_verify=shipped.refine_on_verify)
-        if shipped.config is not None:  # (a reused harness has no learning run, and no config of its own)
-            cfg = replace(cfg, learn=LearnConfig.from_dict(shipped.config))
+        if (recorded := builtin.learning_config(task.game, cfg.learn.mode)) is not None:
+            cfg = replace(cfg, learn=LearnConfig.from_dict(recorded))
     if task.share is not None:  # the game's learning may spend at most its share of the suite's budget
         learn_cfg = cfg.learn
         calls = _least(learn_cfg.max_llm_calls, task.share.llm_calls)
