@@ -26,6 +26,7 @@ from autoharness.llm.cache import ResponseCache
 from autoharness.llm.transcript import read_transcript
 from autoharness.ship import ship
 from autoharness.suite import SuiteConfig, SuiteManifest, run_suite, select_games
+from autoharness.verify import TIME_CUT
 from tests.llm.fake_openai import FakeOpenAIServer
 from tests.test_suite import LEARN, TICTACTOE, scripted_reply
 
@@ -240,6 +241,8 @@ def test_library_check_names_what_differs_and_fails(offline, capsys, tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     summary["h"] = 0.5
     summary["verification"]["disagreements"] = 3
+    summary["verification"]["positions"] = 5
+    summary["verification"]["headline"] += f"; {TIME_CUT} after 5 of 12 positions"
     (changed / "summary.json").write_text(json.dumps(summary))
     body = code.splitlines()
     first = next(i for i, line in enumerate(body) if line and not line.startswith("#"))
@@ -248,7 +251,9 @@ def test_library_check_names_what_differs_and_fails(offline, capsys, tmp_path):
     assert main(["library", "check", str(changed), "--games", "TicTacToe-v0"]) == 1
     row = capsys.readouterr().out.splitlines()[0]  # the one game asked for
     assert row.split()[:3] == ["TicTacToe-v0", "verifier", "differs"], row
-    assert f"h 1.0000 → 0.5000; verification disagreements 0 → 3; harness code from line {first + 1}" in row
+    assert "h 1.0000 → 0.5000; verification positions 12 → 5; verification disagreements 0 → 3" in row
+    assert "the replayed verification was cut by its time budget" in row
+    assert row.endswith(f"harness code from line {first + 1}")
     (run / "summary.json").unlink()  # the run as a ReplayMiss or a kill leaves it: no summary
     assert main(["library", "check", str(run), "--json"]) == 1
     found = {r["game"]: r for r in json.loads(capsys.readouterr().out)["rows"]}

@@ -24,6 +24,7 @@ from .builtin import BuiltinLibrary
 from .errors import ConfigError, RunStoreError
 from .learn.store import RunStore
 from .suite import SUITE_FILE, SuiteManifest
+from .verify import TIME_CUT
 
 VOLATILE_HEADER = ("# date:", "# run id:")
 """Harness header lines a replay rewrites (when and under which id it ran): ignored by the comparison."""
@@ -211,6 +212,10 @@ def _differences(shipped: dict[str, Any], replay: Replay) -> list[str]:
     for name in VERIFICATION:
         if mine.get(name) != theirs.get(name):
             diffs.append(f"verification {name} {_show(mine.get(name))} → {_show(theirs.get(name))}")
+    if mine.get("positions") != theirs.get("positions"):
+        for side, verification in (("shipped", mine), ("replayed", theirs)):
+            if TIME_CUT in str(verification.get("headline") or ""):
+                diffs.append(f"the {side} verification was cut by its time budget (depends on machine speed)")
     if replay.code is None:
         diffs.append("harness: the replay wrote none")
     elif (line := first_difference(shipped["code"], replay.code)) is not None:

@@ -56,6 +56,9 @@ s * SEED_STRIDE + g``: evaluation seeds, away from the ones ``autoharness eval``
 SEED_STRIDE = 100_000
 
 DEFAULT_POSITIONS = 2000
+TIME_CUT = "time budget spent"
+"""How a verification stopped by ``max_seconds`` begins its ``stopped`` (its position count depends on the
+machine's speed)."""
 CHECK_PROBABILITIES = (0.15, 0.5, 1.0)
 """Chance that a ply's position is checked (the others are only played through), drawn per game: some games
 are checked densely from the first move, others sparsely deep into the middle and end game."""
@@ -745,7 +748,7 @@ class _Merger:
             )
             return True
         if r.positions < self.target and self.deadline is not None and time.monotonic() > self.deadline:
-            r.stopped = f"time budget spent after {r.positions} of {self.target} positions"
+            r.stopped = f"{TIME_CUT} after {r.positions} of {self.target} positions"
             return True
         if r.timeouts >= MAX_TIMEOUTS:
             r.stopped = f"stopped early: the harness ran over the time limit at {r.timeouts} positions"
