@@ -57,8 +57,9 @@ SEED_STRIDE = 100_000
 
 DEFAULT_POSITIONS = 2000
 TIME_CUT = "time budget spent"
-"""How a verification stopped by ``max_seconds`` begins its ``stopped`` (its position count depends on the
-machine's speed)."""
+"""How a verification stopped by ``max_seconds`` begins its ``stopped``: its position count depends on the
+machine's speed (``verify --max-seconds``, and figures recorded while ``learn`` and ``suite`` had a
+budget)."""
 CHECK_PROBABILITIES = (0.15, 0.5, 1.0)
 """Chance that a ply's position is checked (the others are only played through), drawn per game: some games
 are checked densely from the first move, others sparsely deep into the middle and end game."""
