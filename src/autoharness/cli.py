@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from .errors import AutoharnessError, Terminated, UsageError
+from .errors import AutoharnessError, SandboxError, Terminated, UsageError
 from .flags import finite_float, finite_int, nonnegative_int, positive_float, positive_int
 from .learn.command import add_arguments as learn_arguments
 from .learn.command import add_cache_arguments, add_llm_timeout_argument
@@ -151,14 +151,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                 eval_seconds=args.eval_seconds,
                 on_progress=show,
             )
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: keep the finished matches, marked interrupted
+    except (KeyboardInterrupt, SandboxError) as exc:  # keep the finished matches, marked as stopped
         played = sum(len(r.matches) for r in results)
-        if played:
-            saved = save_eval(out_dir, results, harness_path=harness_path, harness_source=source)
-            exc.add_note(
-                f"the {played} matches finished are saved in {saved.parent}, marked interrupted "
-                "(an eval has no --resume: run the same command again for the whole protocol)"
-            )
+        if not played:
+            raise
+        saved = save_eval(out_dir, results, harness_path=harness_path, harness_source=source)
+        note = (
+            f"the {played} matches finished are saved in {saved.parent}, marked "
+            f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'stopped early'} "
+            "(an eval has no --resume: run the same command again for the whole protocol)"
+        )
+        if isinstance(exc, SandboxError):  # printed on one line: the note goes into the message
+            raise SandboxError(f"{exc}; {note}") from exc
+        exc.add_note(note)
         raise
     out = save_eval(out_dir, results, harness_path=harness_path, harness_source=source)
     summaries = [r.summary() for r in results]

@@ -66,7 +66,7 @@ from .agents import (
 from .envs import get_spec, make
 from .envs.base import Env, cut_rewards_of
 from .envs.registry import path_name
-from .errors import ConfigError, EnvError, LLMError
+from .errors import ConfigError, EnvError, LLMError, SandboxError
 from .learn.config import EVAL_SEED_START
 from .llm.base import LLMClient, Params
 from .llm.provenance import model_label
@@ -402,7 +402,9 @@ def evaluate(
     (and an LLM opponent) samples at ``temperature``. An ``LLMError``
     (endpoint gone, budget spent) or an ``EnvError`` (the game itself crashed on some action) stops that
     agent's evaluation: the matches played so far are kept and the reason is recorded in ``aborted``.
-    The opponent of a 2-player game defaults to ``random``.
+    A ``SandboxError`` (the sandbox itself failed: no harness is to blame, so the match it struck is not
+    counted, not even as a forfeit) stops the whole evaluation: it is raised, the agent in progress marked
+    ``aborted`` in ``results``. The opponent of a 2-player game defaults to ``random``.
 
     Each agent's ``EvalResult`` is appended to ``results`` (a new list unless given) when its matches
     start: a caller that passes its own list keeps what was played if interrupted (Ctrl-C, SIGTERM), the
@@ -442,6 +444,9 @@ def evaluate(
             _play_all(result, spec, opponent, plan, harness_source, llm, max_steps, workers, on_match, watch)
         except KeyboardInterrupt:
             result.aborted = result.aborted or "interrupted"
+            raise
+        except SandboxError as exc:  # the machine's failure: no harness's result, the whole evaluation stops
+            result.aborted = result.aborted or f"SandboxError: {exc}"
             raise
     return results
 

@@ -11,11 +11,12 @@ A suite directory holds::
 ``suite.json`` (format ``autoharness-suite``, version 1) is rewritten atomically after every state change,
 so a suite killed at any moment resumes from it (``--resume``): finished games are kept, games that were
 running start again (the learner resumes its own run directory), failed games stay failed unless
-``--retry-failed``. ``--rerun GAME,...`` learns the named games again from nothing: their record in
-``suite.json``, their directory ``games/<game>/`` (run store, the run's own reply record
-``learn/llm_cache.sqlite``, harness, evaluation) and the library entry this suite stored for them are
-discarded first; the shared LLM cache (``config.cache``) is kept, so a request asked before is answered
-from it. Its shape::
+``--retry-failed`` — except those stopped by the machine, not by their game (``MACHINE_ERRORS``: the sandbox
+could not run a harness), which start again on any ``--resume``. ``--rerun GAME,...`` learns the named
+games again from nothing: their record in ``suite.json``, their directory ``games/<game>/`` (run store, the
+run's own reply record ``learn/llm_cache.sqlite``, harness, evaluation) and the library entry this suite
+stored for them are discarded first; the shared LLM cache (``config.cache``) is kept, so a request asked
+before is answered from it. Its shape::
 
     {"format": "autoharness-suite", "version": 1, "created": ISO, "updated": ISO,
      "config": {games, mode, llm, base_url, learn: {LearnConfig}, eval_agent, matches, game_timeout, library},
@@ -851,6 +852,7 @@ def _run_suite(
         g
         for g in schedule_order(list(manifest.games))
         if manifest.games[g]["status"] in again
+        or (manifest.games[g]["status"] == "failed" and _machine_failed(manifest.games[g]))
         or (manifest.games[g]["status"] == "done" and cfg.repairs(manifest.games[g]["result"]))
     ]
     for game in todo:
@@ -914,6 +916,16 @@ def _run_suite(
             on_event(outcome.key, manifest.games[outcome.key]["status"], manifest.games[outcome.key])
         dispatch()
     return manifest
+
+
+MACHINE_ERRORS = frozenset({"SandboxError"})
+"""Errors that stop a game for the machine's fault, not the game's or its harness's (no harness was scored
+for them): such a failed game runs again on any ``--resume``, its learner resuming its own run."""
+
+
+def _machine_failed(record: dict[str, Any]) -> bool:
+    error = record.get("error")
+    return error is not None and error.get("type") in MACHINE_ERRORS
 
 
 def _fresh_record() -> dict[str, Any]:

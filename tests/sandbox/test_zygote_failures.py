@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
+import re
 import signal
+import struct
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,38 +21,22 @@ from pathlib import Path
 
 import pytest
 
-from autoharness.sandbox import FailureKind, SandboxLimits, WorkerPool
+from autoharness.errors import SandboxError
+from autoharness.sandbox import FailureKind, HarnessFailure, SandboxLimits, WorkerPool
+from autoharness.sandbox import pool as pool_module
 from autoharness.sandbox.isolation import Isolation, detect
 from autoharness.sandbox.worker import Worker
-from tests.processes import children
+from tests.processes import children, limit_files, starve_files
+from tests.processes import zygote as zygote_of
 
 from .conftest import GOOD, TEST_LIMITS, assert_pool_works
 
 PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
 
 
-def _zygote(worker: Worker) -> int:
-    """The zygote's pid on this side: the worker process itself, or under bwrap the first descendant running
-    python (bwrap's own init sits in between)."""
-    assert worker._proc is not None
-    todo = [worker._proc.pid]
-    while todo:
-        pid = todo.pop(0)
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-        if b"python" in os.path.basename(argv[0]) and argv[1:4] == [b"-I", b"-S", b"-B"]:
-            return pid
-        todo += children(pid)
-    raise AssertionError("no zygote found")
-
-
 def _only_worker(pool: WorkerPool) -> Worker:
     (worker,) = pool._all
     return worker
-
-
-def _limit_files(pid: int, soft: int) -> None:
-    resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, resource.prlimit(pid, resource.RLIMIT_NOFILE)[1]))
 
 
 @pytest.fixture
@@ -60,29 +46,66 @@ def fresh_pool() -> Iterator[WorkerPool]:
         yield pool
 
 
-def test_a_zygote_out_of_file_descriptors_refuses_the_load_and_keeps_serving(fresh_pool):
-    """Before: the zygote died mid-load; the session saw 'sandbox worker lost: expected a session socket'."""
+REFUSED_FDS = "sandbox could not start the harness process: socketpair failed (Too many open files)"
+
+
+@pytest.fixture
+def quick_retries(monkeypatch) -> None:
+    """One retry of a refused load, 10 ms later (``LOAD_RETRY_PAUSES`` waits seconds)."""
+    monkeypatch.setattr(pool_module, "LOAD_RETRY_PAUSES", (0.01,))
+
+
+def test_a_zygote_out_of_file_descriptors_refuses_the_load_and_keeps_serving(fresh_pool, quick_retries):
+    """Before 15zyg: the zygote died mid-load ('sandbox worker lost: expected a session socket'). Before
+    15refuse: the refusal was the harness's load failure (KILLED), scored and fed back as its bug."""
     worker = _only_worker(fresh_pool)
-    zygote = _zygote(worker)
-    _limit_files(zygote, len(os.listdir(f"/proc/{zygote}/fd")) + 1)  # room to sweep, not for a socketpair
-    with fresh_pool.session(GOOD + "# another source\n", "filter") as s:
-        failure = s.load_failure
-        assert failure is not None and failure.kind is FailureKind.KILLED
-        assert (
-            failure.message
-            == "sandbox could not start the harness process: socketpair failed (Too many open files)"
-        )
-        assert s.propose_action("x") is failure  # every call says so; nothing was run
+    zygote = zygote_of(worker)
+    starve_files(worker)
+    with pytest.raises(SandboxError) as refused, fresh_pool.session(GOOD + "# another source\n", "filter"):
+        pass
+    assert str(refused.value) == f"{REFUSED_FDS} (tried 2 times)"
     assert children(zygote) == []  # the kept process was ended, no harness process started
-    _limit_files(zygote, 1024)  # the condition passes: the same zygote serves again
+    limit_files(zygote, 1024)  # the condition passes: the same zygote serves again
     assert_pool_works(fresh_pool)
-    assert worker.spawns == 1 and worker.retired == [] and _zygote(worker) == zygote
+    assert worker.spawns == 1 and worker.retired == [] and zygote_of(worker) == zygote
+
+
+def test_a_refusal_in_the_middle_of_a_session_is_raised_not_returned_as_the_harness_failing(
+    fresh_pool, quick_retries
+):
+    """After a harness's fatal failure its next call reloads it in a fresh process: a refusal there is not
+    that call's failure (before: a KILLED 'sandbox could not start ...', counted as the harness's)."""
+    crash = GOOD + "\nimport os\ndef propose_action(obs):\n    os._exit(3)\n"
+    with fresh_pool.session(crash, "filter") as s:
+        first = s.propose_action("x")
+        assert isinstance(first, HarnessFailure) and first.kind is FailureKind.KILLED  # its own doing
+        starve_files(_only_worker(fresh_pool))
+        with pytest.raises(SandboxError, match=re.escape(REFUSED_FDS)):
+            s.legal_actions("x")
+    limit_files(zygote_of(_only_worker(fresh_pool)), 1024)
+    assert_pool_works(fresh_pool)
+
+
+def test_a_refusal_that_passes_is_retried_and_the_harness_loads(fresh_pool, caplog):
+    """A limit reached for a moment (other processes' files, a burst of forks) costs a pause, not a run."""
+    worker = _only_worker(fresh_pool)
+    zygote = zygote_of(worker)
+    starve_files(worker)
+    lift = threading.Timer(0.3, limit_files, (zygote, 1024))  # within the retries' first pauses (0.1, 0.5 s)
+    lift.start()
+    try:
+        with fresh_pool.session(GOOD + "# another source\n", "filter") as s:
+            assert s.load_failure is None and s.propose_action("ab") == "AB"
+    finally:
+        lift.join()
+    assert f"{REFUSED_FDS}; trying again in 0.1 s" in caplog.messages
+    assert worker.spawns == 1 and zygote_of(worker) == zygote
 
 
 def test_a_zygote_that_cannot_check_its_sandbox_is_clean_is_replaced_and_says_why(fresh_pool):
     worker = _only_worker(fresh_pool)
-    zygote = _zygote(worker)
-    _limit_files(zygote, len(os.listdir(f"/proc/{zygote}/fd")))  # not even one more: /tmp cannot be listed
+    zygote = zygote_of(worker)
+    limit_files(zygote, len(os.listdir(f"/proc/{zygote}/fd")))  # not even one more: /tmp cannot be listed
     with fresh_pool.session(GOOD + "# another source\n", "filter") as s:
         assert s.load_failure is None and s.propose_action("ab") == "AB"  # served by a fresh sandbox
     if detect().bwrap:
@@ -93,13 +116,13 @@ def test_a_zygote_that_cannot_check_its_sandbox_is_clean_is_replaced_and_says_wh
         assert worker.spawns == 2 and not os.path.exists(f"/proc/{zygote}")
 
 
-def test_a_kept_process_that_died_while_frozen_is_replaced_in_the_same_zygote(fresh_pool):
+def test_a_kept_process_that_died_while_frozen_is_replaced_in_the_samezygote(fresh_pool):
     """Before: the zygote reaped it, then waited for it again (ChildProcessError) and died; the worker was
     respawned."""
     worker = _only_worker(fresh_pool)
     if not worker.isolation.bwrap:
         pytest.skip("processes are only kept under bwrap")
-    (kept,) = children(_zygote(worker))
+    (kept,) = children(zygote_of(worker))
     for _ in range(200):  # the zygote freezes it after the session closed
         with open(f"/proc/{kept}/stat") as f:
             if f.read().rsplit(")", 1)[1].split()[0] == "T":
@@ -158,19 +181,18 @@ def _pids_cgroup(pid: int) -> Iterator[Path]:
             time.sleep(0.01)
 
 
-def test_a_zygote_at_its_process_limit_refuses_the_load_and_keeps_serving(fresh_pool):
+def test_a_zygote_at_its_process_limit_refuses_the_load_and_keeps_serving(fresh_pool, quick_retries):
     """Before: os.fork() raised EAGAIN in the zygote, which died mid-load ('sandbox worker lost')."""
     worker = _only_worker(fresh_pool)
-    zygote = _zygote(worker)
+    zygote = zygote_of(worker)
     with _pids_cgroup(zygote) as group:
         (group / "pids.max").write_text("1")  # the zygote itself, nothing more
-        with fresh_pool.session(GOOD + "# another source\n", "filter") as s:
-            failure = s.load_failure
-            assert failure is not None and failure.kind is FailureKind.KILLED
-            expected = (
-                "sandbox could not start the harness process: fork failed (Resource temporarily unavailable)"
-            )
-            assert failure.message == expected
+        with pytest.raises(SandboxError) as refused, fresh_pool.session(GOOD + "# another", "filter"):
+            pass
+        expected = (
+            "sandbox could not start the harness process: fork failed (Resource temporarily unavailable)"
+        )
+        assert str(refused.value) == f"{expected} (tried 2 times)"
         assert children(zygote) == []
         (group / "pids.max").write_text("max")
         assert_pool_works(fresh_pool)
@@ -188,7 +210,7 @@ def test_a_zygote_that_cannot_fork_its_sweeper_is_replaced_before_the_next_harne
         with pool.session(dirty, "policy") as s:
             assert s.propose_action("secret") == "ok"
         worker = _only_worker(pool)
-        zygote = _zygote(worker)
+        zygote = zygote_of(worker)
         with _pids_cgroup(zygote) as group:
             (group / "pids.max").write_text(
                 "1"
@@ -201,3 +223,78 @@ def test_a_zygote_that_cannot_fork_its_sweeper_is_replaced_before_the_next_harne
         ]
         assert worker.spawns == 2 and not os.path.exists(f"/proc/{zygote}")
         assert_pool_works(pool)
+
+
+SLOW = GOOD + "\nimport time\ndef propose_action(obs):\n    time.sleep(2)\n    return 'late'\n"
+
+
+def test_a_zygote_killed_during_a_call_says_how_and_is_not_blamed_on_a_harness_that_cannot_reach_it(
+    fresh_pool,
+):
+    """Before: 'sandbox worker lost: process ended', a KILLED failure of the harness (e.g. the OOM killer
+    picking the zygote)."""
+    worker = _only_worker(fresh_pool)
+    if not worker.isolation.bwrap:
+        pytest.skip("without bwrap a harness process outlives its zygote: the call itself is unharmed")
+    with fresh_pool.session(SLOW, "policy") as s:
+        zygote = zygote_of(worker)
+        threading.Timer(0.3, os.kill, (zygote, signal.SIGKILL)).start()
+        how = "the sandbox process was killed by SIGKILL (it wrote nothing to stderr)"
+        if worker.isolation.own_uid:  # the harness runs under another uid: it cannot have done it
+            with pytest.raises(SandboxError) as lost:
+                s.propose_action("x")
+            message = str(lost.value)
+            assert message == f"sandbox worker lost during propose_action, not by the harness's doing: {how}"
+        else:
+            failure = s.propose_action("x")
+            assert isinstance(failure, HarnessFailure) and failure.kind is FailureKind.KILLED
+            assert how in failure.message
+    assert_pool_works(fresh_pool)
+    assert worker.spawns == 2
+
+
+def test_a_zygote_that_crashes_says_why_from_its_own_traceback(fresh_pool):
+    """The zygote's stderr is /dev/null (harness code must not write there): its last words before exiting
+    on an error of its own now reach the parent (here: a control frame it cannot decode)."""
+    worker = _only_worker(fresh_pool)
+    if not worker.isolation.bwrap:
+        pytest.skip("without bwrap a harness process outlives its zygote: the call itself is unharmed")
+    with fresh_pool.session(SLOW, "policy") as s:
+        threading.Timer(0.3, worker._ctl.sock.send, (struct.pack(">I", 5) + b"nope!",)).start()
+        with pytest.raises(SandboxError) as lost:
+            s.propose_action("x")
+    message = str(lost.value)
+    assert message.startswith(
+        "sandbox worker lost during propose_action, not by the harness's doing: "
+        "the sandbox process exited with status 1: "
+    )
+    assert message.endswith("json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)")
+    assert_pool_works(fresh_pool)
+
+
+def test_a_harness_that_can_kill_its_zygote_is_blamed_and_told_how_it_ended():
+    """Without a uid of its own (the rlimits-only fallback) a harness can signal the zygote: its failure,
+    now saying so (before: 'sandbox worker lost: process ended')."""
+    killer = (
+        GOOD + "\nimport os, signal\ndef propose_action(obs):\n"
+        "    os.kill(os.getppid(), signal.SIGKILL)\n    os._exit(3)\n"
+    )
+    forced = Isolation(None, os.geteuid() == 0, "forced by the test")
+    with WorkerPool(1, limits=TEST_LIMITS, isolation=forced) as pool:
+        with pool.session(killer, "policy") as s:
+            failure = s.propose_action("x")
+        assert isinstance(failure, HarnessFailure) and failure.kind is FailureKind.KILLED
+        assert failure.message == (
+            "sandbox worker lost during propose_action: the sandbox process was killed by SIGKILL "
+            "(it wrote nothing to stderr) (harness code may signal it here)"
+        )
+        assert_pool_works(pool)
+
+
+def test_a_zygote_that_died_between_sessions_is_replaced_saying_how(fresh_pool, caplog):
+    """Before: replaced without a word (the next session only saw a fresh sandbox)."""
+    worker = _only_worker(fresh_pool)
+    os.kill(zygote_of(worker), signal.SIGSEGV)
+    assert_pool_works(fresh_pool)
+    assert worker.spawns == 2
+    assert "sandbox worker replaced: the sandbox process was killed by SIGSEGV" in caplog.text

@@ -17,7 +17,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from ..errors import ConfigError, LLMAuthError, LLMConnectionError, RunStoreError
+from ..errors import ConfigError, LLMAuthError, LLMConnectionError, RunStoreError, SandboxError
 from ..flags import number, positive_float
 from ..llm.openai_client import DEFAULT_TIMEOUT
 from ..llm.transcript import read_transcript
@@ -232,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
                 )
     except (LLMConnectionError, LLMAuthError) as exc:
         raise ConfigError(f"{exc} ({_continue(args, out)})") from exc
+    except SandboxError as exc:  # the machine's failure, not the harness's: nothing was scored for it
+        raise SandboxError(f"{exc} ({_continue(args, out)})") from exc
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (the CLI turns it into one): say how to go on
         exc.add_note(_continue(args, out))
         raise

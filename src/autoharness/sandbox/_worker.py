@@ -440,8 +440,8 @@ def _remove_ipc(ids):
 class _Zygote:
     """Forks harness processes one at a time and keeps the sandbox clean between them."""
 
-    def __init__(self, ctl, cfg):
-        self.ctl, self.cfg = ctl, cfg
+    def __init__(self, ctl, cfg, report):
+        self.ctl, self.cfg, self.report = ctl, cfg, report
         self.child = self.uid = None
         self.tmp = "/tmp"
         self.status = "no harness process ran yet"
@@ -474,6 +474,7 @@ class _Zygote:
             if child == 0:
                 try:
                     self.ctl.close()  # from here on, the control channel is out of reach
+                    os.close(self.report)  # and so is the zygote's stderr
                     ours.close()
                     confinement = self.uid, self.tmp, self.ipc_filter
                     _Child(theirs.fileno(), self.cfg).start(msg["source"], msg["mode"], confinement)
@@ -642,6 +643,7 @@ def _forget_privileges_to_tracers(cfg):
 
 def main():
     ctl = socket.socket(fileno=os.dup(0))  # private control socket; harness code sees /dev/null on 0-2
+    report = os.dup(2)  # the zygote's own last words (a harness process closes it before anything runs)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -654,8 +656,18 @@ def main():
     import inspect  # noqa: F401
     import linecache  # noqa: F401
 
-    zygote = _Zygote(ctl, cfg)
+    zygote = _Zygote(ctl, cfg, report)
     _send(cfd, {"ready": os.getpid()})
+    try:
+        _serve(zygote, cfd)
+    except Exception:  # our own bug, or a control frame we cannot read: the parent learns why we ended
+        with contextlib.suppress(OSError):
+            _write(report, traceback.format_exc()[-4000:].encode(errors="replace"))
+        _exit(1)
+
+
+def _serve(zygote, cfd):
+    """Answer the parent's requests until it hangs up (EOF ends this process)."""
     while True:
         msg = _recv(cfd)
         op = msg.get("op")

@@ -13,8 +13,9 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"  # per-call wall-clock limit hit; the worker was killed and replaced
     BAD_RETURN = "bad_return"  # wrong return type (e.g. propose_action returned None)
     OVERSIZED = "oversized"  # return value or captured output over the size limit
-    # the worker died (memory/CPU/process limit, os._exit, signal, ...), or the sandbox could not start or
-    # confine a harness process at all (its own fork, socket or tmp dir failed: the message says so)
+    # the harness process died (memory/CPU/process limit, os._exit, signal, ...), or the sandbox could not
+    # confine it (the message says so). The sandbox's own failures to start one are not failures of the
+    # harness: they raise ``SandboxError`` (see ``autoharness.sandbox.pool``)
     KILLED = "killed"
 
 

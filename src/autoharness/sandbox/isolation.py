@@ -71,6 +71,11 @@ class Isolation:
     def kind(self) -> str:
         return "bwrap" if self.bwrap else "rlimits-only"
 
+    @property
+    def own_uid(self) -> bool:
+        """Each harness process runs under a throw-away uid: it cannot signal or trace the zygote."""
+        return bool(self.bwrap) and self.root
+
 
 def _python() -> tuple[str, str]:
     """The real interpreter (not the venv's symlink) and the install prefix it needs."""
@@ -174,7 +179,7 @@ def worker_config(limits: SandboxLimits, isolation: Isolation) -> dict[str, obje
     path = [LIB_DIR] if isolation.bwrap else sorted({str(d.parent) for d in _numpy_dirs()})
     return {
         "path": path,
-        "drop_uid": bool(isolation.bwrap) and isolation.root,
+        "drop_uid": isolation.own_uid,
         "pid_namespace": bool(isolation.bwrap),
         "rlimits": rlimits(limits, isolation),
         "required": REQUIRED_FUNCTIONS,

@@ -3,12 +3,19 @@
 Every call returns a value or a ``HarnessFailure``; nothing the harness does raises here. After a fatal
 failure (timeout, the harness process died) the next call transparently reloads the source in a fresh
 process — module-level state of the harness starts over, as it would in a new rollout.
+
+The sandbox's own failures are never the harness's: a zygote that refuses a load (out of file descriptors or
+processes), dies or stops answering before the harness process started is asked again (after a pause; a
+dead one respawned, ``LOAD_RETRY_PAUSES``), then ``SandboxError`` is raised, from opening the session or
+from the call that needed a fresh process. A zygote that dies while harness code runs is the harness's
+failure only where the harness could have killed it (same uid, no ``drop_uid``); else ``SandboxError``.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import itertools
+import logging
 import sys
 import threading
 import time
@@ -76,6 +83,12 @@ def _checked(function: str, value: object) -> object | HarnessFailure:
     return HarnessFailure(FailureKind.BAD_RETURN, f"returned {type(value).__name__}", function)
 
 
+_log = logging.getLogger(__name__)
+
+LOAD_RETRY_PAUSES = (0.1, 0.5, 2.0)
+"""Seconds waited before each new attempt at a harness process the sandbox failed to start (a limit that
+may pass, a zygote to respawn); after the last, ``SandboxError``."""
+
 BATCH_TIMEOUT_CALLS = 2
 """A batch may run this many times one call's wall-clock limit."""
 
@@ -104,7 +117,7 @@ class HarnessSession:
             try:
                 return HarnessFailure(FailureKind.KILLED, self._worker.exit_status(), function)
             except WorkerLost:
-                pass
+                return self._zygote_lost(function)
         self._worker.kill()  # respawned on next use
         if exc.timeout:
             limit = limits.load_timeout if function is None else limits.call_timeout
@@ -112,6 +125,39 @@ class HarnessSession:
             return HarnessFailure(FailureKind.TIMEOUT, f"{what} ran over the {limit:g} s limit", function)
         kind = FailureKind.OVERSIZED if exc.oversized else FailureKind.KILLED
         return HarnessFailure(kind, f"sandbox worker lost: {exc}", function)
+
+    def _zygote_lost(self, function: str | None) -> HarnessFailure:
+        """The harness process ended and the zygote with it (or it stopped answering): say how. A harness
+        process under its own uid cannot signal the zygote, nor can any harness make it exit: then the
+        sandbox failed (``SandboxError``); one that shares its uid may have killed it (a harness failure)."""
+        death = self._worker.death()
+        by_signal = self._worker.killed_by_signal()
+        self._worker.kill()  # respawned on next use
+        what = function or "loading the harness"
+        if by_signal and not self._pool.isolation.own_uid:
+            message = f"sandbox worker lost during {what}: {death} (harness code may signal it here)"
+            return HarnessFailure(FailureKind.KILLED, message, function)
+        raise SandboxError(f"sandbox worker lost during {what}, not by the harness's doing: {death}")
+
+    def _start(self, timeout: float) -> Channel:
+        """A fresh harness process. Before it exists no harness code runs, so every failure here is the
+        sandbox's: a refused load is asked again after a pause, a zygote that died or stopped answering is
+        replaced, and after ``LOAD_RETRY_PAUSES`` it is ``SandboxError``."""
+        for pause in (*LOAD_RETRY_PAUSES, None):
+            try:
+                return self._worker.start(self.source, self.mode, timeout)
+            except LoadRefused as exc:
+                problem = str(exc)
+            except WorkerLost as exc:
+                problem = (
+                    f"sandbox worker lost before the harness process started ({exc}): {self._worker.death()}"
+                )
+                self._worker.kill()
+            if pause is None:
+                raise SandboxError(f"{problem} (tried {len(LOAD_RETRY_PAUSES) + 1} times)")
+            _log.warning("%s; trying again in %g s", problem, pause)
+            time.sleep(pause)
+        raise AssertionError("unreachable")
 
     def _reload(self, channel: Channel) -> HarnessFailure | None:
         """Run the source again in a fresh namespace of the kept process (same harness, same mode)."""
@@ -128,8 +174,8 @@ class HarnessSession:
             self._channel = None
             try:
                 self._worker.exit_status()
-            except WorkerLost:
-                self._worker.kill()
+            except WorkerLost:  # and the zygote with it
+                self._worker.replace()
             return self._load(reuse=False)
         if reply.get("id") != rid:
             return self._lost(WorkerLost("protocol violation on reload"), None)
@@ -143,11 +189,9 @@ class HarnessSession:
         if warm is not None:
             return self._reload(warm)
         timeout = self._pool.limits.load_timeout
+        self._channel = self._start(timeout)
         try:
-            self._channel = self._worker.start(self.source, self.mode, timeout)
             reply = self._channel.recv(timeout)
-        except LoadRefused as exc:  # the sandbox's own failure, before any harness code ran
-            return HarnessFailure(FailureKind.KILLED, str(exc))
         except WorkerLost as exc:
             return self._lost(exc, None)
         if reply.get("id") != 0:
@@ -397,7 +441,7 @@ def sandbox_status() -> dict[str, object]:
         "sysv_ipc": ipc + (" (seccomp)" if ipc.startswith("blocked") else ""),
         "environment_cleared": True,
         "capabilities_dropped": bw,
-        "own_uid_per_harness": bw and iso.root,
+        "own_uid_per_harness": iso.own_uid,
         "dies_with_parent": bw,
         "rlimits": rlimits(limits, iso),
         "limits": asdict(limits),

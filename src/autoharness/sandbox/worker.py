@@ -57,6 +57,9 @@ def _forget_spawner() -> None:
 os.register_at_fork(after_in_child=_forget_spawner)
 _STARTUP_TIMEOUT = 30.0
 _EXIT_TIMEOUT = 5.0
+DEATH_LINES = 3
+"""Last lines of a dead sandbox process's stderr quoted in its message (a traceback ends with the error)."""
+DEATH_CHARS = 600
 
 
 class WorkerLost(Exception):
@@ -222,7 +225,7 @@ class Worker:
         """Spawn the process if it is not running (first use, or after a kill)."""
         if self.alive:
             return
-        self.kill()
+        self.replace()  # it ended by itself (a kill of ours clears ``_proc``), between sessions
         bwrap = self.isolation.bwrap
         prefix = bwrap_args(bwrap, self.limits, self.isolation.root) if bwrap else []
         ours, theirs = socket.socketpair()
@@ -262,10 +265,53 @@ class Worker:
             raise SandboxError(f"sandbox worker sent {ready!r} instead of ready")
 
     def _stderr(self) -> str:
+        """What the ended sandbox process wrote to stderr (bwrap's complaints, the zygote's own traceback),
+        read without blocking: "" while it runs."""
         assert self._proc and self._proc.stderr
         if self._proc.poll() is None:
             return ""
-        return self._proc.stderr.read(4000).decode(errors="replace").strip()
+        fd = self._proc.stderr.fileno()
+        os.set_blocking(fd, False)
+        try:
+            return os.read(fd, 1 << 16).decode(errors="replace").strip()
+        except (BlockingIOError, OSError):
+            return ""
+
+    def death(self, wait: float = 1.0) -> str:
+        """How the sandbox process ended, in one line: its exit status or signal and the last lines it wrote
+        to stderr; "stopped answering" if it is still running after ``wait`` s (it is not killed here)."""
+        proc = self._proc
+        if proc is None:
+            return "the sandbox process was already stopped"
+        try:
+            code = proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            return "the sandbox process stopped answering"
+        # bwrap ends with 128 + N when the process it runs (the zygote) was killed by signal N
+        sig = -code if code < 0 else code - 128 if self.isolation.bwrap and code > 128 else None
+        if sig in signal.Signals._value2member_map_:
+            how = f"was killed by {signal.Signals(sig).name}"  # type: ignore[arg-type]
+        else:
+            how = f"exited with status {code}"
+        lines = [line.strip() for line in self._stderr().splitlines() if line.strip()]
+        said = (
+            f": {' | '.join(lines[-DEATH_LINES:])[-DEATH_CHARS:]}"
+            if lines
+            else " (it wrote nothing to stderr)"
+        )
+        return f"the sandbox process {how}{said}"
+
+    def replace(self) -> None:
+        """Kill a sandbox process that ended or stopped answering while no harness needed it, saying how
+        (logged): the next use starts a fresh one."""
+        if self._proc is not None:
+            _log.warning("sandbox worker replaced: %s", self.death())
+        self.kill()
+
+    def killed_by_signal(self) -> bool:
+        """Whether the ended sandbox process was killed by a signal (rather than exiting by itself)."""
+        code = self._proc.returncode if self._proc is not None else None
+        return code is not None and (code < 0 or (bool(self.isolation.bwrap) and code > 128))
 
     def _tell(self, msg: dict[str, object]) -> None:
         """A request whose reply is not waited for (read before the next exchange): no round trip."""
@@ -302,7 +348,7 @@ class Worker:
             self._drain()  # at most one reply owed: unread replies would fill the socket and stall the zygote
             self._tell({"op": "park"})
         except WorkerLost:
-            self.kill()
+            self.replace()
             channel.close()
             return
         self.warm = (source, mode, channel)
@@ -320,7 +366,7 @@ class Worker:
             self._drain()  # the park's reply, long since sent: no wait, and the backlog never grows
             self._tell({"op": "resume"})  # the reload that follows on the channel waits for the thaw
         except WorkerLost:
-            self.kill()
+            self.replace()
             warm[2].close()
             return None
         return warm[2]
