@@ -40,6 +40,9 @@ def limit_files(pid: int, soft: int) -> None:
 
 
 def starve_files(worker: Worker) -> None:
-    """Leave the worker's zygote one free descriptor: room to sweep up, none for a harness's socketpair."""
+    """Leave the worker's zygote one free descriptor: room to sweep up, none for a harness's socketpair.
+    Counted once the zygote has answered what it was asked (a descriptor it holds for a moment, e.g. while
+    listing /proc to park a process, would leave it room for more)."""
+    worker._drain()
     pid = zygote(worker)
     limit_files(pid, len(os.listdir(f"/proc/{pid}/fd")) + 1)

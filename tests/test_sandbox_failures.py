@@ -10,6 +10,7 @@ harness does not load", evaluation played every match with the harness switched 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from autoharness.verify import verify_harness
 from tests.fakes import ScriptedLLM
 from tests.learn.tictactoe import GOOD
 from tests.llm.fake_openai import FakeOpenAIServer
-from tests.starved_sandbox import starving
+from tests.starved_sandbox import starving, starving_after_first_load
 from tests.test_suite import scripted_reply
 
 GAME = "TicTacToe-v0"
@@ -94,6 +95,51 @@ def test_evaluation_stops_instead_of_playing_with_the_harness_switched_off():
     (played,) = evaluate(GAME, [AgentSpec("policy")], harness_source=code, matches=2)
     assert len(played.matches) == 2 and not played.aborted
     assert all(not m.agent["harness_failures"] for m in played.matches)
+
+
+CRASHES_ON_ITS_FOURTH_MOVE = """
+import os, re
+
+moves = 0
+
+
+def propose_action(obs):
+    global moves
+    moves += 1
+    if moves == 4:
+        os._exit(3)
+    part = obs.rsplit("Current Board:", 1)[-1]
+    rows = [line for line in part.splitlines() if "|" in line][:3]
+    free = [c.strip() for row in rows for c in row.split("|") if c.strip().isdigit()]
+    return f"[{free[0]}]"
+
+
+def is_legal_action(obs, action):
+    return True
+"""
+
+
+def test_cli_eval_keeps_the_matches_played_before_the_sandbox_failed(tmp_path, capsys):
+    """The harness dies in its own match (its failure, counted); starting it again for the next match is
+    refused: the evaluation stops there, one line, the finished matches saved and marked stopped early."""
+    harness = tmp_path / "harness.py"
+    harness.write_text(CRASHES_ON_ITS_FOURTH_MOVE)
+    out = tmp_path / "eval"
+    argv = ["eval", GAME, "--agent", "policy", "--harness", str(harness), "--matches", "6", "--out", str(out)]
+    with starving_after_first_load():
+        assert main(argv) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"autoharness: SandboxError: {REFUSED}; the ")
+    assert line.endswith(
+        "marked stopped early (an eval has no --resume: run the same command again for the whole protocol)"
+    )
+    (saved,) = json.loads((out / "eval.json").read_text())["results"]
+    assert saved["aborted"] == f"SandboxError: {REFUSED}"
+    played = saved["match_records"]
+    assert 1 <= len(played) < 6 and saved["matches"] == len(played)
+    assert played[-1]["agent"]["harness_failures"] == [
+        "killed in propose_action: harness process exited with status 3"
+    ]
 
 
 SUITE_WITH_A_STARVED_SANDBOX = """
