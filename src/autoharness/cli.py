@@ -800,7 +800,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=positive_int, help="games at once = LLM concurrency (default: CPU count)"
     )
     p.add_argument("--resume", action="store_true", help="continue the suite in --out (its stored config)")
-    p.add_argument("--retry-failed", action="store_true", help="with --resume: run failed games again")
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --resume: run failed games again (those the sandbox stopped run again on any --resume)",
+    )
     p.add_argument(
         "--rerun",
         metavar="GAME[,GAME...]",
