@@ -244,6 +244,20 @@ def test_a_sleeping_proposer_is_bounded_by_a_count_of_timeouts_not_by_a_clock() 
     assert time.monotonic() - started < 60
 
 
+def test_a_game_with_few_distinct_positions_stops_when_games_show_no_new_one(monkeypatch) -> None:
+    """IteratedMatchingPennies-v0 shows 10 distinct observations: verification stops after STALE_GAMES games
+    in a row without a new one (a count: the same on any machine), not at the games cap hundreds of games
+    later, and says why it has fewer positions than asked."""
+    import autoharness.verify as verify
+
+    monkeypatch.setattr(verify, "STALE_GAMES", 5, raising=False)
+    code = "def is_legal_action(obs, action):\n    return action in ('[heads]', '[tails]')\n"
+    code += "def propose_action(obs):\n    return '[heads]'\n"
+    report = verify_harness("IteratedMatchingPennies-v0", code, positions=30)
+    assert report.passed and 0 < report.positions < 30 and report.games < 20
+    assert "no new position in the last 5 games" in report.headline()
+
+
 def test_a_time_budget_stops_early_and_says_so() -> None:
     report = verify_harness("TicTacToe-v0", GOOD, positions=2000, max_seconds=0.01)
     assert 0 < report.positions < 2000 and report.passed

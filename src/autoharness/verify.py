@@ -77,6 +77,10 @@ GIVE_UP_GAMES = 5
 STYLES = ("random", "harness", "mixed", "seat0", "seat1")
 MAX_GAMES_FACTOR = 50
 """Stop after ``positions * MAX_GAMES_FACTOR / POSITIONS_PER_GAME + 100`` games (games that end at once)."""
+STALE_GAMES = 50
+"""Stop after this many games in a row that showed no position not seen before: some games have only a few
+distinct observations (Bandit-v0 shows only the last press: about 21), and playing on to the games cap
+finds none (it cost Bandit-v0 hundreds of games, 10 minutes). A count of games: the same on any machine."""
 
 KINDS = (
     "false_accept",
@@ -646,6 +650,8 @@ def verify_harness(
                     break
     else:
         _run_parallel(tasks, workers, merger, max_games)
+    if report.positions < positions and not report.stopped and not report.load_failure:
+        report.stopped = f"games cap: {report.games} games gave {report.positions} of {positions} positions"
     report.seconds = time.monotonic() - started
     return report
 
@@ -701,6 +707,7 @@ class _Merger:
     ) -> None:
         self.report, self.target, self.progress, self.deadline = report, target, progress, deadline
         self.digests: set[str] = set()
+        self.stale = 0  # games in a row without a position not seen before
         self.examples: dict[tuple[str, str | None, str], dict[str, Any]] = {}
 
     def add(self, task: GameTask, outcome: list[PositionResult] | str) -> bool:
@@ -711,11 +718,13 @@ class _Merger:
             return True
         r.games += 1
         r.seeds = (r.seeds[0] if r.seeds else task.seed, task.seed)
+        self.stale += 1
         for pos in outcome:
             r.timeouts += pos.timeouts > 0  # counted even for a position seen before: each cost seconds
             if not pos.checked or pos.digest in self.digests:
                 continue
             self.digests.add(pos.digest)
+            self.stale = 0
             if pos.dead:
                 r.dead_positions += 1
                 continue
@@ -753,6 +762,12 @@ class _Merger:
             return True
         if r.timeouts >= MAX_TIMEOUTS:
             r.stopped = f"stopped early: the harness ran over the time limit at {r.timeouts} positions"
+            return True
+        if r.positions < self.target and self.stale >= STALE_GAMES:
+            r.stopped = (
+                f"no new position in the last {STALE_GAMES} games: the game shows few distinct positions "
+                f"({r.positions} of {self.target} found)"
+            )
             return True
         return r.positions >= self.target
 
