@@ -453,7 +453,9 @@ def _verification(store: RunStore, game: str, config: LearnConfig, node: NodeRow
 def _cut_by_clock(verification: dict[str, Any]) -> bool:
     """A verification recorded before learn stopped cutting it at 10 minutes of wall time, and cut there:
     its figures depend on the machine that ran it, so resuming the run verifies that node again."""
-    return str(verification.get("stopped") or "").startswith("time budget spent")
+    from ..verify import TIME_CUT
+
+    return str(verification.get("stopped") or "").startswith(TIME_CUT)
 
 
 PARALLEL_VERIFY_FROM = 200
