@@ -1,5 +1,5 @@
 """The legal-move oracle (``TextArenaEnv.legal_moves``) on all 145 games: the 36 ``ORACLE_GAMES`` list the
-mover's moves every turn and Tak's, Santorini's and Checkers' are built from the game's state
+mover's moves every turn and Tak's, Santorini's, Checkers' and Chopsticks' are built from the game's state
 (``_MOVE_GENERATORS``), and the game accepts each of them; every other game answers None — and reading its
 turns anyway finds no list, or a list that is not the legal moves (a template, a stale or static list). The
 oracle never changes what the agent sees."""
@@ -7,10 +7,11 @@ oracle never changes what the agent sees."""
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
-from autoharness.envs import list_games, make
+from autoharness.envs import legal_actions, list_games, make, successor_key
 from autoharness.envs import textarena as adapter
 from autoharness.envs.base import HasLegalMoves, legal_moves_of
 from autoharness.envs.hints import listed_moves, strip_move_lists
@@ -84,3 +85,28 @@ def test_oracle_is_not_in_the_observation_and_ends_with_the_game() -> None:
     assert make("Chess-v0").legal_moves() is None  # before reset
     end = env.step("[e1e1]")
     assert end.done and env.legal_moves() is None
+
+
+def test_chopsticks_lists_every_move_its_game_accepts_once() -> None:
+    """Chopsticks' splits go to counts its text need not show (``[split 0 6]``, a hand of 5 or more lives
+    on): the oracle, built from the game's state, lists exactly the moves the game accepts among every
+    ``[attack M O]`` up to 2 and ``[split L R]`` up to 12, one per position they lead to."""
+    space = [f"[attack {a} {b}]" for a in range(3) for b in range(3)]
+    space += [f"[split {a} {b}]" for a in range(13) for b in range(13)]
+    unshown = 0  # moves the text could not suggest: a number it does not show
+    for seed in (0, 1):
+        env, rng = make("Chopsticks-v0"), random.Random(seed)
+        turn = env.reset(seed)
+        for _ in range(40):
+            moves = legal_actions(env)
+            keys = [successor_key(env, m) for m in moves]
+            accepted = {successor_key(env, a) for a in space} - {None}
+            assert None not in keys and len(set(keys)) == len(keys) and set(keys) == accepted, moves
+            shown = set(re.findall(r"\d+", turn.observation))
+            unshown += sum(not set(re.findall(r"\d+", m)) <= shown for m in moves)
+            result = env.step(rng.choice(moves))
+            if result.done:
+                break
+            assert result.next is not None
+            turn = result.next
+    assert unshown

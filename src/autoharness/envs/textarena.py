@@ -169,15 +169,38 @@ def _santorini_moves(game: Any) -> list[str]:
     return [move for move in game._get_valid_moves(game.state.current_player_id).split(", ") if move]
 
 
+def _chopsticks_moves(game: Any) -> list[str]:
+    """Chopsticks' moves by its ``step``: ``[attack M O]`` from a live hand of the mover's to a live hand of
+    the opponent's (one spelling per position: attacks that leave hand O with the same count are one
+    move), and ``[split L R]`` for every ``L + R`` equal to the mover's total but the present ``[L, R]`` —
+    counts of 5 and more (a hand of 5 or more lives on) and an empty hand included, which no message need
+    ever show."""
+    state = game.state
+    mover = state.current_player_id
+    mine, theirs = state.game_state["hands"][mover], state.game_state["hands"][1 - mover]
+    attacks: dict[tuple[int, int], str] = {}
+    for m in (0, 1):
+        for o in (0, 1):
+            if mine[m] and theirs[o]:
+                count = mine[m] + theirs[o]
+                attacks.setdefault((o, 0 if count >= 5 else count), f"[attack {m} {o}]")
+    total = sum(mine)
+    splits = [f"[split {left} {total - left}]" for left in range(total + 1) if [left, total - left] != mine]
+    return [*attacks.values(), *splits]
+
+
 _MOVE_GENERATORS: dict[str, Callable[[Any], list[str]]] = {
     "Tak": tak.legal_moves,
     "SantoriniBaseFixed": _santorini_moves,
     "Checkers": checkers.legal_moves,
+    "Chopsticks": _chopsticks_moves,
 }
 """Families whose legal moves ``legal_moves`` builds from the game's state, checked by the game's own rules
-code, because candidates built from the text cannot reach them: Tak's (``envs.tak``), and Santorini's
-``[N1C1C2B2]`` (worker, source, destination, build: ~1 in 10,000 candidates is legal); or reach them only
-slowly: Checkers' 4,096 candidates probed on copies took seconds a position (``envs.checkers``)."""
+code, because candidates built from the text cannot reach them: Tak's (``envs.tak``), Santorini's
+``[N1C1C2B2]`` (worker, source, destination, build: ~1 in 10,000 candidates is legal), Chopsticks' splits
+into counts the text never shows (``[split 0 6]``; its messages "it goes from 3 to 4" also read as a
+stated range of numbers); or reach them only slowly: Checkers' 4,096 candidates probed on copies took
+seconds a position (``envs.checkers``)."""
 
 ORACLE_GAMES = frozenset(
     {
@@ -615,8 +638,8 @@ class TextArenaEnv:
         An oracle for baselines, opponents and tests, never shown to the agent: the bracketed moves inside
         the very list segments ``hints.strip_move_lists`` removes, read from the unstripped messages of this
         turn (the last message that holds a list). None when the game is over, when the game is not in
-        ``ORACLE_GAMES``, or when this turn's messages hold no list. Tak, SantoriniBaseFixed and Checkers
-        print no list: their moves are built from the game's state (``_MOVE_GENERATORS``)."""
+        ``ORACLE_GAMES``, or when this turn's messages hold no list. Tak, SantoriniBaseFixed, Checkers and
+        Chopsticks print no list: their moves are built from the game's state (``_MOVE_GENERATORS``)."""
         if self._done:
             return None
         generator = _MOVE_GENERATORS.get(self._family)
