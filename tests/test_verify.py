@@ -292,10 +292,11 @@ def test_what_the_process_played_before_does_not_change_the_result(monkeypatch) 
     Chopsticks-v0 verification and a replay's (other games in each worker) differed in games and actions
     checked, so the counterexample prompt built from them did too and the replay stopped with a
     ``ReplayMiss``. Each verification game now starts with no record: training before, the games another
-    worker played, or one worker instead of two change nothing."""
+    worker played, or one worker instead of two change nothing. (Chopsticks now lists its moves from its
+    state; ConnectFour is still probed.)"""
     from autoharness.envs import actions
 
-    game, source = "Chopsticks-v0", _ACCEPT_ALL
+    game, source = "ConnectFour-v0", _ACCEPT_ALL
     drop = {"seconds", "positions_per_second", "workers"}
     monkeypatch.setattr(actions, "_WORKED", {})
     fresh = verify_harness(game, source, positions=30).to_dict()
@@ -322,7 +323,7 @@ def test_what_the_process_played_before_does_not_change_the_result(monkeypatch) 
 
 _ACCEPT_ALL = """
 def propose_action(obs):
-    return "[attack 0 0]"
+    return "[col 3]"
 
 
 def is_legal_action(obs, action):
