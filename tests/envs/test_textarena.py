@@ -148,6 +148,18 @@ def test_checkers_player_left_without_a_move_loses() -> None:
     assert "Player 1 has no moves left" in str(result.info["end"])
 
 
+def test_solving_the_fifteen_puzzle_is_a_win_not_a_crash() -> None:
+    env = make("FifteenPuzzle-v0")
+    env.reset(0)
+    solved = [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, None, 15]]  # one slide from solved
+    env._game.board = solved
+    copy = env.clone()  # verification and probing play copies: they must keep the repair
+    result = env.step("[left]")  # 15 slides left into the gap: TextArena 0.7.4 crashed in set_winners
+    assert result.legal and result.done and "crash" not in result.info, result
+    assert result.rewards == {0: 1.0} and "solved" in str(result.info["end"])
+    assert copy.step("[left]").rewards == {0: 1.0}
+
+
 def test_ultimate_tic_tac_toe_with_every_square_taken_is_a_draw() -> None:
     env = make("UltimateTicTacToe-v0")
     env.reset(0)

@@ -49,6 +49,8 @@ Games whose semantics differ, found by playing all 145:
 * Checkers: "a player with no legal move loses" crashed (``set_winners`` called with a keyword it does not
   take) when the mover was stuck, and was not checked at all for the player to move next (a dead position);
   both are repaired (``envs.checkers``).
+* FifteenPuzzle: solving the puzzle crashed (``set_winners``, which a one-player state lacks), so a solve
+  ended without a result and scored 0; the adapter records it as the win (reward 1).
 * UltimateTicTacToe: a mini-board filled without a winner never counts as closed, so a full board was not
   a draw and play went on with no legal move; the adapter ends it as a draw (``envs.ultimatetictactoe``).
 * Minesweeper: stepping on a mine is reported through ``set_invalid_move`` but is a lost game, not a rule
@@ -147,10 +149,22 @@ _BREACH_AFTER_STEP: dict[str, Callable[[Any], str | None]] = {"Tak": tak.made_up
 """Families whose game accepts moves its rules forbid: family → what, in the game after an accepted move,
 makes it illegal after all (Tak: a stone the rules do not name)."""
 
+def _fifteen_puzzle_repair(game: Any) -> None:
+    """FifteenPuzzle declares a solved puzzle with ``set_winners``, which its ``SinglePlayerState`` lacks: the
+    winning move crashed and the game ended without a result (a solve scored 0). Here it is the win the
+    state's own ``set_outcome`` records: reward 1, the puzzle 100% complete."""
+    state = getattr(game, "state", None)
+    if state is None or hasattr(type(state), "set_winners"):
+        return  # (a copy's instance attribute still points at the original: set again, as for every copy)
+    set_outcome = type(state).set_outcome.__get__(state)
+    state.set_winners = lambda player_ids, reason: set_outcome(reward=1.0, reason=reason)
+
+
 _REPAIRS: dict[str, Callable[[Any], None]] = {
     "Tak": tak.repair,
     "Stratego": stratego.repair,
     "Checkers": checkers.repair,
+    "FifteenPuzzle": _fifteen_puzzle_repair,
 }
 """Families with a defect repaired on the game instance: family → the repair, run on a freshly built game
 before its ``reset`` and again after it and after every copy (a copy would keep the original's)."""
