@@ -149,6 +149,7 @@ _BREACH_AFTER_STEP: dict[str, Callable[[Any], str | None]] = {"Tak": tak.made_up
 """Families whose game accepts moves its rules forbid: family → what, in the game after an accepted move,
 makes it illegal after all (Tak: a stone the rules do not name)."""
 
+
 def _fifteen_puzzle_repair(game: Any) -> None:
     """FifteenPuzzle declares a solved puzzle with ``set_winners``, which its ``SinglePlayerState`` lacks: the
     winning move crashed and the game ended without a result (a solve scored 0). Here it is the win the
