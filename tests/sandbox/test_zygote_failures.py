@@ -298,3 +298,16 @@ def test_a_zygote_that_died_between_sessions_is_replaced_saying_how(fresh_pool, 
     assert_pool_works(fresh_pool)
     assert worker.spawns == 2
     assert "sandbox worker replaced: the sandbox process was killed by SIGSEGV" in caplog.text
+
+
+def test_a_zygote_that_crashes_before_a_load_is_replaced_and_the_harness_loads(fresh_pool, caplog):
+    """Whether the crash is seen at the load (its socket never comes) or before it (found dead), the zygote
+    is replaced, saying why in its own words, and the harness is not blamed: it loads in the fresh one."""
+    worker = _only_worker(fresh_pool)
+    worker._ctl.sock.send(struct.pack(">I", 5) + b"nope!")  # a control frame it cannot decode
+    with fresh_pool.session(GOOD + "# another source\n", "filter") as s:
+        assert s.load_failure is None and s.propose_action("ab") == "AB"
+    assert worker.spawns == 2
+    (said,) = [m for m in caplog.messages if "exited with status 1" in m]
+    assert said.startswith(("sandbox worker replaced: ", "sandbox worker lost before the harness process"))
+    assert "json.decoder.JSONDecodeError: Expecting value" in said

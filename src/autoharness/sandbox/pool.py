@@ -149,9 +149,8 @@ class HarnessSession:
             except LoadRefused as exc:
                 problem = str(exc)
             except WorkerLost as exc:
-                problem = (
-                    f"sandbox worker lost before the harness process started ({exc}): {self._worker.death()}"
-                )
+                how = self._worker.death(1.0 if exc.ended else 0.0)  # e.g. our own descriptors ran out
+                problem = f"sandbox worker lost before the harness process started ({exc}): {how}"
                 self._worker.kill()
             if pause is None:
                 raise SandboxError(f"{problem} (tried {len(LOAD_RETRY_PAUSES) + 1} times)")

@@ -279,14 +279,14 @@ class Worker:
 
     def death(self, wait: float = 1.0) -> str:
         """How the sandbox process ended, in one line: its exit status or signal and the last lines it wrote
-        to stderr; "stopped answering" if it is still running after ``wait`` s (it is not killed here)."""
+        to stderr; "still running" if it has not ended after ``wait`` s (it is not killed here)."""
         proc = self._proc
         if proc is None:
             return "the sandbox process was already stopped"
         try:
             code = proc.wait(wait)
         except subprocess.TimeoutExpired:
-            return "the sandbox process stopped answering"
+            return "the sandbox process is still running"
         # bwrap ends with 128 + N when the process it runs (the zygote) was killed by signal N
         sig = -code if code < 0 else code - 128 if self.isolation.bwrap and code > 128 else None
         if sig in signal.Signals._value2member_map_:
