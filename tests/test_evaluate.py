@@ -18,6 +18,7 @@ from autoharness.errors import ConfigError
 from autoharness.evaluate import (
     FORFEIT_NOTE,
     AgentSpec,
+    EvalResult,
     check_out,
     default_out,
     evaluate,
@@ -732,3 +733,19 @@ def test_a_verifier_agent_consults_its_harness():
         )
     s = result.summary()
     assert s["caught"] > 0 and s["illegal_moves"] == 0 and s["fallback_moves"] > 0
+
+
+def test_random_play_gives_the_same_matches_in_any_order_and_any_number_of_threads():
+    """ConnectFour-v0 has no move list: random moves are found by probing candidates, trying first the kinds
+    that produced moves before. That record was the process's, so a match's moves (and W/D/L) depended on
+    the matches played before it and on the worker threads' timing. Each agent now keeps its record per
+    match (``envs.actions.SpaceRecord``): the same matches alone, after others, or on two threads."""
+
+    def figures(result: EvalResult) -> list[tuple[object, ...]]:
+        return [(m.seed, m.seat, m.steps, m.ended, m.rewards) for m in result.matches]
+
+    game, random_agent = "ConnectFour-v0", [AgentSpec("random")]
+    alone = evaluate(game, random_agent, matches=10)[0]
+    assert len(alone.matches) == 10 and {m.ended for m in alone.matches} == {"done"}
+    assert figures(evaluate(game, random_agent, matches=10)[0]) == figures(alone)
+    assert figures(evaluate(game, random_agent, matches=10, workers=2)[0]) == figures(alone)

@@ -214,3 +214,46 @@ def test_exploration_on_chess(pool):
 def test_explore_outside_zero_one_is_refused(pool):
     with pytest.raises(ValueError, match="explore"):
         episodes(pool, GOOD, [0], 1.5)
+
+
+# The random opponent in a game without a move list (its moves probed from the game's action format).
+
+CHOPSTICKS_ATTACK = r"""
+import re
+
+def propose_action(obs):
+    me = int(re.findall(r"You are Player (\d)", obs)[0])
+    boards = re.findall(r"Player 0: \[(\d), (\d)\]\s*Player 1: \[(\d), (\d)\]", obs)
+    hands = [int(n) for n in boards[-1]]
+    mine, theirs = (hands[:2], hands[2:]) if me == 0 else (hands[2:], hands[:2])
+    return f"[attack {mine.index(max(mine))} {theirs.index(max(theirs))}]"
+
+
+def is_legal_action(obs, action):
+    return True
+"""
+
+
+def test_the_random_opponent_plays_the_same_whatever_the_process_played_before():
+    """Chopsticks-v0 had no move list (it has one now; ``test_evaluate`` checks the same on ConnectFour-v0,
+    still probed): the opponent's random moves are found by probing candidates, trying
+    first the kinds that produced moves before. That record was the process's, so a training rollout met
+    another opponent after other rollouts (or another thread's) had played: the same code version on the
+    same seed got other feedback (the shipped Alquerque-v0 policy harness: 6 of its 10 training rollouts
+    changed, one to a failure). Each match now keeps its own record: a rollout depends on its seed alone,
+    in any order and in rollout threads side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def play(pool: WorkerPool, seed: int):
+        with pool.session(CHOPSTICKS_ATTACK, "policy") as session:
+            return play_rollout(make("Chopsticks-v0"), session, "policy", seed, seat=seed % 2)
+
+    seeds = list(range(6))
+    with WorkerPool(2) as pool:
+        first = {seed: play(pool, seed) for seed in seeds}
+        assert all(r.done and r.first_failure is None for r in first.values())
+        again = {seed: play(pool, seed) for seed in reversed(seeds)}
+        with ThreadPoolExecutor(2) as threads:
+            side_by_side = dict(zip(seeds, threads.map(lambda s: play(pool, s), seeds), strict=True))
+    for seed in seeds:
+        assert again[seed] == first[seed] and side_by_side[seed] == first[seed], seed

@@ -277,7 +277,6 @@ def test_reusing_legal_move_sets_of_positions_met_again_changes_nothing(monkeypa
     for size, scratches_from in ((0, 0), (4096, 16)):  # the old way, then the new (pickled copies too)
         monkeypatch.setattr(actions, "KNOWN_SIZE", size)
         monkeypatch.setattr(actions, "SCRATCHES_FROM", scratches_from)
-        monkeypatch.setattr(actions, "_WORKED", {})  # the spaces random play tries first: as in a new process
         reports.append(verify_harness("TowerOfHanoi-v0", source, positions=25, seed=3).to_dict())
     fresh, reused = reports
     assert fresh["positions"] == 25 and fresh["games"] > 5
@@ -286,37 +285,34 @@ def test_reusing_legal_move_sets_of_positions_met_again_changes_nothing(monkeypa
     }
 
 
-def test_what_the_process_played_before_does_not_change_the_result(monkeypatch) -> None:
+def test_what_the_process_played_before_does_not_change_the_result() -> None:
     """In games without a move list random play probes candidates, trying first the kinds that produced
-    moves before in this process (``envs.actions._WORKED``), which steered the pick: the campaign's
-    Chopsticks-v0 verification and a replay's (other games in each worker) differed in games and actions
-    checked, so the counterexample prompt built from them did too and the replay stopped with a
-    ``ReplayMiss``. Each verification game now starts with no record: training before, the games another
-    worker played, or one worker instead of two change nothing. (Chopsticks now lists its moves from its
-    state; ConnectFour is still probed.)"""
+    moves before, which steers the pick: when that record was the process's, the campaign's Chopsticks-v0
+    verification and a replay's (other games in each worker) differed in games and actions checked, so the
+    counterexample prompt built from them did too and the replay stopped with a ``ReplayMiss``. Each
+    verification game keeps its own record (``envs.actions.SpaceRecord``): training before, the games
+    another worker played, or one worker instead of two change nothing. (Chopsticks now lists its moves
+    from its state; ConnectFour is still probed.)"""
     from autoharness.envs import actions
 
     game, source = "ConnectFour-v0", _ACCEPT_ALL
     drop = {"seconds", "positions_per_second", "workers"}
-    monkeypatch.setattr(actions, "_WORKED", {})
     fresh = verify_harness(game, source, positions=30).to_dict()
-    rng = random.Random(1)
+    rng, record = random.Random(1), actions.SpaceRecord()
     for seed in range(4):  # random play first, as training's rollouts and earlier games would
         env = make(game)
         turn = env.reset(seed)
         for _ in range(40):
-            move = actions.random_legal_action(env, rng, turn.observation)
+            move = actions.random_legal_action(env, rng, turn.observation, record)
             step = env.step(move) if move is not None else None
             if step is None or step.done or step.next is None:
                 break
             turn = step.next
-    assert actions._WORKED[game]  # the record a later game would have been steered by
-    primed = actions._WORKED[game].copy()
+    assert record.counts(game)  # the record of that play, which the verification games must not share
     after = verify_harness(game, source, positions=30).to_dict()
     assert fresh["positions"] == 30 and fresh["games"] >= 2
     expected = {k: v for k, v in fresh.items() if k not in drop}
     assert {k: v for k, v in after.items() if k not in drop} == expected
-    assert actions._WORKED[game] == primed  # what the process learned is put back
     two = verify_harness(game, source, positions=30, workers=2).to_dict()
     assert {k: v for k, v in two.items() if k not in drop} == expected
 

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-from .envs.actions import random_legal_action
+from .envs.actions import SpaceRecord, random_legal_action
 from .envs.base import Env, legal_moves_of
 from .errors import BadReply
 from .llm.base import LLMClient, Message, Params
@@ -107,13 +107,16 @@ class _Base:
         self._harness = harness
         self._rng = random.Random()
         self._env: Env | None = None
+        self._record = SpaceRecord()
         self._harness_on = False
         self.stats = AgentStats()
 
     def begin_match(self, env: Env, player: int, seed: int) -> None:
-        """Reset stats, and the RNG from (match seed, seat): a match replays the same whatever ran before,
-        in any order or thread (our own RNG, never the global one TextArena reseeds)."""
+        """Reset stats, the RNG from (match seed, seat) and the record of where random moves were found: a
+        match replays the same whatever ran before, in any order or thread (our own RNG, never the global
+        one TextArena reseeds; our own ``SpaceRecord``, never one shared with other matches)."""
         self._rng = random.Random(f"{seed}:{player}")
+        self._record = SpaceRecord()
         self._env = env
         self.stats = AgentStats()
         self._harness_on = self._harness is not None
@@ -135,7 +138,7 @@ class _Base:
     def _random_move(self, observation: str) -> str:
         """A random legal move (``envs.actions.random_legal_action``); ``[]`` in a dead position."""
         assert self._env is not None, "begin_match was not called"
-        move = random_legal_action(self._env, self._rng, observation)
+        move = random_legal_action(self._env, self._rng, observation, self._record)
         return move if move is not None else "[]"
 
 

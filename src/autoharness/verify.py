@@ -47,6 +47,7 @@ from .rollout import one_char_variants
 from .sandbox.failures import FailureKind, HarnessFailure
 
 if TYPE_CHECKING:
+    from .envs.actions import SpaceRecord
     from .envs.base import Env, Turn
     from .sandbox import HarnessSession, SandboxLimits, WorkerPool
 
@@ -268,13 +269,14 @@ class VerifyReport:
 # -- the game's side ---------------------------------------------------------------------------------------
 
 
-def legal_set(env: Env, observation: str) -> tuple[list[str], bool]:
+def legal_set(env: Env, observation: str, record: SpaceRecord | None = None) -> tuple[list[str], bool]:
     """The distinct legal actions of the player to move (``envs.actions``), and whether that set is exact:
     the game's own move list, or every candidate of the game's action format tried on clones. Probed and
-    cut short by a cap (``exact`` False), an empty set does not prove the position dead."""
+    cut short by a cap (``exact`` False), an empty set does not prove the position dead. ``record``: the
+    game's ``SpaceRecord``, which notes where the moves were found."""
     from .envs.actions import find_legal_actions
 
-    found = find_legal_actions(env, observation)
+    found = find_legal_actions(env, observation, record)
     return found.actions, found.exact
 
 
@@ -377,12 +379,13 @@ def check_position(
     rng: random.Random,
     seen: dict[str, None],
     where: dict[str, Any],
+    record: SpaceRecord | None = None,
 ) -> tuple[PositionResult, str | None, list[str]]:
     """Compare harness and game at one position. Returns the result, the harness's proposal when the game
-    accepts it (for play to go on), and the legal actions."""
+    accepts it (for play to go on), and the legal actions; ``record`` is the game's (``legal_set``)."""
     obs = turn.observation
     result = PositionResult(hashlib.sha1(obs.encode()).hexdigest()[:16])
-    legal, exact = legal_set(env, obs)
+    legal, exact = legal_set(env, obs, record)
     if not legal:
         result.dead, result.unknown = exact, not exact
         return result, None, legal
@@ -497,7 +500,7 @@ def play_game(task: GameTask, pool: WorkerPool) -> list[PositionResult]:
     """Play game ``task.index`` in its style and check sampled positions; a load failure is raised as
     ``_LoadFailed`` (the parent reports it once)."""
     from .envs import make
-    from .envs.actions import fresh_record, random_legal_action
+    from .envs.actions import SpaceRecord, random_legal_action
 
     env = make(task.game)
     rng = random.Random(f"verify:{task.seed}:{task.style}")
@@ -513,14 +516,18 @@ def play_game(task: GameTask, pool: WorkerPool) -> list[PositionResult]:
     check_probability = rng.choice(CHECK_PROBABILITIES)
     seen: dict[str, None] = {}
     results: list[PositionResult] = []
-    # No record of earlier games (``fresh_record``): the same game whichever worker plays it, after whatever
-    # this process played before (training, other games), so figures depend on seed and positions alone.
-    with fresh_record(env.id), _loaded_session(pool, task) as session:
+    # This game's own record of where moves were found (``SpaceRecord``): the same game whichever worker
+    # plays it, after whatever this process played before (training, other games), so figures depend on
+    # seed and positions alone.
+    record = SpaceRecord()
+    with _loaded_session(pool, task) as session:
         for ply in range(MAX_PLIES):
             harness_moves = turn.player in harness_seats and ply >= random_plies
             where = {"seed": task.seed, "ply": ply, "style": task.style}
             if len(results) < POSITIONS_PER_GAME and rng.random() < check_probability:
-                checked, proposal, legal = check_position(env, turn, session, task.mode, rng, seen, where)
+                checked, proposal, legal = check_position(
+                    env, turn, session, task.mode, rng, seen, where, record
+                )
                 results.append(checked)
                 if (
                     checked.dead or checked.unknown or checked.timeouts
@@ -541,7 +548,7 @@ def play_game(task: GameTask, pool: WorkerPool) -> list[PositionResult]:
             elif legal:
                 move = rng.choice(legal)
             else:
-                move = random_legal_action(env, rng, turn.observation)
+                move = random_legal_action(env, rng, turn.observation, record)
             if move is None:  # no legal move found: the game cannot go on
                 break
             seen[move] = None

@@ -16,7 +16,7 @@ API (all read-only on the env passed in: every move is tried on a fresh ``env.cl
   ``legal_actions`` is). A game that is over is not "dead": ask only while the game goes on.
 * ``random_legal_action(env, rng) -> str | None`` — one legal move, at random: uniform over the distinct
   moves when they are few enough to list (oracle, or small candidate spaces), else the first accepted
-  candidate in a seeded random order (spaces that worked before in this game first). None: none found.
+  candidate in a seeded random order (spaces that worked before in this match first). None: none found.
 * ``successor_key(env, action)`` — what ``action`` leads to, as a hashable key, or None when the game
   rejects it. Two actions with the same key are the same move (``[col 3]``, ``[col 03]``): the key is the
   env's ``position_key()`` after the move where it has one (TextArena: the game's whole state minus its
@@ -31,10 +31,12 @@ API (all read-only on the env passed in: every move is tried on a fresh ``env.cl
   and labels the text shows), ``tokens`` (short words, numbers, squares of the text in brackets) and
   ``pairs`` (two short tokens: ``[A C]``). Spaces are lazy: a template of 4 slots is never materialised.
 
-Which spaces produced legal moves is remembered per game id (``_WORKED``), so later turns try those first.
-That record steers ``random_legal_action``'s pick (it lists the moves of the remembered spaces first), so
-the moves it picks depend on what the process played before; ``fresh_record`` sets it aside for work that
-must not (verification: the same game whichever worker plays it, after whatever training).
+Which spaces produced legal moves is remembered in the caller's ``SpaceRecord``, one per match (each
+agent's ``begin_match``, each verification game), so later turns of the match try those first. That record
+steers ``random_legal_action``'s pick (it lists the moves of the remembered spaces first), so it is never
+shared between matches: a match's random moves depend on its seed and positions alone, not on what the
+process or another thread played before (a process-wide record did: rollouts of 2-player policy training
+met a different random opponent after other rollouts). Without a record (None) a call starts from none.
 
 Positions met again are not probed again: ``find_legal_actions`` and the listing behind
 ``random_legal_action`` are memoized per process (``_KNOWN``) by the env's ``state_key`` (TextArena: a hash
@@ -60,7 +62,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -379,39 +380,38 @@ def candidate_spaces(observation: str) -> list[CandidateSpace]:
 
 # -- finding legal moves -------------------------------------------------------------------------------
 
-_WORKED: dict[str, dict[str, int]] = {}
-"""Game id → candidate-space name → how often it produced a legal move that the spaces before it did not
-(tried first next time, and alone while they keep producing moves). A space is named by its generator and,
-for templates, the example it was built from: the same across turns."""
 
+class SpaceRecord:
+    """Which candidate spaces produced legal moves, per game id: space name → how often it produced a legal
+    move that the spaces before it did not (tried first next time, and alone while they keep producing
+    moves). A space is named by its generator and, for templates, the example it was built from: the same
+    across turns.
 
-@contextmanager
-def fresh_record(game_id: str) -> Iterator[None]:
-    """Inside: ``game_id`` played as if by a fresh process (no record of which spaces produced moves), so
-    ``random_legal_action`` picks from the position and the RNG alone. The record is put back after: what
-    the process learned before (training) goes on as if this never ran."""
-    saved = _WORKED.pop(game_id, None)
-    try:
-        yield
-    finally:
-        _WORKED.pop(game_id, None)
-        if saved is not None:
-            _WORKED[game_id] = saved
+    One record per match (each agent's ``begin_match``, each verification game), never one per process: the
+    record steers ``random_legal_action``'s pick, so a shared one made a match's random moves depend on what
+    the process, or another thread at the same time, had played before."""
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts: dict[str, dict[str, int]] = {}
+
+    def counts(self, game_id: str) -> dict[str, int]:
+        """Space name → moves found there in game ``game_id`` (a copy: read-only)."""
+        return dict(self._counts.get(game_id, {}))
+
+    def remember(self, game_id: str, name: str) -> None:
+        counts = self._counts.setdefault(game_id, {})
+        counts[name] = counts.get(name, 0) + 1
+
+    def ordered(self, game_id: str, spaces: list[CandidateSpace]) -> list[CandidateSpace]:
+        """Spaces that produced moves in this game before first (most productive first), then the rest."""
+        counts = self._counts.get(game_id, {})
+        return sorted(spaces, key=lambda s: -counts.get(s.name, 0))
 
 
 def _accepted(env: Env, action: str) -> bool:
     return _scratch(env).step(action).legal
-
-
-def _remember(env: Env, name: str) -> None:
-    counts = _WORKED.setdefault(env.id, {})
-    counts[name] = counts.get(name, 0) + 1
-
-
-def _ordered(env: Env, spaces: list[CandidateSpace]) -> list[CandidateSpace]:
-    """Spaces that produced moves in this game before first (most productive first), then the rest."""
-    counts = _WORKED.get(env.id, {})
-    return sorted(spaces, key=lambda s: -counts.get(s.name, 0))
 
 
 def _observation(env: Env) -> str:
@@ -421,21 +421,24 @@ def _observation(env: Env) -> str:
     raise TypeError(f"{type(env).__name__} cannot tell its current observation")
 
 
-def find_legal_actions(env: Env, observation: str | None = None) -> LegalActions:
-    """Every legal move of the player to move (see ``legal_actions``), with how it was found.
+def find_legal_actions(
+    env: Env, observation: str | None = None, record: SpaceRecord | None = None
+) -> LegalActions:
+    """Every legal move of the player to move (see ``legal_actions``), with how it was found; the spaces
+    that produced them are noted in ``record`` (the match's; None: no record is kept).
 
     Remembered per game state (``_KNOWN``): the same position met again costs no probing."""
     oracle = legal_moves_of(env)
     if oracle:
         return LegalActions(list(dict.fromkeys(oracle)), exact=True, sources=["oracle"])
     text = observation if observation is not None else _observation(env)
-    found = _memoized(env, ("all", text), lambda probe: _probe_all(probe, text))
+    found = _memoized(env, ("all", text), lambda probe: _probe_all(probe, text), record)
     return LegalActions(list(found.actions), found.exact, found.probes, list(found.sources))
 
 
 def _probe_all(probe: _Probe, text: str) -> tuple[LegalActions, list[str]]:
     """``find_legal_actions`` the long way: every candidate of ``text`` tried on a copy of the env; and the
-    spaces to ``_remember``."""
+    spaces to remember (``SpaceRecord``)."""
     by_position: dict[Hashable, str] = {}
     probes, exact, sources = 0, True, []
     tried: set[str] = set()
@@ -503,7 +506,7 @@ class _Probe:
 _KNOWN: OrderedDict[tuple[Hashable, ...], tuple[Any, tuple[str, ...], bytes | None]] = OrderedDict()
 """Probing results by (game id, what was asked — ``find_legal_actions`` or ``_listed`` — and of which
 observation, the env's ``state_key`` without its generator, the limits) → the result, the spaces it
-remembers (``_remember``) and, when finding it drew from the env's generator, the ``state_key`` with it
+remembers (``SpaceRecord``) and, when finding it drew from the env's generator, the ``state_key`` with it
 (then only an env in that generator state reuses it). Exact: equal keys mean an equal game state and equal
 candidates, so the probes would find the same moves in the same order. Verification meets the same
 positions again and again (every game of a board game starts alike; TowerOfHanoi-v0 has 27 boards); the
@@ -521,10 +524,13 @@ _KNOWN_LOCK = threading.Lock()
 
 
 def _memoized[T](
-    env: Env, question: tuple[Hashable, ...], compute: Callable[[_Probe], tuple[T, list[str]]]
+    env: Env,
+    question: tuple[Hashable, ...],
+    compute: Callable[[_Probe], tuple[T, list[str]]],
+    record: SpaceRecord | None,
 ) -> T:
     """``compute(probe)`` (its value and the spaces it found moves in), or the value it had for an env in
-    the same state; the spaces are remembered (``_remember``) either way, as the computation would."""
+    the same state; the spaces are remembered in ``record`` either way, as the computation would."""
     key = None
     state_key = getattr(env, "state_key", None)
     if KNOWN_SIZE and callable(state_key):
@@ -550,54 +556,62 @@ def _memoized[T](
                 _KNOWN[key] = entry
                 while len(_KNOWN) > KNOWN_SIZE:
                     _KNOWN.popitem(last=False)
-    for name in entry[1]:
-        _remember(env, name)
+    if record is not None:
+        for name in entry[1]:
+            record.remember(env.id, name)
     return entry[0]
 
 
-def legal_actions(env: Env, observation: str | None = None) -> list[str]:
+def legal_actions(env: Env, observation: str | None = None, record: SpaceRecord | None = None) -> list[str]:
     """The distinct legal moves of the player to move; ``[]`` in a dead position (module docstring).
 
     ``observation`` is what the player to move sees (the current ``Turn.observation``); it defaults to the
-    env's own ``current_observation()`` where it has one."""
-    return find_legal_actions(env, observation).actions
+    env's own ``current_observation()`` where it has one; ``record`` as in ``find_legal_actions``."""
+    return find_legal_actions(env, observation, record).actions
 
 
-def is_dead(env: Env, observation: str | None = None) -> bool:
+def is_dead(env: Env, observation: str | None = None, record: SpaceRecord | None = None) -> bool:
     """No legal move exists for the player to move: the oracle lists none, or no candidate is accepted.
 
-    Stops at the first accepted candidate, trying spaces that worked in this game first."""
+    Stops at the first accepted candidate, trying first the spaces that worked in this match (``record``;
+    None: in the candidates' own order)."""
     oracle = legal_moves_of(env)
     if oracle:
         return False
     text = observation if observation is not None else _observation(env)
+    record = record if record is not None else SpaceRecord()
     probes = 0
-    for space in _ordered(env, candidate_spaces(text)):
+    for space in record.ordered(env.id, candidate_spaces(text)):
         for i, action in enumerate(space):
             if i >= FULL_LIMIT or probes >= TOTAL_LIMIT:
                 break
             probes += 1
             if _accepted(env, action):
-                _remember(env, space.name)
+                record.remember(env.id, space.name)
                 return False
     return True
 
 
-def random_legal_action(env: Env, rng: random.Random, observation: str | None = None) -> str | None:
+def random_legal_action(
+    env: Env, rng: random.Random, observation: str | None = None, record: SpaceRecord | None = None
+) -> str | None:
     """A legal move at random (module docstring); None when none is found (a dead position, or a game
-    whose moves the candidates do not reach)."""
+    whose moves the candidates do not reach). ``record`` is the match's (``SpaceRecord``): the spaces that
+    produced moves in its earlier turns are tried first, and this turn's are added; None: a record of this
+    one move only. The pick depends on the position, ``rng`` and ``record`` alone."""
     oracle = legal_moves_of(env)
     if oracle:
         return rng.choice(oracle)
     text = observation if observation is not None else _observation(env)
-    spaces = _ordered(env, candidate_spaces(text))
-    counts = _WORKED.get(env.id, {})
+    record = record if record is not None else SpaceRecord()
+    spaces = record.ordered(env.id, candidate_spaces(text))
+    counts = record.counts(env.id)
     known = [s for s in spaces if counts.get(s.name)]
     for group in [known, spaces] if known else [spaces]:
         if sum(len(s) for s in group) <= LIST_LIMIT:  # few candidates: list the moves, pick uniformly
-            moves = _listed(env, group, text)
+            moves = _listed(env, group, text, record)
         else:
-            move = _sample(env, group, rng, SAMPLE_LIMIT)
+            move = _sample(env, group, rng, SAMPLE_LIMIT, record)
             moves = [move] if move is not None else []
         if moves:
             return rng.choice(moves)
@@ -606,16 +620,16 @@ def random_legal_action(env: Env, rng: random.Random, observation: str | None = 
             if i >= FULL_LIMIT:
                 break
             if _accepted(env, action):
-                _remember(env, space.name)
+                record.remember(env.id, space.name)
                 return action
     return None
 
 
-def _listed(env: Env, spaces: list[CandidateSpace], text: str) -> list[str]:
+def _listed(env: Env, spaces: list[CandidateSpace], text: str, record: SpaceRecord) -> list[str]:
     """The distinct legal moves among every candidate of ``spaces`` (small ones: no caps), of the
     observation ``text`` (memoized like ``find_legal_actions``)."""
     names = tuple(space.name for space in spaces)
-    return list(_memoized(env, ("listed", text, *names), lambda probe: _list_moves(probe, spaces)))
+    return list(_memoized(env, ("listed", text, *names), lambda probe: _list_moves(probe, spaces), record))
 
 
 def _list_moves(probe: _Probe, spaces: list[CandidateSpace]) -> tuple[list[str], list[str]]:
@@ -633,7 +647,9 @@ def _list_moves(probe: _Probe, spaces: list[CandidateSpace]) -> tuple[list[str],
     return list(by_position.values()), remembered
 
 
-def _sample(env: Env, spaces: list[CandidateSpace], rng: random.Random, budget: int) -> str | None:
+def _sample(
+    env: Env, spaces: list[CandidateSpace], rng: random.Random, budget: int, record: SpaceRecord
+) -> str | None:
     """Try random candidates, each from a space drawn uniformly (a small space is not drowned by a big
     one), without repeats; the first the game accepts, or None after ``budget`` probes."""
     live = [(space, set()) for space in spaces if len(space)]  # type: list[tuple[CandidateSpace, set[int]]]
@@ -652,7 +668,7 @@ def _sample(env: Env, spaces: list[CandidateSpace], rng: random.Random, budget: 
         seen.add(index)
         action = space[index]
         if _accepted(env, action):
-            _remember(env, space.name)
+            record.remember(env.id, space.name)
             return action
     return None
 
@@ -660,10 +676,10 @@ def _sample(env: Env, spaces: list[CandidateSpace], rng: random.Random, budget: 
 __all__ = [
     "CandidateSpace",
     "LegalActions",
+    "SpaceRecord",
     "bracketed",
     "candidate_spaces",
     "find_legal_actions",
-    "fresh_record",
     "is_dead",
     "legal_actions",
     "random_legal_action",
