@@ -183,18 +183,20 @@ def position_is_dead(env: Env, seed: int, moves: list[str], observation: str) ->
     """Whether the player to move after ``moves`` (from ``seed``), who sees ``observation``, has no legal
     move at all. Asked on a copy of ``env`` rebuilt by replay, so the game played is never touched. No claim
     (False) when the game's opening already shows no legal move: then the candidates cannot reach this
-    game's moves, and "dead" would excuse real mistakes."""
-    from .envs.actions import is_dead
+    game's moves, and "dead" would excuse real mistakes. The kinds of candidate that reached the opening's
+    moves are tried first at the position (its own ``SpaceRecord``: the answer depends on the game alone)."""
+    from .envs.actions import SpaceRecord, is_dead
 
     game = env.clone()
     opening = game.reset(seed)
-    if is_dead(game, opening.observation):
+    record = SpaceRecord()
+    if is_dead(game, opening.observation, record):
         return False
     for move in moves:
         result = game.step(move)
         if not result.legal or result.done or result.next is None:
             return False  # the replay diverged: no claim without the position itself
-    return is_dead(game, observation)
+    return is_dead(game, observation, record)
 
 
 def _end_dead(rollout: Rollout, record: StepRecord | None) -> Rollout:
