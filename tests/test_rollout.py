@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from autoharness.envs import make
-from autoharness.rollout import RolloutEnd, StepVerdict, play_rollout, summarize
+from autoharness.rollout import Rollout, RolloutEnd, StepVerdict, play_rollout, summarize
 from autoharness.sandbox import FailureKind, WorkerPool
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FREE_CELLS = """
 import re
@@ -218,15 +224,13 @@ def test_explore_outside_zero_one_is_refused(pool):
 
 # The random opponent in a game without a move list (its moves probed from the game's action format).
 
-CHOPSTICKS_ATTACK = r"""
+CONNECT_FOUR_CENTRE = r"""
 import re
 
 def propose_action(obs):
-    me = int(re.findall(r"You are Player (\d)", obs)[0])
-    boards = re.findall(r"Player 0: \[(\d), (\d)\]\s*Player 1: \[(\d), (\d)\]", obs)
-    hands = [int(n) for n in boards[-1]]
-    mine, theirs = (hands[:2], hands[2:]) if me == 0 else (hands[2:], hands[:2])
-    return f"[attack {mine.index(max(mine))} {theirs.index(max(theirs))}]"
+    board = obs.rsplit("Board state:", 1)[-1]
+    rows = [line.split() for line in board.splitlines() if re.fullmatch(r"[.XO]( [.XO]){6}", line.strip())]
+    return next(f"[col {c}]" for c in (3, 2, 4, 1, 5, 0, 6) if rows[0][c] == ".")
 
 
 def is_legal_action(obs, action):
@@ -234,26 +238,49 @@ def is_legal_action(obs, action):
 """
 
 
-def test_the_random_opponent_plays_the_same_whatever_the_process_played_before():
-    """Chopsticks-v0 had no move list (it has one now; ``test_evaluate`` checks the same on ConnectFour-v0,
-    still probed): the opponent's random moves are found by probing candidates, trying
+def play_connect_four(pool: WorkerPool, seed: int) -> Rollout:
+    """The centre-first policy on ConnectFour-v0 against the seeded random opponent (seat by seed)."""
+    with pool.session(CONNECT_FOUR_CENTRE, "policy") as session:
+        return play_rollout(make("ConnectFour-v0"), session, "policy", seed, seat=seed % 2)
+
+
+IN_A_FRESH_PROCESS = """
+import pickle, sys
+from autoharness.sandbox import WorkerPool
+from tests.test_rollout import play_connect_four
+
+with WorkerPool(1) as pool:
+    rollouts = {seed: play_connect_four(pool, seed) for seed in range(6)}
+with open(sys.argv[1], "wb") as out:
+    pickle.dump(rollouts, out)
+"""
+
+
+def test_the_random_opponent_plays_the_same_whatever_the_process_played_before(tmp_path):
+    """ConnectFour-v0 has no move list: the opponent's random moves are found by probing candidates, trying
     first the kinds that produced moves before. That record was the process's, so a training rollout met
     another opponent after other rollouts (or another thread's) had played: the same code version on the
     same seed got other feedback (the shipped Alquerque-v0 policy harness: 6 of its 10 training rollouts
-    changed, one to a failure). Each match now keeps its own record: a rollout depends on its seed alone,
-    in any order and in rollout threads side by side."""
+    changed, one to a failure). Each match now keeps its own record (``envs.actions.SpaceRecord``): a
+    rollout depends on its seed alone, in any order and in rollout threads side by side. The reference is
+    played by a process that had played nothing before; here each is played after others (and after
+    whatever the tests before it played: a process-wide record warmed by them hid the difference)."""
     from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
 
-    def play(pool: WorkerPool, seed: int):
-        with pool.session(CHOPSTICKS_ATTACK, "policy") as session:
-            return play_rollout(make("Chopsticks-v0"), session, "policy", seed, seat=seed % 2)
+    from autoharness.envs.base import legal_moves_of
 
-    seeds = list(range(6))
+    game = make("ConnectFour-v0")
+    game.reset(0)
+    assert legal_moves_of(game) is None  # still probed: a game with a move list would not test the record
+    out = tmp_path / "rollouts.pickle"
+    subprocess.run([sys.executable, "-c", IN_A_FRESH_PROCESS, str(out)], check=True, cwd=ROOT, timeout=300)
+    fresh: dict[int, Rollout] = pickle.loads(out.read_bytes())
+    assert all(r.done and r.first_failure is None for r in fresh.values())
+    seeds = sorted(fresh)
     with WorkerPool(2) as pool:
-        first = {seed: play(pool, seed) for seed in seeds}
-        assert all(r.done and r.first_failure is None for r in first.values())
-        again = {seed: play(pool, seed) for seed in reversed(seeds)}
+        after = {seed: play_connect_four(pool, seed) for seed in reversed(seeds)}
         with ThreadPoolExecutor(2) as threads:
-            side_by_side = dict(zip(seeds, threads.map(lambda s: play(pool, s), seeds), strict=True))
+            side_by_side = dict(zip(seeds, threads.map(partial(play_connect_four, pool), seeds), strict=True))
     for seed in seeds:
-        assert again[seed] == first[seed] and side_by_side[seed] == first[seed], seed
+        assert after[seed] == fresh[seed] and side_by_side[seed] == fresh[seed], seed
