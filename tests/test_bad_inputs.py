@@ -17,6 +17,7 @@ from autoharness.learn.config import LearnConfig
 from autoharness.learn.loop import learn
 from tests.fakes import ScriptedLLM
 from tests.learn.tictactoe import GOOD
+from tests.run_store import nodes
 
 
 def one_line_exit_2(capsys, argv: list[str]) -> str:
@@ -112,7 +113,7 @@ def test_resuming_a_damaged_run_store_is_one_line(capsys, tmp_path, run_dir):
 
 
 def test_a_run_directory_in_use_is_refused(capsys, run_dir):
-    nodes = sqlite3.connect(run_dir / "run.sqlite").execute("SELECT COUNT(*) FROM nodes").fetchone()
+    before = nodes(run_dir, "id")
     from autoharness.learn.command import bundled_transcript
 
     replay = f"replay:{bundled_transcript('TicTacToe-v0', 'verifier')}"
@@ -120,8 +121,7 @@ def test_a_run_directory_in_use_is_refused(capsys, run_dir):
     argv += ["--max-iterations", "3"]
     with dir_lock(run_dir, "learn run"):  # another learner holds it (flock: same rules across processes)
         assert "is in use by another learn run" in one_line_exit_2(capsys, argv)
-    after = sqlite3.connect(run_dir / "run.sqlite").execute("SELECT COUNT(*) FROM nodes").fetchone()
-    assert after == nodes  # no duplicate children
+    assert nodes(run_dir, "id") == before  # no duplicate children
 
 
 def test_a_suite_directory_in_use_is_refused(capsys, tmp_path):

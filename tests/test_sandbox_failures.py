@@ -11,7 +11,6 @@ harness does not load", evaluation played every match with the harness switched 
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +30,7 @@ from autoharness.verify import verify_harness
 from tests.fakes import ScriptedLLM
 from tests.learn.tictactoe import GOOD
 from tests.llm.fake_openai import FakeOpenAIServer
+from tests.run_store import nodes
 from tests.starved_sandbox import starving, starving_after_first_load
 from tests.test_suite import scripted_reply
 
@@ -42,11 +42,7 @@ REFUSED = (
 
 
 def _nodes(run_dir: Path) -> list[tuple]:
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    try:
-        return db.execute("SELECT id, kind, h FROM nodes ORDER BY id").fetchall()
-    finally:
-        db.close()
+    return nodes(run_dir, "id, kind, h")
 
 
 def test_learning_stops_scores_nothing_and_resumes_to_the_run_it_would_have_been(tmp_path):

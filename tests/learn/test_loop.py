@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from autoharness.llm import MeteredClient, ResponseCache, export_transcript, mak
 from autoharness.llm.base import Message
 from tests.fakes import ScriptedLLM
 from tests.learn.tictactoe import GOOD, LAX, LAX_CHECKER_GOOD_PROPOSER, STRICT, STUCK_PROPOSER
+from tests.run_store import nodes
 
 GAME = "TicTacToe-v0"
 FAST = {"n_envs": 4, "parallelism": 2}
@@ -27,11 +27,7 @@ def sequence(*replies: str) -> Callable[[list[Message]], str]:
 
 
 def _tree(run_dir: Path) -> list[tuple]:
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    try:
-        return db.execute("SELECT id, parent, kind, code, h, feedback FROM nodes ORDER BY id").fetchall()
-    finally:
-        db.close()
+    return nodes(run_dir, "id, parent, kind, code, h, feedback")
 
 
 def _checker(code: str) -> str:
@@ -164,10 +160,7 @@ def test_the_wall_clock_budget_cuts_an_evaluation_that_would_overrun_it(tmp_path
     result = learn("TicTacToe-v0", config, ScriptedLLM(lambda _: slow), tmp_path / "run")
     assert result.stop_reason.startswith("budget: wall seconds") and result.iterations == 1
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    node = sqlite3.connect(tmp_path / "run" / "run.sqlite").execute(
-        "SELECT h, evaluation, feedback FROM nodes"
-    )
-    h, evaluation, feedback = node.fetchone()
+    h, evaluation, feedback = nodes(tmp_path / "run", "h, evaluation, feedback")[0]
     assert (
         h == 0.0
         and json.loads(evaluation)["out_of_time"] is True

@@ -4,7 +4,6 @@ as an uninterrupted one, and no LLM call that had completed is made again."""
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,16 +13,13 @@ import pytest
 from autoharness.learn.loop import learn
 from tests.fakes import ScriptedLLM
 from tests.learn.resumable_run import CONFIG, GAME, reply_for
+from tests.run_store import nodes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tree(run_dir: Path) -> list[tuple]:
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    try:
-        return db.execute("SELECT id, parent, kind, code, h, refined FROM nodes ORDER BY id").fetchall()
-    finally:
-        db.close()
+    return nodes(run_dir, "id, parent, kind, code, h, refined")
 
 
 def _run(run_dir: Path, log: Path, *kill: object) -> int:
