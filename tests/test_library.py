@@ -159,3 +159,21 @@ def test_list_and_show_escape_terminal_codes_from_an_imported_bundle(tmp_path, c
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
     assert "gpt\\x1b]0;pwned\\x07" in out and "def propose_action(obs):\n    return '[4]'" in out
+
+
+def test_list_says_when_a_verification_count_was_cut_by_wall_time(tmp_path, capsys, monkeypatch):
+    """A figure cut by a wall-time budget depends on the machine: the list says so next to the count."""
+    from autoharness.verify import verify_harness
+    from tests.test_suite import NIM
+
+    monkeypatch.setenv("AUTOHARNESS_BUILTIN_DIR", str(tmp_path / "no-builtin"))
+    report = verify_harness("Nim-v0", NIM, positions=2000, max_seconds=0.0)  # stops after its first game
+    assert 0 < report.positions < 2000
+    Library(tmp_path).put(entry("Nim-v0", 1.0, code=NIM, verification=report.to_dict()))
+    assert main(["library", "list", "--library", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"verified on {report.positions} positions, 0 disagreements (time budget spent after "
+        f"{report.positions} of 2000 positions — cut by wall time, so the count depends on the machine's "
+        "speed and load)"
+    ) in out

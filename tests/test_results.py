@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -233,7 +234,8 @@ def test_evaluations_are_labelled_by_the_agent_that_played(suites, tmp_path):
     nim = _row(learning, "Nim-v0")
     assert "refined 2× on verification counterexamples" in nim["notes"]
     assert nim["verification (held-out positions)"] == (
-        "5 positions, 0 disagreements (time budget spent after 5 of 300 positions)"
+        "5 positions, 0 disagreements (time budget spent after 5 of 300 positions — cut by wall time, so the "
+        "count depends on the machine's speed and load)"
     )
     assert "agent `policy` (the verifier-mode harness's propose_action" in two.heading
     hanoi = _row(one, "TowerOfHanoi-v0")
@@ -265,3 +267,107 @@ def test_an_unfinished_suite_is_compared_with_the_papers_figures_over_its_finish
     rows = {row[0]: row for row in totals_table([manifest]).rows}
     solved = rows["games solved (legal rate 1.0 and verified)"]
     assert solved[3] == "3" and "over the same 3 games (the finished ones)" in solved[4]
+
+
+def _edited_copy(suite: Path, tmp_path: Path, edit) -> SuiteManifest:
+    """A copy of a real suite whose suite.json ``edit(data)`` changed (as the campaign's records are)."""
+    copy = tmp_path / suite.name
+    shutil.copytree(suite, copy)
+    data = json.loads((copy / "suite.json").read_text())
+    edit(data["games"])
+    (copy / "suite.json").write_text(json.dumps(data))
+    return SuiteManifest.load(copy)
+
+
+def test_a_short_verification_says_beside_its_count_whether_wall_time_or_a_count_stopped_it(suites, tmp_path):
+    """The campaign holds figures cut by the old wall-time budget (``verify.TIME_CUT``), figures stopped by a
+    count (no new position in 50 games, the games cap) and figures recorded short with no reason at all
+    (TowerOfHanoi-v0's 133 of 300): each says which, next to the positions count; positions skipped for want
+    of a known legal move are said too."""
+
+    def edit(games):
+        def headline(game, positions, tail):
+            verification = games[game]["result"]["learned"]["verification"]
+            verification.update(
+                positions=positions,
+                headline=f"verified on {positions} held-out positions: 0 disagreements{tail}",
+            )
+
+        headline(
+            "Nim-v0",
+            3,
+            "; no new position in the last 50 games: the game shows few distinct positions (3 of 5 found)",
+        )
+        headline("Nim-v0-large", 4, "")  # short, and no reason on record
+        games["Nim-v0-large"]["result"]["learned"]["verification"]["headline"] += (
+            " (2 positions without a known legal move skipped)"
+        )
+
+    learning = suite_tables(_edited_copy(suites[0], tmp_path, edit))[0]
+    column = "verification (held-out positions)"
+    assert _row(learning, "Nim-v0")[column] == (
+        "3 positions, 0 disagreements (no new position in the last 50 games: the game shows few distinct "
+        "positions (3 of 5 found) — stopped by a count, not by wall time)"
+    )
+    assert _row(learning, "Nim-v0-large")[column] == (
+        "4 positions, 0 disagreements (4 of the 5 positions asked; the record gives no reason for stopping "
+        "early; 2 positions without a known legal move skipped, not checked)"
+    )
+
+
+def test_a_game_whose_run_ran_other_settings_says_so_and_the_suite_settings_are_noted(suites, tmp_path):
+    """suite.json holds the settings of the suite's last start or resume; a game's run stores the learning
+    config that actually ran: where they differ, the row says so, and its verification is read against the
+    positions its run asked for."""
+    copy = tmp_path / "verifier"
+    shutil.copytree(suites[0], copy)
+    db = sqlite3.connect(copy / "games" / "Nim-v0" / "learn" / "run.sqlite")
+    (config,) = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+    config = json.loads(config) | {"verify_positions": 7}  # as a game learned before the suite was resumed
+    db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(config),))
+    db.commit()
+    db.close()
+    learning = suite_tables(SuiteManifest.load(copy))[0]
+    nim = _row(learning, "Nim-v0")
+    assert (
+        "its run's stored config differs from suite.json: verify_positions 7 (suite.json: 5)" in nim["notes"]
+    )
+    assert "(5 of the 7 positions asked;" in nim["verification (held-out positions)"]
+    assert _row(learning, "Nim-v0-large")["notes"] == ""  # reused: no run of its own, the suite's settings
+    assert any(
+        note.startswith("Settings (suite.json): 5 held-out positions asked per verification; up to 0 rounds")
+        for note in learning.notes
+    )
+
+
+def test_evaluation_figures_say_what_was_not_played_to_an_end(suites, tmp_path):
+    """Matches cut or left unstarted by the evaluation's time budget, cut at the step cap (2-player: draws),
+    and 1-player matches that ran out of the game's own turns (scored by completion: the policy suite's
+    TowerOfHanoi-v0 harness never solves the puzzle in its 14 turns) are said beside the figure and in the
+    totals, which also name the games they leave out."""
+    hanoi = _row(suite_tables(SuiteManifest.load(suites[1]))[1], "TowerOfHanoi-v0")
+    assert hanoi["mean reward"] == "0.000"
+    assert hanoi["notes"] == "2 of 2 ended unsolved at the game's own 14-turn limit, scored by completion"
+
+    def edit(games):
+        games["TowerOfHanoi-v0"]["result"]["eval"].update(
+            matches=1, time_cut=1, not_started=0, eval_seconds=300.0
+        )
+        games["Othello-v0"]["result"]["eval"]["cut"] = 1
+        games["Nim-v0-large"].update(status="running", result=None)
+
+    manifest = _edited_copy(suites[0], tmp_path, edit)
+    _, one, two = suite_tables(manifest)
+    assert _row(one, "TowerOfHanoi-v0")["notes"].startswith(
+        "only 1 of 2 matches played: the 300 s evaluation time budget cut 1 and left 0 unstarted (not "
+        "played: left out of every figure)"
+    )
+    assert "1 of the draws are matches cut at the 1000-ply step cap" in _row(two, "Othello-v0")["notes"]
+    rows = {row[0]: row[4] for row in totals_table([manifest]).rows}
+    assert "includes TowerOfHanoi-v0: 1 of 2 matches played" in rows["1-player mean reward"]
+    assert "includes Othello-v0: 1 cut at the step cap" in rows["2-player W / D / L by play"]
+    assert "(left out: Chopsticks-v0 (failed))" in rows["2-player W / D / L by play"]
+    assert "not finished: Nim-v0-large (running)" in rows["games done / failed / not finished"]
+    assert (
+        "ours over the 3 games done (1 failed, 1 not finished: left out)" in rows["LLM calls to learn (sum)"]
+    )

@@ -220,8 +220,12 @@ class Found:
         )
 
 
-def verification_text(verification: dict[str, Any] | None) -> str:
-    """What verification said of a harness: positions and disagreements, or "not verified"."""
+def verification_text(verification: dict[str, Any] | None, asked: int | None = None) -> str:
+    """What verification said of a harness: positions and disagreements, or "not verified"; beside the count,
+    why it is short of the ``asked`` positions (``verify.shortfall``: a wall-time cut told apart from a stop
+    by a count)."""
+    from .verify import shortfall
+
     if not verification:
         return "not verified"
     positions = verification.get("positions")
@@ -229,11 +233,13 @@ def verification_text(verification: dict[str, Any] | None) -> str:
         return "not verified" + (f" ({verification['headline']})" if verification.get("headline") else "")
     dead = verification.get("dead_positions")
     dead_text = f", {dead} dead positions apart" if dead else ""
+    notes = shortfall(verification, asked)
+    short = f" ({'; '.join(notes)})" if notes else ""
     if verification.get("passed"):
-        return f"verified on {positions} positions, 0 disagreements{dead_text}"
+        return f"verified on {positions} positions, 0 disagreements{dead_text}{short}"
     return (
         f"FAILED verification: {verification.get('disagreements')} disagreements "
-        f"({verification.get('false_accepts')} false accepts) in {positions} positions{dead_text}"
+        f"({verification.get('false_accepts')} false accepts) in {positions} positions{dead_text}{short}"
     )
 
 

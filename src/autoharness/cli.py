@@ -444,10 +444,14 @@ def _cmd_library(args: argparse.Namespace) -> int:
             origin = f.origin + ("*" if f.shadowed is not None else "")
             h = "-" if e.h is None else f"{e.h:.3f}"
             iterations = "-" if e.iterations is None else str(e.iterations)
+            # a shipped harness's positions asked: its run's recorded config (a user's entry records none)
+            run = layered.builtin.learning_config(e.game, e.mode) if f.origin != "user" else None
+            asked = run.get("verify_positions") if isinstance(run, dict) else None
             print(
                 f"{printable(e.game):<28} {origin:<9} {printable(e.mode):<8} H {h:<5}  "
                 f"legal {e.legal_rate:.3f}  {iterations:>3} it {e.llm_calls:>3} calls  "
-                f"{verification_text(e.verification)}  {printable(e.model or '-')}{seeded}"
+                f"{verification_text(e.verification, asked if isinstance(asked, int) else None)}  "
+                f"{printable(e.model or '-')}{seeded}"
             )
         users = sum(f.origin == "user" for f in found)
         star = "; *: chosen over the other layer's entry" if any(f.shadowed for f in found) else ""

@@ -13,15 +13,18 @@ dead positions, forfeits, cut or unplayed matches) is written next to it.
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ._files import atomic_write
-from .envs import get_spec
-from .evaluate import FORFEIT_NOTE, MATCHES
+from .envs import get_spec, make
+from .evaluate import EVAL_FILE, FORFEIT_NOTE, MATCHES, MAX_STEPS
+from .learn.config import EVAL_SEED_START
 from .llm.provenance import model_label
 from .paper import AGENT_COLUMN, LEARNING_MODE, PAPER_COLUMNS, paper_agent, paper_table
 from .suite import (
@@ -32,6 +35,7 @@ from .suite import (
     read_summary,
     solved,
 )
+from .verify import shortfall
 
 PAPER_MODEL = "Gemini-2.5-Flash"
 """The model that wrote and refined the paper's harnesses (its learning figures)."""
@@ -71,7 +75,9 @@ def _reason(text: str) -> str:
 
 
 def verification_cell(verification: dict[str, Any] | None, verify_positions: int) -> str:
-    """Positions checked and disagreements, or why the harness was not verified."""
+    """Positions checked and disagreements, or why the harness was not verified; beside the count, why it is
+    short of the ``verify_positions`` asked (a wall-time cut told apart from a stop by a count) and what was
+    skipped unchecked (``verify.shortfall``)."""
     if not verification:
         if verify_positions == 0:
             return "not verified: verification was off (verify_positions 0)"
@@ -80,8 +86,8 @@ def verification_cell(verification: dict[str, Any] | None, verify_positions: int
     headline = str(verification.get("headline") or "")
     if positions == 0:
         return _reason(headline or "not verified: no position could be checked")
-    # Why fewer positions than asked were checked (the time budget, ...): the headline's last part.
-    cut = f" ({_reason(headline.split('; ', 1)[1])})" if "; " in headline else ""
+    notes = shortfall(verification, verify_positions)
+    cut = f" ({'; '.join(notes)})" if notes else ""
     if verification.get("passed"):
         return f"{positions} positions, 0 disagreements{cut}"
     detail = ", ".join(
@@ -97,6 +103,33 @@ def verification_cell(verification: dict[str, Any] | None, verify_positions: int
         + (f" ({detail})" if detail else "")
         + cut
     )
+
+
+def run_config(manifest: SuiteManifest, game: str) -> dict[str, Any] | None:
+    """The learning config a game's run stored (``learn/run.sqlite``, key ``config``): what actually ran,
+    which can differ from ``suite.json``'s (a game learned before the suite was resumed with other
+    settings). Opened read-only: the suite may be running. None when there is no run or it cannot be read."""
+    path = manifest.game_dir(game) / "learn" / "run.sqlite"
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        finally:
+            db.close()
+        config = json.loads(row[0]) if row else None
+    except (sqlite3.Error, ValueError, TypeError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def _config_differences(manifest: SuiteManifest, game: str) -> dict[str, tuple[Any, Any]]:
+    """The learning settings a game's stored run config gives otherwise than ``suite.json``: name → (ran,
+    suite's)."""
+    ran = run_config(manifest, game) or {}
+    suite = manifest.config.learn.to_dict()
+    return {k: (v, suite.get(k)) for k, v in sorted(ran.items()) if k in suite and suite[k] != v}
 
 
 def _dead_cell(verification: dict[str, Any] | None, learn_summary: dict[str, Any], ev: dict[str, Any]) -> str:
@@ -200,6 +233,15 @@ def learning_table(manifest: SuiteManifest) -> Table:
             notes.append(f"stopped: {learned['stop_reason']}")
         if learned.get("verify_repairs"):  # suite --refine-on-verify: the loop repaired what verify found
             notes.append(f"refined {learned['verify_repairs']}× on verification counterexamples")
+        differs = _config_differences(manifest, game) if done else {}
+        if differs:
+            notes.append(
+                "its run's stored config differs from suite.json: "
+                + ", ".join(f"{k} {_num(ran)} (suite.json: {_num(was)})" for k, (ran, was) in differs.items())
+            )
+        asked = (
+            differs["verify_positions"][0] if "verify_positions" in differs else cfg.learn.verify_positions
+        )
         cells = [
             game,
             str(row["players"]),
@@ -212,7 +254,7 @@ def learning_table(manifest: SuiteManifest) -> Table:
         cells += [_num(row["paper_legal_rate"])] if verifier else []
         cells += [_num(row["h"])] if policy else []
         cells += [
-            verification_cell(learned.get("verification"), cfg.learn.verify_positions) if done else "—",
+            verification_cell(learned.get("verification"), asked) if done else "—",
             _dead_cell(learned.get("verification"), summary, result.get("eval") or {}) if done else "—",
             _source_cell(game, result) if done else "—",
             "; ".join(notes),
@@ -226,6 +268,7 @@ def learning_table(manifest: SuiteManifest) -> Table:
         "own iterations and LLM calls, not those that made the harness it started from.",
         "Dead positions: the player to move had no legal move at all (a defect of the game); they are left "
         "out of the legal rate, the verification figures and the rewards.",
+        _config_note(manifest),
     ]
     if verifier:
         notes.append(
@@ -247,6 +290,19 @@ def learning_table(manifest: SuiteManifest) -> Table:
     )
 
 
+def _config_note(manifest: SuiteManifest) -> str:
+    """What suite.json says ran: the settings a row's figures depend on, and how far that record goes."""
+    cfg = manifest.config
+    return (
+        f"Settings (suite.json): {cfg.learn.verify_positions} held-out positions asked per verification; "
+        f"up to {cfg.refine_on_verify} rounds of refinement on verification counterexamples per game "
+        "(refine_on_verify: suite.json keeps the value of its last start or resume, not each game's — a "
+        "game's notes say the rounds it used; a game that passed verification was not re-run when the value "
+        f"changed); evaluations: a {_num(cfg.learn.eval_seconds, 0)} s time budget per game, matches cut at "
+        f"{MAX_STEPS} plies. A game whose run stored other learning settings says so in its notes."
+    )
+
+
 def _agent_text(manifest: SuiteManifest) -> str:
     cfg = manifest.config
     agents = manifest.eval_agents()
@@ -262,21 +318,42 @@ def _agent_text(manifest: SuiteManifest) -> str:
     return f"agent {what}; harnesses learned in at most {cap} from replies by {who(manifest)}"
 
 
-def _eval_flags(ev: dict[str, Any], players: int, matches: int) -> list[str]:
-    """What could make an evaluation's figure mislead, said next to it."""
+def _eval_flags(
+    ev: dict[str, Any], players: int, matches: int, own_limit: tuple[int, int] | None = None
+) -> list[str]:
+    """What could make an evaluation's figure mislead, said next to it: matches not played (the time
+    budget, an abort), forfeits, matches cut at our step cap or ended at the game's own turn limit (scored by
+    completion, not finished), matches without a result."""
     flags = []
-    if ev.get("matches") is not None and ev["matches"] < matches:
-        flags.append(f"only {ev['matches']} of {matches} matches played")
-    if players == 1 and ev.get("forfeits"):
-        flags.append(f"{ev['forfeits']} ended by the agent's illegal move")
-    if players == 1 and ev.get("cut"):
-        flags.append(f"{ev['cut']} cut at the step cap (scored as the game scores that position)")
-    if ev.get("dead_positions"):
-        flags.append(f"{ev['dead_positions']} no result: no legal move existed (left out)")
+    played = ev.get("matches")
+    budget = ev.get("eval_seconds")
     if ev.get("time_cut") or ev.get("not_started"):
         flags.append(
-            f"{ev.get('time_cut') or 0} cut, {ev.get('not_started') or 0} not started by the time budget"
+            f"only {played} of {matches} matches played: the "
+            + (f"{budget:g} s " if isinstance(budget, int | float) else "")
+            + f"evaluation time budget cut {ev.get('time_cut') or 0} and left {ev.get('not_started') or 0} "
+            "unstarted (not played: left out of every figure)"
         )
+    elif played is not None and played < matches:
+        flags.append(f"only {played} of {matches} matches played")
+    if players == 1 and ev.get("forfeits"):
+        flags.append(f"{ev['forfeits']} of {played} ended by the agent's illegal move (a forfeit)")
+    if players == 1 and ev.get("cut"):
+        flags.append(
+            f"{ev['cut']} of {played} cut at the {MAX_STEPS}-ply step cap, not finished (scored by the "
+            "game's value of the position reached)"
+        )
+    if own_limit:
+        flags.append(
+            f"{own_limit[0]} of {played} ended unsolved at the game's own {own_limit[1]}-turn limit, scored "
+            "by completion"
+        )
+    if players == 2 and ev.get("cut"):
+        flags.append(
+            f"{ev['cut']} of the draws are matches cut at the {MAX_STEPS}-ply step cap (not ended by play)"
+        )
+    if ev.get("dead_positions"):
+        flags.append(f"{ev['dead_positions']} no result: no legal move existed (left out)")
     if ev.get("aborted"):
         flags.append(f"stopped early: {_reason(str(ev['aborted']))}")
     if ev.get("harness_failures"):
@@ -284,6 +361,41 @@ def _eval_flags(ev: dict[str, Any], players: int, matches: int) -> list[str]:
     if ev.get("fallback_moves"):
         flags.append(f"{ev['fallback_moves']} fallback moves")
     return flags
+
+
+def own_limit_ends(manifest: SuiteManifest, game: str) -> tuple[int, int] | None:
+    """(matches, limit): a 1-player game's evaluation matches that ended at the game's own turn limit
+    without solving it (reward < 1), which the game scores by its completion — an end by its rules, so not
+    in ``cut``, but not a finished puzzle either (FifteenPuzzle-v0: 200 turns). Read from the game's
+    ``eval/eval.json`` records (when they are the suite's evaluation: the same agent and seeds); None when
+    there are none, or the game has no turn limit or no completion measure."""
+    ev = ((manifest.games[game].get("result") or {}).get("eval")) or {}
+    if not ev.get("matches"):
+        return None
+    try:
+        payload = json.loads((manifest.game_dir(game) / "eval" / EVAL_FILE).read_text(encoding="utf-8"))
+        records = next(
+            r["match_records"]
+            for r in payload["results"]
+            if r.get("agent") == ev.get("agent") and r.get("seeds") == ev.get("seeds")
+        )
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return None
+    env = make(game)
+    env.reset(EVAL_SEED_START)
+    limit = getattr(env, "turn_limit", lambda: None)()
+    scored = getattr(env, "cut_rewards", lambda: None)()  # None: no completion measure (Bandit, Secretary)
+    if limit is None or scored is None:
+        return None
+    ends = sum(
+        1
+        for m in records
+        if isinstance(m, dict)
+        and m.get("ended") == "done"
+        and (m.get("steps") or 0) >= limit
+        and (m.get("reward") if isinstance(m.get("reward"), int | float) else 1.0) < 1.0
+    )
+    return (ends, limit) if ends else None
 
 
 def _eval_row_start(manifest: SuiteManifest, game: str) -> tuple[list[str], dict[str, Any], list[str]]:
@@ -322,7 +434,7 @@ def one_player_table(manifest: SuiteManifest) -> Table | None:
         paper = paper_table("reward_1p")[game]
         cells += [_num(ev.get("matches")), _num(ev.get("mean_reward")), _num(ev.get("legal_rate"))]
         cells += [_num(float(paper[c])) for c in paper_cols]
-        cells.append("; ".join(notes + _eval_flags(ev, 1, matches)))
+        cells.append("; ".join(notes + _eval_flags(ev, 1, matches, own_limit_ends(manifest, game))))
         rows.append(cells)
     notes = [
         f"Mean reward over {matches} matches per game (the paper: 20), seeds the learner never trained on; "
@@ -398,6 +510,16 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
         finished = f"the same {_games(t['done'] + t['failed'])} (the finished ones)"
         same = f", over {finished}" if unfinished else ""
 
+        done = f"ours over the {_games(t['done'])} done" + (
+            f" ({t['failed']} failed, {unfinished} not finished: left out)"
+            if t["failed"] and unfinished
+            else f" ({unfinished} not finished: left out)"
+            if unfinished
+            else f" ({t['failed']} failed: left out)"
+            if t["failed"]
+            else ""
+        )
+
         def add(
             figure: str, ours: Any, paper: Any, note: str = "", digits: int = 2, suite: str = suite
         ) -> None:
@@ -407,7 +529,13 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
             "games done / failed / not finished",
             f"{t['done']} / {t['failed']} / {unfinished}",
             None,
-            f"{t['reused']} reused a family harness" + ("; the suite is incomplete" if unfinished else ""),
+            f"{t['reused']} reused a family harness"
+            + (f"; failed: {_names(m, ('failed',))}" if t["failed"] else "")
+            + (
+                f"; the suite is incomplete, not finished: {_names(m, ('running', 'pending'))}"
+                if unfinished
+                else ""
+            ),
         )
         add(
             "games legal (rate 1.0) and verified"
@@ -415,17 +543,32 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
             else "games solved (legal rate 1.0 and verified)",
             t["solved"],
             t["paper_solved"],
-            "the paper's: games whose published legal-action rate is 1.0" + same
-            if t["paper_solved"] is not None
-            else "",
+            "; ".join(
+                ([done] if done != f"ours over the {_games(t['done'])} done" else [])
+                + (
+                    ["the paper's: games whose published legal-action rate is 1.0" + same]
+                    if t["paper_solved"] is not None
+                    else []
+                )
+            ),
         )
         add(
             "LLM calls to learn (sum)",
             t["llm_calls"],
             t["paper_learning_steps"],
-            "paper: learning steps summed over the same games" + same
-            if t["paper_learning_steps"] is not None
-            else "",
+            "; ".join(
+                ([done] if done != f"ours over the {_games(t['done'])} done" else [])
+                + (
+                    ["a failed game's calls are not counted (they are in its run's summary.json)"]
+                    if t["failed"]
+                    else []
+                )
+                + (
+                    ["paper: learning steps summed over the same games" + same]
+                    if t["paper_learning_steps"] is not None
+                    else []
+                )
+            ),
         )
         if t["eval_set_games"]:
             add(
@@ -433,6 +576,9 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
                 t["mean_iterations_eval_set"],
                 t["paper_mean_steps_eval_set"],
                 f"ours over {t['eval_set_done']} of {_games(t['eval_set_games'])}"
+                + _left_out(
+                    m, [g for g in m.games if get_spec(g).eval_set], _iterated(m), "no iteration count"
+                )
                 + ("; the paper's: mean learning steps over the same games" if mode == LEARNING_MODE else "")
                 + (f", {t['eval_set_reused']} reused (0 iterations)" if t["eval_set_reused"] else ""),
             )
@@ -441,7 +587,7 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
                 f"games converged in under {QUICK_ITERATIONS} iterations",
                 t["converged_under_10"],
                 t["paper_under_10"],
-                f"legal rate 1.0 reached, of {_games(len(m.games))}"
+                f"legal rate 1.0 reached, {done}"
                 + (f"; the paper's over {finished}" if unfinished else "")
                 + (
                     f"; {t['converged_under_10_reused']} of ours reused (0 iterations)"
@@ -453,7 +599,9 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
             agents = m.eval_agents()
             agent = agents[0] if len(agents) == 1 else None
             column = AGENT_COLUMN.get((agent or "").split(":", 1)[0])
+            one = [g for g in m.games if get_spec(g).players == 1 and g in paper_table("reward_1p")]
             note = f"ours over {t['reward_1p_done']} of {_games(t['reward_1p_games'])}"
+            note += _left_out(m, one, [g for g in one if _ev(m, g).get("mean_reward") is not None])
             note += f", agent {', '.join(agents) or 'none'}"
             if agent == "policy" and mode != "policy":
                 note += f" (the {mode}-mode harness's propose_action, not a policy-mode harness)"
@@ -464,16 +612,21 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
                 note += (
                     f"; learning capped at {m.config.learn.max_iterations} iterations (the paper: up to 256)"
                 )
+            note += _partial(m, one, 1)
             add("1-player mean reward", t["reward_1p_mean"], t["paper_reward_1p_mean"], note, digits=3)
         if t["wdl_2p_games"]:
             w = t["wdl_2p"]
             wdl = f"{w['wins_by_play']} / {w['draws']} / {w['losses_by_play']}" if w else None
-            note = f"ours over {t['wdl_2p_done']} of {_games(t['wdl_2p_games'])}, vs the legal random player"
+            two = [g for g in m.games if get_spec(g).players == 2 and get_spec(g).eval_set]
+            note = f"ours over {t['wdl_2p_done']} of {_games(t['wdl_2p_games'])}"
+            note += _left_out(m, two, [g for g in two if _ev(m, g).get("matches")])
+            note += ", vs the legal random player"
             if w:
                 note += (
                     f"; by forfeit apart: {w['wins_by_forfeit']} W, {w['losses_by_forfeit']} L; "
                     f"{w['cut']} cut at the step cap; {w['dead_positions']} no result; {w['matches']} matches"
                 )
+            note += _partial(m, two, 2)
             add("2-player W / D / L by play", wdl, None, note)
     heads = "; ".join(f"{m.config.learn.mode} suite: {who(m)}" for m in manifests)
     return Table(
@@ -486,6 +639,64 @@ def totals_table(manifests: Sequence[SuiteManifest]) -> Table:
             "note says otherwise; ours count finished games only."
         ],
     )
+
+
+def _names(m: SuiteManifest, statuses: tuple[str, ...]) -> str:
+    return ", ".join(f"{g} ({r['status']})" for g, r in m.games.items() if r["status"] in statuses)
+
+
+def _ev(m: SuiteManifest, game: str) -> dict[str, Any]:
+    """A done game's evaluation summary (empty when it has none, or the game is not done)."""
+    record = m.games[game]
+    return ((record.get("result") or {}).get("eval") or {}) if record["status"] == "done" else {}
+
+
+def _iterated(m: SuiteManifest) -> list[str]:
+    """The done games with an iteration count (what the mean iterations are over)."""
+    return [
+        g
+        for g, r in m.games.items()
+        if r["status"] == "done"
+        and ((r.get("result") or {}).get("learned") or {}).get("iterations") is not None
+    ]
+
+
+def _left_out(m: SuiteManifest, games: list[str], counted: list[str], missing: str = "not evaluated") -> str:
+    """Which of ``games`` a total leaves out and why (failed, pending, running, or done without the figure:
+    ``missing``)."""
+    out = [
+        f"{g} ({r['status'] if r['status'] != 'done' else missing})"
+        for g in games
+        if g not in counted and (r := m.games[g])
+    ]
+    return f" (left out: {', '.join(out)})" if out else ""
+
+
+def _partial(m: SuiteManifest, games: list[str], players: int) -> str:
+    """The evaluations inside a total whose matches were not all played to an end by play (the per-game
+    tables say how each figure is affected): named, so the total is not read as over full evaluations."""
+    matches = m.config.matches or MATCHES[players]
+    parts = []
+    for g in games:
+        ev = _ev(m, g)
+        if not ev.get("matches"):
+            continue
+        what = []
+        if (ev.get("time_cut") or ev.get("not_started")) or ev["matches"] < matches:
+            what.append(f"{ev['matches']} of {matches} matches played")
+        if ev.get("cut"):
+            what.append(f"{ev['cut']} cut at the step cap")
+        if players == 1 and (own := own_limit_ends(m, g)):
+            what.append(f"{own[0]} ended at its own turn limit, scored by completion")
+        if ev.get("forfeits") or ev.get("opponent_forfeits"):
+            what.append(
+                f"{ev.get('forfeits') or 0} own and {ev.get('opponent_forfeits') or 0} opponent forfeits"
+            )
+        if ev.get("dead_positions"):
+            what.append(f"{ev['dead_positions']} no result")
+        if what:
+            parts.append(f"{g}: {', '.join(what)}")
+    return f"; includes {'; '.join(parts)}" if parts else ""
 
 
 def suite_tables(manifest: SuiteManifest) -> list[Table]:

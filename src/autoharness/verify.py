@@ -807,6 +807,36 @@ def refuted(verification: dict[str, Any] | None) -> bool:
     return verification.get("passed") is False and bool(verification.get("disagreements"))
 
 
+UNKNOWN_SKIPPED = re.compile(r"(\d+) positions without a known legal move")
+
+
+def shortfall(verification: dict[str, Any] | None, asked: int | None = None) -> list[str]:
+    """What a recorded verification's position count needs beside it to be read right: why it stopped before
+    ``asked`` positions — a wall-time cut (``TIME_CUT``: the count depends on the machine) told apart from a
+    stop by a count (games cap, ``STALE_GAMES``, ``MAX_TIMEOUTS``: the same on any machine) or no reason on
+    record — and positions skipped unchecked for want of a known legal move. Reads the stored record
+    (``brief``'s keys: the stop reason is the headline's part after "; ")."""
+    if not verification or not verification.get("positions"):
+        return []
+    positions = verification["positions"]
+    headline = str(verification.get("headline") or "")
+    stopped = str(verification.get("stopped") or "")
+    if not stopped and "; " in headline:
+        stopped = headline.split("; ", 1)[1]
+    notes = []
+    if stopped.startswith(TIME_CUT):
+        notes.append(f"{stopped} — cut by wall time, so the count depends on the machine's speed and load")
+    elif stopped:
+        notes.append(f"{stopped} — stopped by a count, not by wall time")
+    elif asked is not None and positions < asked:
+        notes.append(
+            f"{positions} of the {asked} positions asked; the record gives no reason for stopping early"
+        )
+    if unknown := UNKNOWN_SKIPPED.search(headline):
+        notes.append(f"{unknown.group(1)} positions without a known legal move skipped, not checked")
+    return notes
+
+
 def verdict(verification: dict[str, Any] | None) -> str:
     """A short cell: "pass (2000)", "FAIL: 7 of 2000", or "-" when not verified."""
     if not verification:
@@ -902,6 +932,7 @@ __all__ = [
     "legal_set",
     "print_report",
     "refuted",
+    "shortfall",
     "verdict",
     "verify_harness",
     "wilson",

@@ -694,6 +694,16 @@ class TextArenaEnv:
                     _ROUTER.active = previous
         return None
 
+    def turn_limit(self) -> int | None:
+        """The game's own turn limit (TextArena's ``max_turns``; None: it has none, or before ``reset``): a
+        match that reaches it ends by the game's rules, scored as the game scores it there (one-player
+        games: their completion), which reports say beside the figures it enters."""
+        game = self._game
+        while game is not None and not hasattr(game, "state") and hasattr(game, "env"):
+            game = game.env
+        limit = getattr(getattr(game, "state", None), "max_turns", None)
+        return limit if isinstance(limit, int) and limit > 0 else None
+
     def rules(self, player: int = 0) -> str:
         """``player``'s opening prompt in the current game: rules and action format, no move list."""
         if player in self._prompts:
