@@ -24,6 +24,8 @@ from .learn.command import add_arguments as learn_arguments
 from .learn.command import add_cache_arguments, add_llm_timeout_argument
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .builtin import Found
     from .evaluate import AgentSpec
     from .llm.base import LLMClient
@@ -265,12 +267,15 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from rich.console import Console
+
     from .errors import ConfigError
     from .executors import make_executor
     from .learn.config import LearnConfig
     from .library import default_root
     from .llm.cache import chosen_cache
-    from .suite import WORKER_PRELOAD, SuiteConfig, run_suite, select_games
+    from .progress import SuiteDisplay
+    from .suite import WORKER_PRELOAD, SuiteConfig, game_dir, run_suite, select_games
 
     out = Path(args.out)
     learn_flags = (
@@ -282,6 +287,18 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         "llm_timeout",
     )
     given = [name for name in (*suite_flags, *learn_flags) if getattr(args, name) is not None]
+    if args.status is not None:
+        ignored = [
+            *given,
+            *(f for f in ("resume", "retry_failed", "no_library", "no_cache") if getattr(args, f)),
+        ]
+        ignored += [
+            f for f in ("rerun", "refine_on_verify", "workers", "address") if getattr(args, f) is not None
+        ]
+        if ignored:
+            flags = ", ".join("--" + name.replace("_", "-") for name in ignored)
+            raise ConfigError(f"--status only reads a suite's progress: drop {flags}")
+        return _suite_status(Path(args.status or args.out), args.json)
     config = None
     if args.retry_failed and not args.resume:
         raise ConfigError("--retry-failed only applies with --resume")
@@ -315,27 +332,31 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         )
     executor = make_executor(args.executor, args.workers, args.address, WORKER_PRELOAD)
     done = 0
+    display = SuiteDisplay(Console(stderr=True), lambda game: game_dir(out, game))
 
     def progress(game: str, status: str, record: dict[str, object]) -> None:
         nonlocal done
         if status == "running":
+            display.started(game)
             return
+        display.ended(game)
         done += 1
         error = record.get("error")
         detail = error["message"] if isinstance(error, dict) else _suite_game_line(record)
         print(f"[{done:>3}] {game:<28} {status:<6} {detail}", file=sys.stderr, flush=True)
 
     try:
-        manifest = run_suite(
-            out,
-            executor,
-            config=config,
-            resume=args.resume,
-            retry_failed=args.retry_failed,
-            refine_on_verify=args.refine_on_verify,
-            rerun=rerun,
-            on_event=progress,
-        )
+        with display:
+            manifest = run_suite(
+                out,
+                executor,
+                config=config,
+                resume=args.resume,
+                retry_failed=args.retry_failed,
+                refine_on_verify=args.refine_on_verify,
+                rerun=rerun,
+                on_event=progress,
+            )
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: running games stop; finished ones are kept
         if (out / "suite.json").is_file():
             command = ["autoharness", "suite", "--out", str(out), "--resume"]
@@ -368,6 +389,59 @@ def _cmd_suite(args: argparse.Namespace) -> int:
                 "(--max-llm-calls / --max-cost-usd) is spent"
             )
     return 0 if totals["failed"] == 0 else 1
+
+
+def _suite_status(directory: Path, as_json: bool) -> int:
+    """``suite --status``: the suite's counts and each running game's progress (``autoharness.progress``),
+    read without the suite's lock, so from another shell while it runs or after it was killed."""
+    import json
+
+    from . import progress
+    from ._terminal import printable
+    from .suite import SuiteManifest
+
+    manifest = SuiteManifest.load(directory)
+    pid = progress.suite_pid(directory)
+    totals = manifest.data["totals"]
+    running = {
+        g: progress.read(manifest.game_dir(g)) for g, r in manifest.games.items() if r["status"] == "running"
+    }
+
+    def staleness(entry: dict[str, object] | None) -> str | None:
+        if pid is None:
+            return "the suite process is gone: the game stopped in this phase; --resume starts it again"
+        if progress.stale(entry):
+            return "its worker process is gone: the game will be recorded failed or started again"
+        return None
+
+    if as_json:
+        games = {g: {"progress": e, "stale": staleness(e)} for g, e in running.items()}
+        counts = {k: totals[k] for k in ("games", "pending", "running", "done", "failed")}
+        print(
+            json.dumps(
+                {
+                    "suite": str(directory),
+                    "suite_pid": pid,
+                    "updated": manifest.data["updated"],
+                    "totals": counts,
+                    "running": games,
+                }
+            )
+        )
+        return 0
+    who = (
+        f"suite process {pid} is running" if pid is not None else "no suite process runs (stopped or killed)"
+    )
+    print(
+        f"{directory}: {totals['done']}/{totals['games']} done, {totals['failed']} failed, "
+        f"{totals['running']} running, {totals['pending']} pending; {who}; suite.json updated "
+        f"{manifest.data['updated']}"
+    )
+    for game, entry in running.items():
+        why = staleness(entry)
+        line = printable(progress.describe(entry)) + (f" [stale: {why}]" if why else "")
+        print(f"[run] {game:<28} {line}")
+    return 0
 
 
 def _suite_game_line(record: dict[str, object]) -> str:
@@ -804,6 +878,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=positive_int, help="games at once = LLM concurrency (default: CPU count)"
     )
     p.add_argument("--resume", action="store_true", help="continue the suite in --out (its stored config)")
+    p.add_argument(
+        "--status",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="print the suite's counts and each running game's phase and progress, then exit (DIR: default "
+        "--out); works from another shell while the suite runs, or after it was killed",
+    )
     p.add_argument(
         "--retry-failed",
         action="store_true",

@@ -7,6 +7,7 @@ A suite directory holds::
     games/<game>/harness.py     the harness the game ended with (learned, or reused from the library)
     games/<game>/eval/eval.json the paper-protocol evaluation (``autoharness.evaluate``)
     games/<game>/error.txt      traceback of the last failure, when there was one
+    games/<game>/progress.json  the game's phase and count while it runs (``autoharness.progress``)
 
 ``suite.json`` (format ``autoharness-suite``, version 1) is rewritten atomically after every state change,
 so a suite killed at any moment resumes from it (``--resume``): finished games are kept, games that were
@@ -62,10 +63,14 @@ from .learn.config import LearnConfig
 from .library import Library, LibraryEntry
 from .llm.provenance import model_label
 from .paper import LEARNING_MODE, paper_agent, paper_learning, paper_table
+from .progress import GameProgress
+from .progress import clear as clear_progress
 from .verify import brief, refuted, verdict, verify_harness
 
 if TYPE_CHECKING:
     from .learn.evaluator import Evaluation
+    from .learn.loop import LearnProgress
+    from .watch import EvalWatch
 
 SUITE_FILE = "suite.json"
 SUITE_FORMAT = "autoharness-suite"
@@ -294,11 +299,12 @@ def run_game(task: GameTask) -> dict[str, Any]:
         cfg = replace(cfg, learn=replace(learn_cfg, max_llm_calls=calls, max_cost_usd=usd))
     game_dir = Path(task.game_dir)
     game_dir.mkdir(parents=True, exist_ok=True)
+    report = GameProgress(game_dir, task.game)  # games/<game>/progress.json: ``autoharness.progress``
     result: dict[str, Any] = {"seeded_from": None, "seed_legal_rate": None, "reused": False}
     code: str | None = None
     why = "it has no library harness"
     if seed is not None:
-        seed_eval = _score_code(task.game, cfg.learn, seed.code)
+        seed_eval = _score_code(task.game, cfg.learn, seed.code, report, seed.game)
         result |= {"seeded_from": seed.game, "seed_legal_rate": seed_eval.legal_rate}
         why = f"the library harness of {seed.game} reaches only H {seed_eval.h:.3f} here"
         if seed_eval.load_failure is None and seed_eval.h >= cfg.learn.target_h:
@@ -312,7 +318,7 @@ def run_game(task: GameTask) -> dict[str, Any]:
                     "llm_calls": 0,
                     "tokens": 0,
                     "cost_usd": 0.0,
-                    "verification": _verify_reused(task.game, cfg.learn, seed.code),
+                    "verification": _verify_reused(task.game, cfg.learn, seed.code, report, seed.game),
                 },
             }
             why = f"the library harness of {seed.game} fails verification here"
@@ -321,36 +327,56 @@ def run_game(task: GameTask) -> dict[str, Any]:
                 result |= reused
     if code is None:
         start_from = seed.code if seed is not None else None
-        code, result["learned"], result["model"] = _learn(task.game, cfg, game_dir / "learn", why, start_from)
+        code, result["learned"], result["model"] = _learn(
+            task.game, cfg, game_dir / "learn", why, start_from, report
+        )
     atomic_write(game_dir / "harness.py", code)
     learned = result["learned"]
     left = task.share.after(learned["llm_calls"], learned["cost_usd"]) if task.share else None
-    result["eval"] = _evaluate(task.game, cfg, code, game_dir / "eval", left)
+    result["eval"] = _evaluate(task.game, cfg, code, game_dir / "eval", left, report)
     result["seconds"] = round(time.perf_counter() - start, 2)
     return result | {"code": code}  # the scheduler's copy: a Ray node's disk may not be the driver's
 
 
-def _verify_reused(game: str, config: LearnConfig, code: str) -> dict[str, Any] | None:
+def _verify_reused(
+    game: str, config: LearnConfig, code: str, report: GameProgress | None = None, origin: str = ""
+) -> dict[str, Any] | None:
     """A family harness reused unchanged is verified on this game, as a learned one would be."""
     if config.verify_positions == 0:
         return None
-    report = verify_harness(
+    what = f"verifying the library harness of {origin} on held-out positions"
+    if report is not None:
+        report.update("verify-reused", what, 0, config.verify_positions)
+    verification = verify_harness(
         game,
         code,
         config.mode,
         positions=config.verify_positions,
         seed=config.seed,
+        progress=None
+        if report is None
+        else lambda done, total: report.update("verify-reused", what, done, total),
     )  # no wall-time budget: the figures go into the suite and the library, and must replay anywhere
-    return brief(report.to_dict())
+    return brief(verification.to_dict())
 
 
-def _score_code(game: str, config: LearnConfig, code: str) -> Evaluation:
+def _score_code(
+    game: str, config: LearnConfig, code: str, report: GameProgress | None = None, origin: str = ""
+) -> Evaluation:
     """The learner's own evaluation of ``code`` on ``game``'s training seeds (no LLM involved)."""
     from .learn.evaluator import Evaluator
     from .sandbox import WorkerPool
 
+    what = f"the library harness of {origin} on the training seeds"
+    on_progress = None
+    if report is not None:
+        report.update("score", what, 0, len(config.train_seeds))
+
+        def on_progress(watch: EvalWatch) -> None:
+            report.update("score", f"{what}: {watch.line()}", watch.finished + watch.cut, watch.games)
+
     with WorkerPool(config.parallelism) as pool, Evaluator(game, config, pool) as evaluator:
-        return evaluator.evaluate(code)
+        return evaluator.evaluate(code, on_progress=on_progress)
 
 
 def _llm_spec(game: str, cfg: SuiteConfig, why: str) -> str:
@@ -365,7 +391,12 @@ def _llm_spec(game: str, cfg: SuiteConfig, why: str) -> str:
 
 
 def _learn(
-    game: str, cfg: SuiteConfig, run_dir: Path, why: str, start_from: str | None
+    game: str,
+    cfg: SuiteConfig,
+    run_dir: Path,
+    why: str,
+    start_from: str | None,
+    report: GameProgress | None = None,
 ) -> tuple[str, dict[str, Any], str | None]:
     """Run (or resume, after an interruption) the learner, from the family's harness when there is one
     (``start_from``: refining it is cheaper than writing from nothing); returns (code, figures, model)."""
@@ -381,9 +412,14 @@ def _learn(
         timeout=cfg.llm_timeout,
     )
     resume = (run_dir / RunStore.FILE).exists()
+    progress = None if report is None else lambda p: _report_learning(report, p)
     with closing(client):  # a suite worker learns many games: release each game's cache connection
-        res = learn(game, cfg.learn, client, run_dir, resume=resume, initial_code=start_from)
-        res, repairs = refine_until_verified(game, cfg.learn, client, run_dir, res, cfg.refine_on_verify)
+        res = learn(
+            game, cfg.learn, client, run_dir, progress=progress, resume=resume, initial_code=start_from
+        )
+        res, repairs = refine_until_verified(
+            game, cfg.learn, client, run_dir, res, cfg.refine_on_verify, progress=progress
+        )
     if res.harness_path is None:
         raise RuntimeError(f"learning {game} produced no usable harness (stopped: {res.stop_reason})")
     learned = {
@@ -400,13 +436,37 @@ def _learn(
     return res.harness_path.read_text(encoding="utf-8"), learned, model_label(res.model, res.answered_by)
 
 
+def _report_learning(report: GameProgress, p: LearnProgress) -> None:
+    """The learner's snapshot as the game's progress: its iteration and LLM call, or its verification."""
+    if p.phase == "verify":
+        report.update("verify", p.note, p.done, p.total)
+        return
+    under_way = p.iteration + (p.phase in ("llm", "evaluate"))  # the iteration being made
+    head = f"iteration {under_way}" + (f" of {p.max_iterations}" if p.max_iterations else "")
+    if p.phase == "llm":
+        detail = f"{head} · waiting for LLM call {p.llm_calls + 1}: {p.note}"
+    elif p.phase == "evaluate":
+        detail = f"{head} · {p.note}"
+    else:  # a node was written, or the search stopped
+        last = "" if p.last_h is None else f"H {p.last_h:.3f}, "
+        detail = f"{head} done: {last}best H {p.best_h:.3f}, {p.llm_calls} LLM calls" + (
+            f" · {p.note}" if p.note else ""
+        )
+    report.update("learn", detail, force=p.phase != "evaluate")
+
+
 def _least(a: Any, b: Any) -> Any:
     """The smaller of two optional limits (None: no limit)."""
     return b if a is None else a if b is None else min(a, b)
 
 
 def _evaluate(
-    game: str, cfg: SuiteConfig, code: str, out: Path, share: Share | None = None
+    game: str,
+    cfg: SuiteConfig,
+    code: str,
+    out: Path,
+    share: Share | None = None,
+    report: GameProgress | None = None,
 ) -> dict[str, Any] | None:
     """The paper-protocol evaluation of ``code`` with the suite's eval agent; its summary (or None). LLM
     agents spend at most ``share`` (what is left of the game's part of the suite budget): past it the
@@ -428,6 +488,13 @@ def _evaluate(
                 model, base_url=cfg.base_url, cache_path=cfg.cache, timeout=cfg.llm_timeout, budget=budget
             )
 
+    on_progress = None
+    if report is not None:
+        report.update("evaluate", f"{agent}: starting")
+
+        def on_progress(watch: EvalWatch) -> None:
+            report.update("evaluate", f"{agent}: {watch.line()}", watch.finished + watch.cut, watch.games)
+
     results = evaluate(
         game,
         [AgentSpec.parse(agent)],
@@ -435,6 +502,7 @@ def _evaluate(
         matches=cfg.matches,
         make_llm=make_llm,
         eval_seconds=cfg.learn.eval_seconds,
+        on_progress=on_progress,
     )
     save_eval(out, results, harness_path=out.parent / "harness.py", harness_source=code)
     return results[0].summary()
@@ -454,6 +522,11 @@ def read_summary(path: Path) -> dict[str, Any]:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def game_dir(directory: Path, game: str) -> Path:
+    """Where the suite in ``directory`` keeps ``game``'s files (module docstring)."""
+    return directory / "games" / game
 
 
 class SuiteManifest:
@@ -506,7 +579,7 @@ class SuiteManifest:
         return self.data["games"]
 
     def game_dir(self, game: str) -> Path:
-        return self.directory / "games" / game
+        return game_dir(self.directory, game)
 
     def mark(self, game: str, **changes: Any) -> None:
         self.games[game].update(changes)
@@ -901,6 +974,7 @@ def _run_suite(
             if share:
                 shares[game] = share
             attempts = manifest.games[game]["attempts"] + 1
+            clear_progress(manifest.game_dir(game))  # an earlier attempt's entry is not this one's
             manifest.mark(game, status="running", attempts=attempts, started=_now(), finished=None)
             executor.submit(game, run_game, task, cfg.game_timeout)
             if on_event:
@@ -1003,6 +1077,7 @@ __all__ = [
     "GameTask",
     "SuiteConfig",
     "SuiteManifest",
+    "game_dir",
     "paper_columns",
     "run_game",
     "run_suite",

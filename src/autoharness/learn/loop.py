@@ -69,6 +69,8 @@ class LearnProgress:
     tokens: int
     cost_usd: float
     note: str = ""
+    done: int | None = None  # of ``total`` within the phase (verify: positions), None when it has no count
+    total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +430,13 @@ MAX_VERIFIED_ALTERNATIVES = 2
 """When the best node fails verification, at most this many other nodes with the same H are verified too."""
 
 
-def _verification(store: RunStore, game: str, config: LearnConfig, node: NodeRow) -> dict[str, Any]:
+Positions = Callable[[NodeRow, int, int], None]
+"""``(node, positions done, positions asked)`` while a node is verified: a live display's count."""
+
+
+def _verification(
+    store: RunStore, game: str, config: LearnConfig, node: NodeRow, on_positions: Positions | None = None
+) -> dict[str, Any]:
     """``node``'s verification: stored in the run (meta ``verifications``) once made, so resuming, finishing
     again or refining does not pay for it twice."""
     from ..verify import verify_harness
@@ -444,6 +452,7 @@ def _verification(store: RunStore, game: str, config: LearnConfig, node: NodeRow
             positions=config.verify_positions,
             seed=config.seed,
             workers=workers,
+            progress=None if on_positions is None else lambda done, total: on_positions(node, done, total),
         )  # no wall-time budget: the figures (and a refinement's prompt built on them) must replay anywhere
         stored[key] = report.to_dict() | {"node": node.id}
         store.set_meta(verifications=stored)
@@ -463,16 +472,21 @@ PARALLEL_VERIFY_FROM = 200
 
 
 def _verified_choice(
-    store: RunStore, game: str, config: LearnConfig, best: NodeRow, coded: list[NodeRow]
+    store: RunStore,
+    game: str,
+    config: LearnConfig,
+    best: NodeRow,
+    coded: list[NodeRow],
+    on_positions: Positions | None = None,
 ) -> tuple[NodeRow, dict[str, Any]]:
     """The harness to ship and its verification: ``best``, unless it fails verification and another node
     with the same H (newest first: a refinement on counterexamples comes later) has fewer disagreements."""
-    chosen, verification = best, _verification(store, game, config, best)
+    chosen, verification = best, _verification(store, game, config, best, on_positions)
     ties = sorted((n for n in coded if n.h == best.h and n.id != best.id), key=lambda n: -n.id)
     for node in ties[:MAX_VERIFIED_ALTERNATIVES]:
         if verification["passed"]:
             break
-        other = _verification(store, game, config, node)
+        other = _verification(store, game, config, node, on_positions)
         if other["disagreements"] < verification["disagreements"] or (
             other["passed"] and not verification["passed"]
         ):
@@ -513,21 +527,31 @@ def _finish(
     best = store.node(best_node([n.as_search_node() for n in coded]).id) if coded else None
     verification = None
     if best is not None and config.verify_positions > 0:
+        on_positions: Positions | None = None
         if progress is not None:
-            progress(
-                LearnProgress(
-                    "verify",
-                    totals.iterations,
-                    config.max_iterations,
-                    best.h,
-                    None,
-                    totals.llm_calls,
-                    totals.tokens,
-                    totals.cost_usd,
-                    f"verifying on {config.verify_positions} held-out positions",
-                )
+            verifying = LearnProgress(
+                "verify",
+                totals.iterations,
+                config.max_iterations,
+                best.h,
+                None,
+                totals.llm_calls,
+                totals.tokens,
+                totals.cost_usd,
+                f"verifying on {config.verify_positions} held-out positions",
+                done=0,
+                total=config.verify_positions,
             )
-        best, verification = _verified_choice(store, meta["game"], config, best, coded)
+            progress(verifying)
+            report = progress
+
+            def counted(node: NodeRow, done: int, total: int) -> None:
+                note = f"verifying node {node.id}: {done}/{total} held-out positions"
+                report(dataclasses.replace(verifying, note=note, done=done, total=total))
+
+            on_positions = counted
+
+        best, verification = _verified_choice(store, meta["game"], config, best, coded, on_positions)
     calls = store.calls()
     models = sorted({c.model for c in calls}) or [meta["model"]]
     answerers = answered_by(c.provenance for c in calls)
