@@ -39,10 +39,11 @@ def limit_files(pid: int, soft: int) -> None:
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, resource.prlimit(pid, resource.RLIMIT_NOFILE)[1]))
 
 
-def starve_files(worker: Worker) -> None:
-    """Leave the worker's zygote one free descriptor: room to sweep up, none for a harness's socketpair.
-    Counted once the zygote has answered what it was asked (a descriptor it holds for a moment, e.g. while
-    listing /proc to park a process, would leave it room for more)."""
+def starve_files(worker: Worker, spare: int = 1) -> None:
+    """Leave the worker's zygote ``spare`` free descriptors: one is room to sweep up, none for a harness's
+    socketpair; none is not even room to list /tmp. Counted once the zygote has answered what it was asked
+    (a descriptor it holds for a moment, e.g. while listing /proc to park a process, would leave it room for
+    more: counted before, the zygote with no spare listed /tmp and failed at the socketpair instead)."""
     worker._drain()
     pid = zygote(worker)
-    limit_files(pid, len(os.listdir(f"/proc/{pid}/fd")) + 1)
+    limit_files(pid, len(os.listdir(f"/proc/{pid}/fd")) + spare)

@@ -128,6 +128,22 @@ def test_a_bug_inside_the_game_is_not_blamed_on_the_move() -> None:
     assert "set_winners" in str(result.info["end"])
 
 
+def test_a_game_built_by_its_own_factory_never_gets_the_registered_game_s_cached_reset(monkeypatch) -> None:
+    """Slow resets are cached; keyed by (id, seed) alone, a user's game under a registered id was handed the
+    registered game's reset once that had been slow (under load even TicTacToe's is): the wrong game."""
+    monkeypatch.setattr(adapter, "_SLOW_RESET", 0.0)  # every reset counts as slow: cached
+    make("TicTacToe-v0").reset(0)
+    own = TextArenaEnv(get_spec("TicTacToe-v0"), factory=_BreaksOnAWin)
+    own.reset(0)
+    assert type(own._game) is _BreaksOnAWin
+    again = TextArenaEnv(get_spec("TicTacToe-v0"), factory=_BreaksOnAWin)
+    again.reset(0)  # its own cached reset: the same game again
+    assert type(again._game) is _BreaksOnAWin
+    registered = make("TicTacToe-v0")
+    registered.reset(0)
+    assert type(registered._game) is not _BreaksOnAWin
+
+
 def _checkers(pieces: dict[tuple[int, int], str]) -> TextArenaEnv:
     env = make("Checkers-v0")
     env.reset(0)

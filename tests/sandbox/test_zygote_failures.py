@@ -105,7 +105,7 @@ def test_a_refusal_that_passes_is_retried_and_the_harness_loads(fresh_pool, capl
 def test_a_zygote_that_cannot_check_its_sandbox_is_clean_is_replaced_and_says_why(fresh_pool):
     worker = _only_worker(fresh_pool)
     zygote = zygote_of(worker)
-    limit_files(zygote, len(os.listdir(f"/proc/{zygote}/fd")))  # not even one more: /tmp cannot be listed
+    starve_files(worker, spare=0)  # not even one more: /tmp cannot be listed
     with fresh_pool.session(GOOD + "# another source\n", "filter") as s:
         assert s.load_failure is None and s.propose_action("ab") == "AB"  # served by a fresh sandbox
     if detect().bwrap:

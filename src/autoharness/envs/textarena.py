@@ -411,10 +411,13 @@ def _adopt_textarena_modules() -> bool:
     return adopted
 
 
-_RESET_CACHE: OrderedDict[tuple[str, int], tuple[Any, random.Random]] = OrderedDict()
-"""Freshly reset games by (id, seed), for slow generators only (Sokoban-v0-medium up to ~20 s, Sudoku-v0-hard
-~6 s; training resets the same seeds every iteration). Only slow ones: a copy costs time too. Copies are made
-with ``_copy``, which unlike ``deepcopy`` leaves the game stepping as fast as a freshly built one."""
+_RESET_CACHE: OrderedDict[tuple[str, int, Any], tuple[Any, random.Random]] = OrderedDict()
+"""Freshly reset games by (id, seed, the env's own factory or None for TextArena's), for slow generators
+only (Sokoban-v0-medium up to ~20 s, Sudoku-v0-hard ~6 s; training resets the same seeds every iteration).
+Only slow ones: a copy costs time too. Copies are made with ``_copy``, which unlike ``deepcopy`` leaves the
+game stepping as fast as a freshly built one. The factory is in the key: a user's game under a registered id
+(``envs.user``, a test's) is another game; keyed by id and seed alone it was handed the registered game's
+reset whenever that had been slow (under load, any)."""
 _SLOW_RESET = 0.05  # seconds
 _RESET_CACHE_SIZE = 256
 _CACHE_LOCK = threading.Lock()
@@ -425,7 +428,7 @@ resetting at once handed each other's rooms over, a board shown that was not the
 evaluation differed from run to run). One reset at a time; a cached reset takes no lock."""
 
 
-_SHARED_ATTRIBUTES = frozenset({"_spec", "_factory", "_strip"})
+_SHARED_ATTRIBUTES = frozenset({"_spec", "_factory", "_own_factory", "_strip"})
 """``TextArenaEnv`` attributes a clone shares with its original: set once in ``__init__``, never changed."""
 
 
@@ -447,6 +450,7 @@ class TextArenaEnv:
         every message since ``reset`` rather than prompt + news; None = the game's entry in
         ``HISTORY_GAMES``."""
         self.id = spec.id
+        self._own_factory = factory
         self._factory = factory or functools.partial(ta.make, f"{spec.id}-raw")
         if module is not None and getattr(module, "random", None) is random:
             module.random = _ROUTER
@@ -482,7 +486,7 @@ class TextArenaEnv:
     # -- protocol -------------------------------------------------------------------------------------
 
     def reset(self, seed: int) -> Turn:
-        key = (self.id, seed)
+        key = (self.id, seed, self._own_factory)
         with _CACHE_LOCK:
             cached = _RESET_CACHE.get(key)
         if cached is None:
@@ -781,7 +785,7 @@ class TextArenaEnv:
         """The position before the move that crashed: the accepted moves replayed from the seed on a fresh
         env (a crash is rare; a snapshot before every step would slow every game down)."""
         replay = TextArenaEnv(
-            self._spec, keep_move_lists=self._keep_move_lists, factory=self._factory, history=False
+            self._spec, keep_move_lists=self._keep_move_lists, factory=self._own_factory, history=False
         )
         replay.reset(self._seed)
         for move in self._history:
