@@ -659,7 +659,7 @@ def test_rerun_learns_exactly_the_named_games_again(tmp_path, capsys, monkeypatc
     out, library = tmp_path / "s", Library(tmp_path / "lib")
     with FakeOpenAIServer(scripted_reply) as server:
         config = SuiteConfig(
-            games=["TicTacToe-v0", "Nim-v0"],
+            games=["TicTacToe-v0", "Nim-v0", "Nim-v0-large"],
             learn=LEARN,
             llm="fake-model",
             base_url=server.base_url,
@@ -672,7 +672,8 @@ def test_rerun_learns_exactly_the_named_games_again(tmp_path, capsys, monkeypatc
             before = run_suite(out, executor, config=config)
         finally:
             executor.close()
-        assert {g: r["status"] for g, r in before.games.items()} == {"TicTacToe-v0": "done", "Nim-v0": "done"}
+        assert {g: r["status"] for g, r in before.games.items()} == dict.fromkeys(config.games, "done")
+        assert before.games["Nim-v0-large"]["result"]["seeded_from"] == "Nim-v0"
         asked = len(server.requests)
         nim_dir, ttt_dir = out / "games" / "Nim-v0", out / "games" / "TicTacToe-v0"
         (nim_dir / "note.txt").write_text("from the first run")
@@ -697,7 +698,14 @@ def test_rerun_learns_exactly_the_named_games_again(tmp_path, capsys, monkeypatc
         assert json.loads((out / "suite.json").read_text())["games"] == suite_json["games"]
         assert (nim_dir / "note.txt").is_file()
 
-        assert main([*common, "--resume", "--rerun", "Nim-v0"]) == 0
+        # Nim-v0-large started from Nim-v0's harness: rerun alone, Nim-v0 would start from that copy of its
+        # own harness (recorded as reused from Nim-v0-large, its learning run gone). Refused, nothing touched.
+        assert main([*common, "--resume", "--rerun", "Nim-v0"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "Nim-v0-large started from its harness" in err and "\n" not in err
+        assert json.loads((out / "suite.json").read_text())["games"] == suite_json["games"]
+
+        assert main([*common, "--resume", "--rerun", "Nim-v0,Nim-v0-large"]) == 0
     after = SuiteManifest.load(out)
     nim, ttt = after.games["Nim-v0"], after.games["TicTacToe-v0"]
     assert ttt == suite_json["games"]["TicTacToe-v0"]  # untouched: same record, same directory

@@ -1023,6 +1023,12 @@ def _forget(manifest: SuiteManifest, games: list[str], library: Library | None) 
             f"not in the suite in {manifest.directory}: {', '.join(unknown)} "
             f"(it has {len(manifest.games)} games; see its suite.json)"
         )
+    started = _started_from(manifest, set(games))
+    if started:
+        raise ConfigError(
+            f"--rerun {','.join(dict.fromkeys(games))}: {', '.join(started)} started from its harness; rerun "
+            "them too (add them to --rerun), or their library entries would seed it with a copy of its own"
+        )
     for game in dict.fromkeys(games):
         game_dir = manifest.game_dir(game)
         if game_dir.exists():
@@ -1031,6 +1037,25 @@ def _forget(manifest: SuiteManifest, games: list[str], library: Library | None) 
             library.discard(game, manifest.config.learn.mode, str(game_dir))
         manifest.games[game] = _fresh_record()
     manifest.save()
+
+
+def _started_from(manifest: SuiteManifest, games: set[str]) -> list[str]:
+    """The suite's other games that started from the harness of one of ``games``, or of such a game.
+
+    Their library entries outlive a ``--rerun`` of ``games``: the rerun game would then start from its
+    family's best, a copy of its own old harness, and be recorded as reusing it from that game (a
+    TowerOfHanoi-v0 rerun alone came back "reused from TowerOfHanoi-v0-extreme", whose harness was its own),
+    its learning run gone."""
+    found: set[str] = set()
+    frontier = set(games)
+    while frontier:
+        frontier = {
+            game
+            for game, record in manifest.games.items()
+            if (record.get("result") or {}).get("seeded_from") in frontier and game not in games | found
+        }
+        found |= frontier
+    return sorted(found)
 
 
 def _record(manifest: SuiteManifest, outcome: Outcome, library: Library | None, cfg: SuiteConfig) -> None:
